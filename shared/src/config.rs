@@ -1,0 +1,586 @@
+//! The configuration file: sources, teams, routing rules, scoring points, SLA targets and the
+//! escalation ladder, email sender and signed links. Parsed and validated once, when a function
+//! starts; every error names the file, the key and what is wrong.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::domain::condition::Condition;
+use crate::secret::SecretRef;
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where it was read from, for messages ("infra/config/local.toml", "ssm:/leadrelay/config").
+    pub origin: String,
+    pub email: EmailConfig,
+    pub links: LinksConfig,
+    pub sources: BTreeMap<String, SourceConfig>,
+    pub teams: BTreeMap<String, TeamConfig>,
+    pub routing: RoutingConfig,
+    pub scoring: ScoringConfig,
+    pub sla: SlaConfig,
+    pub enrichment: EnrichmentConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailConfig {
+    /// The SES-verified address every email is sent from.
+    pub sender: String,
+    /// The display name in the From header.
+    #[serde(default = "default_sender_name")]
+    pub sender_name: String,
+}
+
+fn default_sender_name() -> String {
+    "Leadrelay".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinksConfig {
+    /// Public base URL of the HTTP API, for the links in emails.
+    pub base_url: String,
+    /// The key that signs "I've contacted this lead" links (a secret reference).
+    pub secret: String,
+    /// How long a signed link stays valid.
+    #[serde(default = "default_link_ttl", with = "humantime_serde")]
+    pub ttl: Duration,
+}
+
+fn default_link_ttl() -> Duration {
+    Duration::from_secs(7 * 24 * 3600)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    /// A JSON object with the lead's fields.
+    Json,
+    /// `application/x-www-form-urlencoded`, as a plain HTML form posts it.
+    Form,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthScheme {
+    /// `X-Leadrelay-Signature: sha256=<hex>` over the body (or `<timestamp>.<body>`).
+    Hmac,
+    /// A per-source token in the `token` query parameter, for forms that cannot sign.
+    Token,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    pub kind: SourceKind,
+    pub auth: AuthScheme,
+    /// Secret reference: `ssm:/name`, `env:NAME` or the value itself. The environment variable
+    /// `LEADRELAY_<SOURCE>_SECRET` wins over it.
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// A form field that humans never fill; when it is filled the delivery is spam.
+    #[serde(default)]
+    pub honeypot: Option<String>,
+    /// ISO 3166 country assumed for national phone numbers when the lead gives none.
+    #[serde(default)]
+    pub default_country: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamConfig {
+    /// Who hears about leads nobody in the team could take.
+    pub manager_email: String,
+    pub owners: Vec<OwnerConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct OwnerConfig {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub manager_email: String,
+    #[serde(default = "yes")]
+    pub active: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingConfig {
+    #[serde(default)]
+    pub rules: Vec<RoutingRule>,
+    /// The team that takes what no rule matched, and what a matched team could not take.
+    pub fallback_team: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingRule {
+    pub name: String,
+    /// All conditions must hold (an empty list always matches).
+    #[serde(default)]
+    pub when: Vec<Condition>,
+    pub team: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScoringConfig {
+    #[serde(default)]
+    pub rules: Vec<ScoringRule>,
+    /// Tiers from the top down: a lead is in the first tier whose `min_points` it reaches.
+    pub tiers: Vec<TierConfig>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScoreDimension {
+    /// Who they are: company, role, country, corporate email.
+    Fit,
+    /// What they did: what they asked for, where they came from.
+    Intent,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScoringRule {
+    /// Shown with the points, e.g. "corporate email".
+    pub reason: String,
+    pub points: i32,
+    #[serde(default = "fit")]
+    pub dimension: ScoreDimension,
+    pub when: Vec<Condition>,
+}
+
+fn fit() -> ScoreDimension {
+    ScoreDimension::Fit
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierConfig {
+    pub name: String,
+    pub min_points: i32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlaConfig {
+    /// Speed-to-lead target per tier, e.g. `hot = "15m"`.
+    #[serde(with = "humantime_map")]
+    pub targets: BTreeMap<String, Duration>,
+    /// Steps taken while a lead waits for first contact, in order of `at_percent`.
+    #[serde(default = "default_ladder")]
+    pub escalation: Vec<EscalationStep>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EscalationAction {
+    /// Remind the owner that the lead is waiting.
+    RemindOwner,
+    /// Tell the owner's manager the lead is past its SLA.
+    NotifyManager,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EscalationStep {
+    /// When, as a percentage of the SLA target (100 = at the deadline).
+    pub at_percent: u32,
+    pub action: EscalationAction,
+}
+
+fn default_ladder() -> Vec<EscalationStep> {
+    vec![EscalationStep {
+        at_percent: 100,
+        action: EscalationAction::NotifyManager,
+    }]
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrichmentConfig {
+    /// Extra free-mail domains on top of the built-in list.
+    #[serde(default)]
+    pub free_email_domains: Vec<String>,
+}
+
+/// The file as written, before cross-checks.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    email: EmailConfig,
+    links: LinksConfig,
+    sources: BTreeMap<String, SourceConfig>,
+    teams: BTreeMap<String, TeamConfig>,
+    routing: RoutingConfig,
+    scoring: ScoringConfig,
+    sla: SlaConfig,
+    #[serde(default)]
+    enrichment: EnrichmentConfig,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{origin}: cannot read: {source}")]
+    Read {
+        origin: String,
+        source: std::io::Error,
+    },
+    #[error("{origin}: {message}")]
+    Syntax { origin: String, message: String },
+    #[error("{origin}: {key}: {message}")]
+    Invalid {
+        origin: String,
+        key: String,
+        message: String,
+    },
+    #[error("environment variable {name}: {message}")]
+    Env { name: String, message: String },
+    #[error("{origin}: cannot fetch from SSM: {message}")]
+    Ssm { origin: String, message: String },
+}
+
+impl Config {
+    pub fn from_path(path: &Path) -> Result<Self, ConfigError> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            origin: origin.clone(),
+            source,
+        })?;
+        Self::from_toml(&text, &origin)
+    }
+
+    pub fn from_toml(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            origin: origin.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        })?;
+        let config = Config {
+            origin: origin.to_owned(),
+            email: raw.email,
+            links: raw.links,
+            sources: raw.sources,
+            teams: raw.teams,
+            routing: raw.routing,
+            scoring: raw.scoring,
+            sla: raw.sla,
+            enrichment: raw.enrichment,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn invalid(&self, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            origin: self.origin.clone(),
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        check_email(&self.email.sender).map_err(|m| self.invalid("email.sender", m))?;
+        if !(self.links.base_url.starts_with("https://")
+            || self.links.base_url.starts_with("http://"))
+        {
+            return Err(self.invalid("links.base_url", "must start with https:// or http://"));
+        }
+        if self.links.secret.trim().is_empty() {
+            return Err(self.invalid("links.secret", "must not be empty"));
+        }
+        if self.sources.is_empty() {
+            return Err(self.invalid("sources", "at least one source is needed"));
+        }
+        for (name, source) in &self.sources {
+            let key = format!("sources.{name}");
+            if !is_slug(name) {
+                return Err(self.invalid(
+                    key,
+                    "source names use lower-case letters, digits and dashes",
+                ));
+            }
+            if let Some(country) = &source.default_country {
+                crate::domain::normalize::region(country).ok_or_else(|| {
+                    self.invalid(
+                        format!("{key}.default_country"),
+                        format!("{country:?} is not an ISO 3166 country code"),
+                    )
+                })?;
+            }
+            if source.honeypot.is_some() && source.kind != SourceKind::Form {
+                return Err(self.invalid(
+                    format!("{key}.honeypot"),
+                    "a honeypot only makes sense for form sources",
+                ));
+            }
+        }
+        if self.teams.is_empty() {
+            return Err(self.invalid("teams", "at least one team is needed"));
+        }
+        let mut owner_ids = std::collections::BTreeSet::new();
+        for (name, team) in &self.teams {
+            let key = format!("teams.{name}");
+            check_email(&team.manager_email)
+                .map_err(|m| self.invalid(format!("{key}.manager_email"), m))?;
+            for (i, owner) in team.owners.iter().enumerate() {
+                let okey = format!("{key}.owners[{i}]");
+                if !is_slug(&owner.id) {
+                    return Err(self.invalid(
+                        format!("{okey}.id"),
+                        "owner ids use lower-case letters, digits and dashes",
+                    ));
+                }
+                if !owner_ids.insert(owner.id.clone()) {
+                    // One owner id means one person everywhere: their load, their away status.
+                    return Err(self.invalid(
+                        format!("{okey}.id"),
+                        format!("owner {:?} is defined twice", owner.id),
+                    ));
+                }
+                check_email(&owner.email).map_err(|m| self.invalid(format!("{okey}.email"), m))?;
+                check_email(&owner.manager_email)
+                    .map_err(|m| self.invalid(format!("{okey}.manager_email"), m))?;
+            }
+        }
+        if !self.teams.contains_key(&self.routing.fallback_team) {
+            return Err(self.invalid(
+                "routing.fallback_team",
+                format!("unknown team {:?}", self.routing.fallback_team),
+            ));
+        }
+        for (i, rule) in self.routing.rules.iter().enumerate() {
+            if !self.teams.contains_key(&rule.team) {
+                return Err(self.invalid(
+                    format!("routing.rules[{i}].team"),
+                    format!("unknown team {:?} (rule {:?})", rule.team, rule.name),
+                ));
+            }
+            for (j, c) in rule.when.iter().enumerate() {
+                c.validate()
+                    .map_err(|m| self.invalid(format!("routing.rules[{i}].when[{j}]"), m))?;
+            }
+        }
+        if self.scoring.tiers.is_empty() {
+            return Err(self.invalid("scoring.tiers", "at least one tier is needed"));
+        }
+        for w in self.scoring.tiers.windows(2) {
+            if w[0].min_points <= w[1].min_points {
+                return Err(self.invalid(
+                    "scoring.tiers",
+                    "tiers go from the highest min_points down, each strictly lower",
+                ));
+            }
+        }
+        for (i, rule) in self.scoring.rules.iter().enumerate() {
+            if rule.when.is_empty() {
+                return Err(self.invalid(
+                    format!("scoring.rules[{i}].when"),
+                    "a scoring rule needs at least one condition",
+                ));
+            }
+            for (j, c) in rule.when.iter().enumerate() {
+                c.validate()
+                    .map_err(|m| self.invalid(format!("scoring.rules[{i}].when[{j}]"), m))?;
+            }
+        }
+        for tier in &self.scoring.tiers {
+            match self.sla.targets.get(&tier.name) {
+                None => {
+                    return Err(self.invalid(
+                        format!("sla.targets.{}", tier.name),
+                        format!("tier {:?} has no SLA target", tier.name),
+                    ))
+                }
+                Some(d) if d.is_zero() => {
+                    return Err(
+                        self.invalid(format!("sla.targets.{}", tier.name), "must be positive")
+                    )
+                }
+                Some(_) => {}
+            }
+        }
+        for name in self.sla.targets.keys() {
+            if !self.scoring.tiers.iter().any(|t| &t.name == name) {
+                return Err(self.invalid(
+                    format!("sla.targets.{name}"),
+                    format!("no scoring tier is called {name:?}"),
+                ));
+            }
+        }
+        if self.sla.escalation.is_empty() {
+            return Err(self.invalid("sla.escalation", "at least one step is needed"));
+        }
+        for w in self.sla.escalation.windows(2) {
+            if w[0].at_percent >= w[1].at_percent {
+                return Err(
+                    self.invalid("sla.escalation", "steps go in increasing at_percent order")
+                );
+            }
+        }
+        Ok(())
+    }
+
+    pub fn source(&self, name: &str) -> Option<&SourceConfig> {
+        self.sources.get(name)
+    }
+
+    /// Every owner, with their team.
+    pub fn owners(&self) -> impl Iterator<Item = (&str, &OwnerConfig)> {
+        self.teams
+            .iter()
+            .flat_map(|(team, t)| t.owners.iter().map(move |o| (team.as_str(), o)))
+    }
+
+    pub fn owner(&self, id: &str) -> Option<&OwnerConfig> {
+        self.owners().map(|(_, o)| o).find(|o| o.id == id)
+    }
+
+    /// The name of the environment variable that overrides a source's setting:
+    /// `LEADRELAY_<SOURCE>_<KEY>`, source upper-cased, dashes as underscores.
+    pub fn source_env_var(source: &str, key: &str) -> String {
+        format!(
+            "LEADRELAY_{}_{}",
+            source.to_ascii_uppercase().replace('-', "_"),
+            key
+        )
+    }
+
+    /// The secret reference of a source, the environment override winning over the file.
+    pub fn source_secret_ref(&self, source: &str) -> Option<SecretRef> {
+        let var = Self::source_env_var(source, "SECRET");
+        if let Ok(value) = std::env::var(&var) {
+            return Some(SecretRef::Literal(crate::secret::Secret::new(value)));
+        }
+        self.sources
+            .get(source)?
+            .secret
+            .as_deref()
+            .map(SecretRef::parse)
+    }
+
+    /// The link-signing secret reference; `LEADRELAY_LINK_SECRET` wins over the file.
+    pub fn link_secret_ref(&self) -> SecretRef {
+        match std::env::var("LEADRELAY_LINK_SECRET") {
+            Ok(v) => SecretRef::Literal(crate::secret::Secret::new(v)),
+            Err(_) => SecretRef::parse(&self.links.secret),
+        }
+    }
+}
+
+fn is_slug(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+fn check_email(s: &str) -> Result<(), String> {
+    if crate::domain::normalize::email(s).is_some() {
+        Ok(())
+    } else {
+        Err(format!("{s:?} is not an email address"))
+    }
+}
+
+/// `"15m"`-style durations via humantime.
+mod humantime_serde {
+    use serde::{Deserialize, Deserializer};
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let s = String::deserialize(d)?;
+        humantime::parse_duration(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+mod humantime_map {
+    use serde::{Deserialize, Deserializer};
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<String, Duration>, D::Error> {
+        BTreeMap::<String, String>::deserialize(d)?
+            .into_iter()
+            .map(|(k, v)| {
+                humantime::parse_duration(&v)
+                    .map(|d| (k.clone(), d))
+                    .map_err(|e| serde::de::Error::custom(format!("{k}: {e}")))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) const LOCAL: &str = include_str!("../../infra/config/local.toml");
+
+    #[test]
+    fn the_local_configuration_is_valid() {
+        let c = Config::from_toml(LOCAL, "local.toml").unwrap();
+        assert!(c.sources.contains_key("json"));
+        assert!(c.sources.contains_key("form"));
+        assert!(c.teams.values().any(|t| t.owners.len() >= 3));
+    }
+
+    fn broken(from: &str, to: &str) -> String {
+        assert!(
+            LOCAL.contains(from),
+            "fixture text {from:?} not in local.toml"
+        );
+        let text = LOCAL.replacen(from, to, 1);
+        Config::from_toml(&text, "local.toml")
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn errors_name_the_file_the_key_and_the_problem() {
+        let e = broken("fallback_team = \"sales\"", "fallback_team = \"nobody\"");
+        assert_eq!(
+            e,
+            "local.toml: routing.fallback_team: unknown team \"nobody\""
+        );
+        let e = broken("hot = \"15m\"", "hot = \"soon\"");
+        assert!(e.starts_with("local.toml: "), "{e}");
+        assert!(e.contains("hot"), "{e}");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let e = broken("[links]", "[links]\nbase_ulr = \"x\"");
+        assert!(e.contains("base_ulr"), "{e}");
+    }
+
+    #[test]
+    fn a_tier_without_an_sla_target_is_refused() {
+        let e = broken("cold = \"4h\"", "");
+        assert_eq!(
+            e,
+            "local.toml: sla.targets.cold: tier \"cold\" has no SLA target"
+        );
+    }
+
+    #[test]
+    fn source_env_var_names_upper_case_and_underscore() {
+        assert_eq!(
+            Config::source_env_var("gravity-forms", "SECRET"),
+            "LEADRELAY_GRAVITY_FORMS_SECRET"
+        );
+    }
+}

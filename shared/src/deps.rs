@@ -1,0 +1,206 @@
+//! Everything a handler needs, built once per process: configuration, secrets, clients, the
+//! clock. The Lambdas build it from the environment; the local runner and the tests build it
+//! with [`Deps::build`] from the same parts.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use aws_config::{BehaviorVersion, SdkConfig};
+
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::{Config, ConfigError};
+use crate::mailer::Mailer;
+use crate::queue::{QueueName, Queues};
+use crate::secret::{Secret, SecretRef};
+use crate::store::Store;
+
+/// Where the configuration is read from when `LEADRELAY_CONFIG` is not set.
+pub const DEFAULT_CONFIG: &str = "infra/config/local.toml";
+pub const DEFAULT_SLA_SHARDS: u32 = 8;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DepsError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("environment variable {name}: {message}")]
+    Env { name: &'static str, message: String },
+    #[error("secret for {what}: {message}")]
+    Secret { what: String, message: String },
+}
+
+/// The secrets the handlers use, resolved once at start-up.
+#[derive(Debug, Clone)]
+pub struct Secrets {
+    sources: BTreeMap<String, Secret>,
+    link: Secret,
+}
+
+impl Secrets {
+    /// The signing secret or token of a source, when it has one.
+    pub fn source(&self, name: &str) -> Option<&Secret> {
+        self.sources.get(name)
+    }
+
+    /// The key that signs contacted links.
+    pub fn link(&self) -> &Secret {
+        &self.link
+    }
+
+    /// Reads every secret the configuration refers to: environment overrides first, then SSM
+    /// Parameter Store or the environment as the reference says, then literal values.
+    pub async fn resolve(config: &Config, ssm: &aws_sdk_ssm::Client) -> Result<Self, DepsError> {
+        let mut sources = BTreeMap::new();
+        for name in config.sources.keys() {
+            if let Some(r) = config.source_secret_ref(name) {
+                let what = format!("source {name}");
+                sources.insert(name.clone(), fetch(&what, r, ssm).await?);
+            }
+        }
+        let link = fetch("links.secret", config.link_secret_ref(), ssm).await?;
+        Ok(Self { sources, link })
+    }
+}
+
+async fn fetch(what: &str, r: SecretRef, ssm: &aws_sdk_ssm::Client) -> Result<Secret, DepsError> {
+    let err = |message: String| DepsError::Secret {
+        what: what.to_owned(),
+        message,
+    };
+    match r {
+        SecretRef::Literal(s) => Ok(s),
+        SecretRef::Env(name) => std::env::var(&name)
+            .map(Secret::new)
+            .map_err(|_| err(format!("environment variable {name} is not set"))),
+        SecretRef::Ssm(name) => ssm_parameter(ssm, &name)
+            .await
+            .map(Secret::new)
+            .map_err(|m| err(format!("SSM parameter {name}: {m}"))),
+    }
+}
+
+async fn ssm_parameter(ssm: &aws_sdk_ssm::Client, name: &str) -> Result<String, String> {
+    let out = ssm
+        .get_parameter()
+        .name(name)
+        .with_decryption(true)
+        .send()
+        .await
+        .map_err(|e| aws_sdk_ssm::error::DisplayErrorContext(&e).to_string())?;
+    out.parameter
+        .and_then(|p| p.value)
+        .ok_or_else(|| "parameter has no value".to_owned())
+}
+
+/// Loads the configuration from a file path or from `ssm:<parameter name>`.
+pub async fn load_config(location: &str, sdk: &SdkConfig) -> Result<Config, ConfigError> {
+    match location.strip_prefix("ssm:") {
+        Some(name) => {
+            let origin = location.to_owned();
+            let ssm = aws_sdk_ssm::Client::new(sdk);
+            let text = ssm_parameter(&ssm, name)
+                .await
+                .map_err(|message| ConfigError::Ssm {
+                    origin: origin.clone(),
+                    message,
+                })?;
+            Config::from_toml(&text, &origin)
+        }
+        None => Config::from_path(std::path::Path::new(location)),
+    }
+}
+
+/// Names of the AWS resources: the table and the queue URLs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resources {
+    pub table: String,
+    pub captured_queue_url: String,
+    pub scored_queue_url: String,
+    pub notify_queue_url: String,
+    pub sla_shards: u32,
+}
+
+impl Resources {
+    /// From `LEADRELAY_TABLE`, `LEADRELAY_*_QUEUE_URL` and `LEADRELAY_SLA_SHARDS`.
+    pub fn from_env() -> Result<Self, DepsError> {
+        fn var(name: &'static str) -> Result<String, DepsError> {
+            std::env::var(name).map_err(|_| DepsError::Env {
+                name,
+                message: "is not set".into(),
+            })
+        }
+        let sla_shards = match std::env::var("LEADRELAY_SLA_SHARDS") {
+            Err(_) => DEFAULT_SLA_SHARDS,
+            Ok(v) => v
+                .parse()
+                .ok()
+                .filter(|n| (1..=64).contains(n))
+                .ok_or(DepsError::Env {
+                    name: "LEADRELAY_SLA_SHARDS",
+                    message: format!("{v:?} is not a number from 1 to 64"),
+                })?,
+        };
+        Ok(Self {
+            table: var("LEADRELAY_TABLE")?,
+            captured_queue_url: var(QueueName::Captured.env_var())?,
+            scored_queue_url: var(QueueName::Scored.env_var())?,
+            notify_queue_url: var(QueueName::Notify.env_var())?,
+            sla_shards,
+        })
+    }
+}
+
+/// What every handler works with.
+#[derive(Debug, Clone)]
+pub struct Deps {
+    pub config: Arc<Config>,
+    pub secrets: Arc<Secrets>,
+    pub store: Store,
+    pub queues: Queues,
+    pub mailer: Mailer,
+    pub clock: SharedClock,
+}
+
+impl Deps {
+    /// For the Lambda functions: AWS configuration from the environment (which honours
+    /// `AWS_ENDPOINT_URL`), the configuration from `LEADRELAY_CONFIG`, the system clock.
+    pub async fn from_env() -> Result<Self, DepsError> {
+        let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
+        let location = std::env::var("LEADRELAY_CONFIG").unwrap_or_else(|_| DEFAULT_CONFIG.into());
+        let config = load_config(&location, &sdk).await?;
+        Self::build(&sdk, config, Resources::from_env()?, Arc::new(SystemClock)).await
+    }
+
+    /// From explicit parts: the one builder behind every entry point.
+    pub async fn build(
+        sdk: &SdkConfig,
+        config: Config,
+        resources: Resources,
+        clock: SharedClock,
+    ) -> Result<Self, DepsError> {
+        let secrets = Secrets::resolve(&config, &aws_sdk_ssm::Client::new(sdk)).await?;
+        let store = Store::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            resources.table,
+            resources.sla_shards,
+        );
+        let queues = Queues::new(
+            aws_sdk_sqs::Client::new(sdk),
+            resources.captured_queue_url,
+            resources.scored_queue_url,
+            resources.notify_queue_url,
+        );
+        let mailer = Mailer::new(
+            aws_sdk_ses::Client::new(sdk),
+            &config.email.sender,
+            &config.email.sender_name,
+        );
+        Ok(Self {
+            config: Arc::new(config),
+            secrets: Arc::new(secrets),
+            store,
+            queues,
+            mailer,
+            clock,
+        })
+    }
+}

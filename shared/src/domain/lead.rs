@@ -1,0 +1,239 @@
+//! The lead record and its timeline: plain data, stored as-is in DynamoDB.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{EscalationAction, ScoreDimension};
+
+/// The lead's fields as the person gave them (trimmed), before normalising.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeadFields {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// How far through the pipeline a lead has come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Captured,
+    Scored,
+    Routed,
+    /// No owner could be found; the fallback team's manager is told.
+    Unassigned,
+}
+
+/// Where the lead stands with the sales team.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeadStatus {
+    New,
+    /// First contact made.
+    Working,
+}
+
+/// What enrich derived.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Enrichment {
+    /// Trimmed, lower-cased.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_domain: Option<String>,
+    pub free_email: bool,
+    /// Set when an email was given but is not a usable address.
+    pub email_invalid: bool,
+    /// E.164, when the number could be parsed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    /// Set when a phone was given but could not be parsed into a valid number.
+    pub phone_invalid: bool,
+    /// ISO 3166-1 alpha-2, from the lead's country or the phone number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScoreReason {
+    pub points: i32,
+    pub dimension: ScoreDimension,
+    pub reason: String,
+}
+
+impl std::fmt::Display for ScoreReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:+} {}", self.points, self.reason)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Score {
+    pub points: i32,
+    pub fit: i32,
+    pub intent: i32,
+    pub tier: String,
+    pub reasons: Vec<ScoreReason>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assignment {
+    pub owner_id: String,
+    pub owner_name: String,
+    pub owner_email: String,
+    pub manager_email: String,
+    pub team: String,
+    /// Why this owner, in words ("rule hot-leads matched; round robin picked ana (1 of 3)").
+    pub reason: String,
+    pub assigned_at: DateTime<Utc>,
+}
+
+/// One escalation step taken.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EscalationRecord {
+    pub step: usize,
+    pub action: EscalationAction,
+    pub at: DateTime<Utc>,
+}
+
+/// The speed-to-lead clock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlaState {
+    /// When the clock started: the lead's arrival, not when someone noticed it.
+    pub started_at: DateTime<Utc>,
+    pub due_at: DateTime<Utc>,
+    /// The next escalation step (index into the ladder) and when it falls due; none once the
+    /// clock has stopped or the ladder is done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_step: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contacted_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub escalations: Vec<EscalationRecord>,
+}
+
+impl SlaState {
+    pub fn is_open(&self) -> bool {
+        self.contacted_at.is_none()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Lead {
+    pub lead_id: String,
+    pub source: String,
+    pub received_at: DateTime<Utc>,
+    /// The raw delivery this lead came from.
+    pub delivery_id: String,
+    pub stage: Stage,
+    pub status: LeadStatus,
+    #[serde(default)]
+    pub is_spam: bool,
+    #[serde(default)]
+    pub is_test: bool,
+    pub fields: LeadFields,
+    #[serde(default)]
+    pub utm: BTreeMap<String, String>,
+    /// Every other field of the delivery.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enrichment: Option<Enrichment>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<Score>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignment: Option<Assignment>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sla: Option<SlaState>,
+    /// Optimistic-concurrency version: every save is conditional on it.
+    #[serde(default)]
+    pub version: u64,
+}
+
+impl Lead {
+    /// The normalised email when enrich has run, else the one given.
+    pub fn email(&self) -> Option<&str> {
+        match &self.enrichment {
+            Some(e) => e.email.as_deref(),
+            None => self.fields.email.as_deref(),
+        }
+    }
+
+    /// A name to greet the lead by or show an owner.
+    pub fn display_name(&self) -> Option<String> {
+        let e = self.enrichment.as_ref();
+        let full = e
+            .and_then(|e| e.full_name.clone())
+            .or_else(|| self.fields.full_name.clone());
+        full.or_else(|| {
+            let first = self.fields.first_name.as_deref().unwrap_or("");
+            let last = self.fields.last_name.as_deref().unwrap_or("");
+            let joined = format!("{first} {last}").trim().to_owned();
+            (!joined.is_empty()).then_some(joined)
+        })
+    }
+
+    pub fn first_name(&self) -> Option<&str> {
+        self.enrichment
+            .as_ref()
+            .and_then(|e| e.first_name.as_deref())
+            .or(self.fields.first_name.as_deref())
+    }
+
+    /// Leads that must never be routed or emailed.
+    pub fn is_quarantined(&self) -> bool {
+        self.is_spam || self.is_test
+    }
+}
+
+/// What happened to a lead, for its timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    Captured,
+    Redelivered,
+    Scored,
+    Routed,
+    Unassigned,
+    EmailSent,
+    Reminded,
+    Escalated,
+    Contacted,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeadEvent {
+    pub lead_id: String,
+    pub event_id: String,
+    pub at: DateTime<Utc>,
+    pub kind: EventKind,
+    /// Who or what did it: "capture", "route", "owner:ana", "escalate".
+    pub actor: String,
+    /// One line a person can read.
+    pub summary: String,
+}

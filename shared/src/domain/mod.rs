@@ -1,0 +1,15 @@
+//! The domain: pure rules over plain types. No AWS types in here; adapters translate.
+
+pub mod auth;
+pub mod condition;
+pub mod emails;
+pub mod intake;
+pub mod lead;
+pub mod links;
+pub mod normalize;
+pub mod routing;
+pub mod scoring;
+pub mod sla;
+
+#[cfg(test)]
+pub(crate) mod test_support;

@@ -1,0 +1,128 @@
+//! The SQS adapter: the messages that flow between the stages, and sending them.
+
+use aws_sdk_sqs::error::DisplayErrorContext;
+use aws_sdk_sqs::Client;
+use serde::{Deserialize, Serialize};
+
+/// The three queues between the stages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueName {
+    /// capture → enrich
+    Captured,
+    /// enrich → route (and escalate → route, to reassign)
+    Scored,
+    /// route / escalate → notify
+    Notify,
+}
+
+impl QueueName {
+    pub const ALL: [QueueName; 3] = [QueueName::Captured, QueueName::Scored, QueueName::Notify];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueueName::Captured => "captured",
+            QueueName::Scored => "scored",
+            QueueName::Notify => "notify",
+        }
+    }
+
+    /// The environment variable that holds the queue's URL.
+    pub fn env_var(self) -> &'static str {
+        match self {
+            QueueName::Captured => "LEADRELAY_CAPTURED_QUEUE_URL",
+            QueueName::Scored => "LEADRELAY_SCORED_QUEUE_URL",
+            QueueName::Notify => "LEADRELAY_NOTIFY_QUEUE_URL",
+        }
+    }
+}
+
+/// On the captured and scored queues: which lead moved on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeadMessage {
+    pub lead_id: String,
+}
+
+/// On the notify queue: which email(s) to send for which lead.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum NotifyMessage {
+    /// The lead has an owner: acknowledge the lead, tell the owner.
+    Assigned { lead_id: String },
+    /// Nobody could take the lead: tell the fallback team's manager.
+    Unassigned { lead_id: String },
+    /// An escalation step of the SLA ladder was reached.
+    Escalation { lead_id: String, step: usize },
+}
+
+impl NotifyMessage {
+    pub fn lead_id(&self) -> &str {
+        match self {
+            NotifyMessage::Assigned { lead_id }
+            | NotifyMessage::Unassigned { lead_id }
+            | NotifyMessage::Escalation { lead_id, .. } => lead_id,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("SQS SendMessage to the {queue} queue failed: {message}")]
+    Send {
+        queue: &'static str,
+        message: String,
+    },
+    #[error("cannot encode a message for the {queue} queue: {message}")]
+    Encode {
+        queue: &'static str,
+        message: String,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Queues {
+    client: Client,
+    captured: String,
+    scored: String,
+    notify: String,
+}
+
+impl Queues {
+    pub fn new(client: Client, captured: String, scored: String, notify: String) -> Self {
+        Self {
+            client,
+            captured,
+            scored,
+            notify,
+        }
+    }
+
+    pub fn url(&self, q: QueueName) -> &str {
+        match q {
+            QueueName::Captured => &self.captured,
+            QueueName::Scored => &self.scored,
+            QueueName::Notify => &self.notify,
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub async fn send<T: Serialize>(&self, q: QueueName, message: &T) -> Result<(), QueueError> {
+        let body = serde_json::to_string(message).map_err(|e| QueueError::Encode {
+            queue: q.as_str(),
+            message: e.to_string(),
+        })?;
+        self.client
+            .send_message()
+            .queue_url(self.url(q))
+            .message_body(body)
+            .send()
+            .await
+            .map_err(|e| QueueError::Send {
+                queue: q.as_str(),
+                message: DisplayErrorContext(&e).to_string(),
+            })?;
+        Ok(())
+    }
+}

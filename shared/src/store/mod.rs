@@ -1,0 +1,582 @@
+//! The DynamoDB adapter: one table, items keyed by `pk`/`sk` (single-table design).
+//!
+//! | item                 | pk                              | sk              |
+//! |----------------------|---------------------------------|-----------------|
+//! | lead profile         | `LEAD#<lead id>`                | `LEAD`          |
+//! | timeline event       | `LEAD#<lead id>`                | `EVENT#<ulid>`  |
+//! | email sent (once)    | `LEAD#<lead id>`                | `EMAIL#<kind>`  |
+//! | raw delivery         | `DELIVERY#<delivery id>`        | `DELIVERY`      |
+//! | redelivery key (TTL) | `IDEMPOTENCY#<source>#<key>`    | `IDEMPOTENCY`   |
+//! | round-robin cursor   | `TEAM#<team>`                   | `ROUND_ROBIN`   |
+//!
+//! Lead profiles whose SLA clock runs carry `sla_shard` and `sla_next_at`, the keys of the
+//! sparse, write-sharded `sla-open` index the escalation pass queries.
+
+mod items;
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem};
+use aws_sdk_dynamodb::Client;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::emails::Email;
+use crate::domain::lead::{Lead, LeadEvent};
+
+pub use items::{sla_shard_of, sla_time_key};
+
+/// Name of the sparse index of leads whose SLA clock runs.
+pub const SLA_INDEX: &str = "sla-open";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("DynamoDB {op} failed: {message}")]
+    Aws { op: &'static str, message: String },
+    #[error("the lead changed while we worked on it (version conflict)")]
+    Conflict,
+    #[error("stored item {key} cannot be read: {message}")]
+    Decode { key: String, message: String },
+    #[error("stored item {key} cannot be written: {message}")]
+    Encode { key: String, message: String },
+}
+
+fn aws<E, R>(op: &'static str) -> impl FnOnce(SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    move |e| StoreError::Aws {
+        op,
+        message: DisplayErrorContext(&e).to_string(),
+    }
+}
+
+/// A delivery as it arrived, kept so it can be replayed (DESIGN invariant 2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RawDelivery {
+    pub delivery_id: String,
+    pub source: String,
+    pub received_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// The body as received (UTF-8 lossless where it was text; otherwise base64 in `body_base64`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_base64: Option<String>,
+    /// accepted, duplicate, spam, malformed_body, not_a_lead.
+    pub outcome: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lead_id: Option<String>,
+    /// Seconds since the epoch after which DynamoDB may delete it (duplicates only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+}
+
+/// What a capture write did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Captured {
+    Created,
+    /// The delivery was seen before: here is the lead it made.
+    Duplicate {
+        lead_id: String,
+    },
+}
+
+/// What claiming an email found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EmailClaim {
+    /// Ours to send.
+    Claimed,
+    /// Already sent: do nothing.
+    AlreadySent,
+    /// Another worker claimed it moments ago and may be sending it now: try again later.
+    InFlight,
+}
+
+/// A record of one email, for the lead's timeline and the once-only guarantee.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailRecord {
+    pub lead_id: String,
+    pub kind: String,
+    pub state: String,
+    pub claimed_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+}
+
+/// How long a claimed-but-unconfirmed email blocks others: past this, the sender is presumed
+/// dead and another may send.
+const EMAIL_CLAIM_LEASE_SECS: i64 = 120;
+/// Attempts at a transaction that DynamoDB cancels for a conflicting concurrent transaction.
+const TRANSACTION_ATTEMPTS: u32 = 5;
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    client: Client,
+    table: String,
+    sla_shards: u32,
+}
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<String>, sla_shards: u32) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            sla_shards: sla_shards.max(1),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    pub fn sla_shards(&self) -> u32 {
+        self.sla_shards
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    fn put(
+        &self,
+        item: HashMap<String, AttributeValue>,
+    ) -> aws_sdk_dynamodb::types::builders::PutBuilder {
+        Put::builder().table_name(&self.table).set_item(Some(item))
+    }
+
+    /// Writes a new lead with its delivery, first event and redelivery key, atomically. When
+    /// the redelivery key exists already, nothing is written and the earlier lead is returned.
+    pub async fn capture(
+        &self,
+        lead: &Lead,
+        delivery: &RawDelivery,
+        event: &LeadEvent,
+        idempotency_key: &str,
+        key_expires_at: DateTime<Utc>,
+    ) -> Result<Captured, StoreError> {
+        let idem = items::idempotency(&lead.source, idempotency_key, &lead.lead_id, key_expires_at);
+        let idem_key = items::key_of(&idem);
+        let writes = vec![
+            TransactWriteItem::builder()
+                .put(
+                    self.put(idem)
+                        .condition_expression("attribute_not_exists(pk)")
+                        .build()
+                        .expect("table, item set"),
+                )
+                .build(),
+            TransactWriteItem::builder()
+                .put(
+                    self.put(items::lead(lead, self.sla_shards)?)
+                        .condition_expression("attribute_not_exists(pk)")
+                        .build()
+                        .expect("table, item set"),
+                )
+                .build(),
+            TransactWriteItem::builder()
+                .put(
+                    self.put(items::event(event)?)
+                        .build()
+                        .expect("table, item set"),
+                )
+                .build(),
+            TransactWriteItem::builder()
+                .put(
+                    self.put(items::delivery(delivery)?)
+                        .build()
+                        .expect("table, item set"),
+                )
+                .build(),
+        ];
+        match self.transact(writes, "TransactWriteItems (capture)").await {
+            Ok(()) => Ok(Captured::Created),
+            Err(TransactFailure::ConditionFailed) => {
+                let existing = self.get_raw(idem_key, true).await?;
+                let lead_id = existing
+                    .as_ref()
+                    .and_then(|i| i.get("lead_id"))
+                    .and_then(|v| v.as_s().ok())
+                    .cloned();
+                match lead_id {
+                    Some(lead_id) => Ok(Captured::Duplicate { lead_id }),
+                    // The key expired between the failed write and the read: vanishingly rare;
+                    // the caller retries and the next attempt creates the lead.
+                    None => Err(StoreError::Conflict),
+                }
+            }
+            Err(TransactFailure::Store(e)) => Err(e),
+        }
+    }
+
+    /// Keeps a delivery that made no new lead (rejected or redelivered).
+    pub async fn put_delivery(&self, delivery: &RawDelivery) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(items::delivery(delivery)?))
+            .send()
+            .await
+            .map_err(aws("PutItem (delivery)"))?;
+        Ok(())
+    }
+
+    pub async fn get_delivery(&self, delivery_id: &str) -> Result<Option<RawDelivery>, StoreError> {
+        let key = items::delivery_key(delivery_id);
+        self.get_raw(key, false)
+            .await?
+            .map(|i| items::decode(&format!("DELIVERY#{delivery_id}"), i))
+            .transpose()
+    }
+
+    pub async fn get_lead(&self, lead_id: &str) -> Result<Option<Lead>, StoreError> {
+        // Strongly consistent: stages run right after each other.
+        self.get_raw(items::lead_key(lead_id), true)
+            .await?
+            .map(|i| items::decode(&items::lead_pk(lead_id), i))
+            .transpose()
+    }
+
+    async fn get_raw(
+        &self,
+        key: HashMap<String, AttributeValue>,
+        consistent: bool,
+    ) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(consistent)
+            .send()
+            .await
+            .map_err(aws("GetItem"))?;
+        Ok(out.item)
+    }
+
+    /// Saves a changed lead with its new timeline events, if nobody else saved it since it was
+    /// read (its `version`). On success the lead's version moves on.
+    pub async fn save_lead(&self, lead: &mut Lead, events: &[LeadEvent]) -> Result<(), StoreError> {
+        let expected = lead.version;
+        let mut next = lead.clone();
+        next.version = expected + 1;
+        let mut writes = vec![TransactWriteItem::builder()
+            .put(
+                self.put(items::lead(&next, self.sla_shards)?)
+                    .condition_expression("#v = :v")
+                    .expression_attribute_names("#v", "version")
+                    .expression_attribute_values(":v", AttributeValue::N(expected.to_string()))
+                    .build()
+                    .expect("table, item set"),
+            )
+            .build()];
+        for e in events {
+            writes.push(
+                TransactWriteItem::builder()
+                    .put(self.put(items::event(e)?).build().expect("table, item set"))
+                    .build(),
+            );
+        }
+        match self
+            .transact(writes, "TransactWriteItems (save lead)")
+            .await
+        {
+            Ok(()) => {
+                lead.version = next.version;
+                Ok(())
+            }
+            Err(TransactFailure::ConditionFailed) => Err(StoreError::Conflict),
+            Err(TransactFailure::Store(e)) => Err(e),
+        }
+    }
+
+    /// Appends events to a lead's timeline without touching the lead.
+    pub async fn append_events(&self, events: &[LeadEvent]) -> Result<(), StoreError> {
+        for e in events {
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(items::event(e)?))
+                .send()
+                .await
+                .map_err(aws("PutItem (event)"))?;
+        }
+        Ok(())
+    }
+
+    async fn transact(
+        &self,
+        writes: Vec<TransactWriteItem>,
+        op: &'static str,
+    ) -> Result<(), TransactFailure> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(writes.clone()))
+                .send()
+                .await;
+            let err = match result {
+                Ok(_) => return Ok(()),
+                Err(e) => e,
+            };
+            let reasons: Vec<String> = err
+                .as_service_error()
+                .and_then(|s| match s {
+                    TransactWriteItemsError::TransactionCanceledException(c) => {
+                        c.cancellation_reasons.clone()
+                    }
+                    _ => None,
+                })
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|r| r.code)
+                .collect();
+            if reasons.iter().any(|c| c == "ConditionalCheckFailed") {
+                return Err(TransactFailure::ConditionFailed);
+            }
+            // A concurrent transaction on the same items: back off and try again.
+            if reasons.iter().any(|c| c == "TransactionConflict") && attempt < TRANSACTION_ATTEMPTS
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(10 << attempt)).await;
+                continue;
+            }
+            return Err(TransactFailure::Store(aws(op)(err)));
+        }
+    }
+
+    /// A lead's timeline, oldest first.
+    pub async fn timeline(&self, lead_id: &str) -> Result<Vec<LeadEvent>, StoreError> {
+        self.query_prefix(lead_id, "EVENT#").await
+    }
+
+    /// The emails recorded for a lead.
+    pub async fn emails(&self, lead_id: &str) -> Result<Vec<EmailRecord>, StoreError> {
+        self.query_prefix(lead_id, "EMAIL#").await
+    }
+
+    async fn query_prefix<T: for<'de> Deserialize<'de>>(
+        &self,
+        lead_id: &str,
+        prefix: &str,
+    ) -> Result<Vec<T>, StoreError> {
+        let pk = items::lead_pk(lead_id);
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :p)")
+            .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
+            .expression_attribute_values(":p", AttributeValue::S(prefix.to_owned()))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send();
+        let mut out = Vec::new();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(aws("Query (lead items)"))?;
+            out.push(items::decode(&items::key_str(&item), item)?);
+        }
+        Ok(out)
+    }
+
+    /// The next ticket of a team's round robin: 1, 2, 3, … An atomic counter, so concurrent
+    /// routers never draw the same ticket.
+    pub async fn next_ticket(&self, team: &str) -> Result<u64, StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(items::round_robin_key(team)))
+            .update_expression("ADD tickets :one")
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(aws("UpdateItem (round robin)"))?;
+        out.attributes
+            .as_ref()
+            .and_then(|a| a.get("tickets"))
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| StoreError::Decode {
+                key: format!("TEAM#{team}"),
+                message: "round-robin counter missing".into(),
+            })
+    }
+
+    /// Claims the right to send one email of a lead. The claim is a lease: if its holder dies
+    /// before confirming, another may take it over once the lease ran out.
+    pub async fn claim_email(
+        &self,
+        lead_id: &str,
+        kind: &str,
+        now: DateTime<Utc>,
+    ) -> Result<EmailClaim, StoreError> {
+        let record = EmailRecord {
+            lead_id: lead_id.to_owned(),
+            kind: kind.to_owned(),
+            state: "pending".into(),
+            claimed_at: now,
+            sent_at: None,
+            message_id: None,
+            to: None,
+            reply_to: None,
+            subject: None,
+        };
+        let lease_over = (now - chrono::Duration::seconds(EMAIL_CLAIM_LEASE_SECS)).timestamp();
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(items::email(&record, now)?))
+            .condition_expression(
+                "attribute_not_exists(pk) OR (#s = :pending AND claimed_epoch < :lease)",
+            )
+            .expression_attribute_names("#s", "state")
+            .expression_attribute_values(":pending", AttributeValue::S("pending".into()))
+            .expression_attribute_values(":lease", AttributeValue::N(lease_over.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(EmailClaim::Claimed),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                let existing = self.get_raw(items::email_key(lead_id, kind), true).await?;
+                let sent = existing
+                    .as_ref()
+                    .and_then(|i| i.get("state"))
+                    .and_then(|v| v.as_s().ok())
+                    .is_some_and(|s| s == "sent");
+                Ok(if sent {
+                    EmailClaim::AlreadySent
+                } else {
+                    EmailClaim::InFlight
+                })
+            }
+            Err(e) => Err(aws("PutItem (email claim)")(e)),
+        }
+    }
+
+    /// Confirms a claimed email went out.
+    pub async fn email_sent(
+        &self,
+        lead_id: &str,
+        kind: &str,
+        email: &Email,
+        message_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(items::email_key(lead_id, kind)))
+            .update_expression("SET #s = :sent, sent_at = :at, message_id = :mid, #to = :to, subject = :subj REMOVE claimed_epoch")
+            .expression_attribute_names("#s", "state")
+            .expression_attribute_names("#to", "to")
+            .expression_attribute_values(":sent", AttributeValue::S("sent".into()))
+            .expression_attribute_values(":at", AttributeValue::S(items::time(now)))
+            .expression_attribute_values(":mid", AttributeValue::S(message_id.to_owned()))
+            .expression_attribute_values(":to", AttributeValue::S(email.to.clone()))
+            .expression_attribute_values(":subj", AttributeValue::S(email.subject.clone()));
+        if let Some(r) = &email.reply_to {
+            update = update
+                .update_expression("SET #s = :sent, sent_at = :at, message_id = :mid, #to = :to, subject = :subj, reply_to = :rt REMOVE claimed_epoch")
+                .expression_attribute_values(":rt", AttributeValue::S(r.clone()));
+        }
+        update
+            .send()
+            .await
+            .map_err(aws("UpdateItem (email sent)"))?;
+        Ok(())
+    }
+
+    /// Gives a claim back after a failed send, so a retry may send.
+    pub async fn release_email(&self, lead_id: &str, kind: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(items::email_key(lead_id, kind)))
+            .condition_expression("#s = :pending")
+            .expression_attribute_names("#s", "state")
+            .expression_attribute_values(":pending", AttributeValue::S("pending".into()))
+            .send()
+            .await
+            .map_err(aws("DeleteItem (email claim)"))?;
+        Ok(())
+    }
+
+    /// Leads of one index shard whose next SLA step is due at `now`, a page at a time.
+    pub async fn sla_due(
+        &self,
+        shard: u32,
+        now: DateTime<Utc>,
+        start: Option<HashMap<String, AttributeValue>>,
+        page_size: i32,
+    ) -> Result<(Vec<Lead>, Option<HashMap<String, AttributeValue>>), StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(SLA_INDEX)
+            .key_condition_expression("sla_shard = :s AND sla_next_at <= :now")
+            .expression_attribute_values(":s", AttributeValue::S(items::shard_name(shard)))
+            .expression_attribute_values(":now", AttributeValue::S(sla_time_key(now)))
+            .set_exclusive_start_key(start)
+            .limit(page_size)
+            .send()
+            .await
+            .map_err(aws("Query (sla-open index)"))?;
+        let leads = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|i| items::decode(&items::key_str(&i), i))
+            .collect::<Result<Vec<Lead>, _>>()?;
+        Ok((leads, out.last_evaluated_key))
+    }
+
+    /// Every lead, newest first, reading the table (for operators' listings, not for handlers).
+    pub async fn scan_leads(&self) -> Result<Vec<Lead>, StoreError> {
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("sk = :lead")
+            .expression_attribute_values(":lead", AttributeValue::S("LEAD".into()))
+            .into_paginator()
+            .items()
+            .send();
+        let mut out: Vec<Lead> = Vec::new();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(aws("Scan (leads)"))?;
+            out.push(items::decode(&items::key_str(&item), item)?);
+        }
+        out.sort_by(|a, b| b.lead_id.cmp(&a.lead_id));
+        Ok(out)
+    }
+}
+
+enum TransactFailure {
+    ConditionFailed,
+    Store(StoreError),
+}
