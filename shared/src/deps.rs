@@ -51,10 +51,17 @@ impl Secrets {
     pub async fn resolve(config: &Config, ssm: &aws_sdk_ssm::Client) -> Result<Self, DepsError> {
         let mut sources = BTreeMap::new();
         for name in config.sources.keys() {
-            if let Some(r) = config.source_secret_ref(name) {
-                let what = format!("source {name}");
-                sources.insert(name.clone(), fetch(&what, r, ssm).await?);
-            }
+            let what = format!("source {name}");
+            let r = config
+                .source_secret_ref(name)
+                .ok_or_else(|| DepsError::Secret {
+                    what: what.clone(),
+                    message: format!(
+                        "none configured: set sources.{name}.secret or {}",
+                        Config::source_env_var(name, "SECRET")
+                    ),
+                })?;
+            sources.insert(name.clone(), fetch(&what, r, ssm).await?);
         }
         let link = fetch("links.secret", config.link_secret_ref(), ssm).await?;
         Ok(Self { sources, link })

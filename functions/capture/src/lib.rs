@@ -1,14 +1,65 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! capture: the HTTP edge. `POST /v1/webhooks/{source}` turns an authentic delivery into a
+//! durable lead before answering (DESIGN invariant 1); `GET /v1/leads/{id}/contacted` records
+//! an owner's first contact from the signed link in the assignment email.
+//!
+//! The handler takes and returns plain `http` types, so the Lambda, the local runner and the
+//! tests call the very same function.
+
+mod contacted;
+mod webhook;
+
+use http::{Method, Request, Response, StatusCode};
+use leadrelay::Deps;
+
+/// The body of a request, as received.
+pub type Body = Vec<u8>;
+
+/// Routes a request to its handler. Never panics; every refusal is a status code with a JSON
+/// body naming the problem.
+pub async fn handle(deps: &Deps, req: Request<Body>) -> Response<String> {
+    let path = req.uri().path().trim_end_matches('/').to_owned();
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    match (req.method(), segments.as_slice()) {
+        (&Method::POST, ["v1", "webhooks", source]) => {
+            let source = (*source).to_owned();
+            webhook::handle(deps, &source, req).await
+        }
+        (&Method::GET, ["v1", "leads", id, "contacted"]) => {
+            let id = (*id).to_owned();
+            contacted::handle(deps, &id, req).await
+        }
+        (_, ["v1", "webhooks", _]) | (_, ["v1", "leads", _, "contacted"]) => json_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "this route does not take that method",
+        ),
+        _ => json_error(StatusCode::NOT_FOUND, "not_found", "no such route"),
+    }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) fn json(status: StatusCode, body: serde_json::Value) -> Response<String> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .expect("static headers are valid")
+}
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
+pub(crate) fn json_error(status: StatusCode, code: &str, message: &str) -> Response<String> {
+    json(
+        status,
+        serde_json::json!({ "error": code, "message": message }),
+    )
+}
+
+/// A query parameter's decoded value.
+pub(crate) fn query_param(req: &Request<Body>, name: &str) -> Option<String> {
+    let q = req.uri().query()?;
+    form_urlencoded::parse(q.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+pub(crate) fn header<'r>(req: &'r Request<Body>, name: &str) -> Option<&'r str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
 }

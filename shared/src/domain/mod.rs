@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod condition;
 pub mod emails;
+pub mod enrichment;
 pub mod intake;
 pub mod lead;
 pub mod links;
@@ -10,6 +11,7 @@ pub mod normalize;
 pub mod routing;
 pub mod scoring;
 pub mod sla;
+pub mod timeline;
 
 #[cfg(test)]
 pub(crate) mod test_support;

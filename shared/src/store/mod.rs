@@ -123,6 +123,8 @@ pub struct EmailRecord {
 const EMAIL_CLAIM_LEASE_SECS: i64 = 120;
 /// Attempts at a transaction that DynamoDB cancels for a conflicting concurrent transaction.
 const TRANSACTION_ATTEMPTS: u32 = 5;
+/// Attempts at a read-change-save that keeps losing the race to other writers.
+const MODIFY_ATTEMPTS: u32 = 5;
 
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -302,6 +304,30 @@ impl Store {
             Err(TransactFailure::ConditionFailed) => Err(StoreError::Conflict),
             Err(TransactFailure::Store(e)) => Err(e),
         }
+    }
+
+    /// Reads a lead, lets `change` decide what to do with it, and saves it when asked to. When
+    /// someone else saved the lead in between, reads it again and asks `change` again, so the
+    /// decision is always made on the lead as stored. `None` when there is no such lead.
+    pub async fn modify_lead<T>(
+        &self,
+        lead_id: &str,
+        mut change: impl FnMut(&mut Lead) -> Change<T>,
+    ) -> Result<Option<(Lead, T)>, StoreError> {
+        for _ in 0..MODIFY_ATTEMPTS {
+            let Some(mut lead) = self.get_lead(lead_id).await? else {
+                return Ok(None);
+            };
+            match change(&mut lead) {
+                Change::Keep(value) => return Ok(Some((lead, value))),
+                Change::Save(events, value) => match self.save_lead(&mut lead, &events).await {
+                    Ok(()) => return Ok(Some((lead, value))),
+                    Err(StoreError::Conflict) => continue,
+                    Err(e) => return Err(e),
+                },
+            }
+        }
+        Err(StoreError::Conflict)
     }
 
     /// Appends events to a lead's timeline without touching the lead.
@@ -574,6 +600,14 @@ impl Store {
         out.sort_by(|a, b| b.lead_id.cmp(&a.lead_id));
         Ok(out)
     }
+}
+
+/// What [`Store::modify_lead`]'s closure decided.
+pub enum Change<T> {
+    /// Save the changed lead with these timeline events.
+    Save(Vec<LeadEvent>, T),
+    /// Leave the lead as stored.
+    Keep(T),
 }
 
 enum TransactFailure {
