@@ -14,6 +14,8 @@ pub mod clock;
 pub mod config;
 pub mod deps;
 pub mod domain;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 pub mod mailer;
 pub mod queue;
 pub mod secret;

@@ -1,13 +1,10 @@
 //! The capture Lambda: builds its dependencies once, then serves API Gateway HTTP API events.
 
 use lambda_http::{service_fn, Error, Request};
-use leadrelay::Deps;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    leadrelay::telemetry::init_lambda();
-    let deps = Deps::from_env().await?;
-    let deps = &deps;
+    let deps = leadrelay::lambda::deps().await?;
     lambda_http::run(service_fn(move |req: Request| async move {
         let (parts, body) = req.into_parts();
         let req = http::Request::from_parts(parts, body.to_vec());

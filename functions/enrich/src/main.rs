@@ -1,1 +1,7 @@
-fn main() {}
+//! The enrich Lambda: builds its dependencies once, then consumes its SQS queue.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    let deps = leadrelay::lambda::deps().await?;
+    leadrelay::lambda::run_sqs(|messages| leadrelay_enrich::handle_batch(deps, messages)).await
+}

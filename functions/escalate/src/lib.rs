@@ -1,14 +1,147 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! escalate: the scheduled pass over leads whose SLA clock runs. Reads only the sparse,
+//! write-sharded `sla-open` index (never a scan), takes each due step of the escalation ladder
+//! once, and records it on the lead.
+
+use chrono::{DateTime, Utc};
+use futures::stream::{self, StreamExt};
+use leadrelay::config::EscalationAction;
+use leadrelay::domain::lead::{EventKind, Lead};
+use leadrelay::domain::{sla, timeline};
+use leadrelay::queue::{NotifyMessage, QueueError, QueueName};
+use leadrelay::store::{Change, StoreError};
+use leadrelay::Deps;
+use serde::Serialize;
+
+/// Leads worked on at once within a pass.
+const CONCURRENCY: usize = 16;
+/// Index items read per query page.
+const PAGE_SIZE: i32 = 200;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EscalateError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// What one pass did.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct PassReport {
+    /// Leads the index said were due.
+    pub due: usize,
+    pub reminded: usize,
+    pub escalated: usize,
+    /// Leads that could not be handled this pass (they stay in the index for the next).
+    pub failed: usize,
+}
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
+/// One escalation pass at `now`.
+pub async fn run_pass(deps: &Deps, now: DateTime<Utc>) -> Result<PassReport, EscalateError> {
+    let shards = deps.store.sla_shards();
+    let per_shard = stream::iter(0..shards)
+        .map(|shard| pass_shard(deps, shard, now))
+        .buffer_unordered(shards as usize)
+        .collect::<Vec<_>>()
+        .await;
+    let mut report = PassReport::default();
+    for r in per_shard {
+        let r = r?;
+        report.due += r.due;
+        report.reminded += r.reminded;
+        report.escalated += r.escalated;
+        report.failed += r.failed;
     }
+    if report.due > 0 {
+        tracing::info!(
+            due = report.due,
+            reminded = report.reminded,
+            escalated = report.escalated,
+            failed = report.failed,
+            "escalation pass"
+        );
+    }
+    Ok(report)
+}
+
+async fn pass_shard(
+    deps: &Deps,
+    shard: u32,
+    now: DateTime<Utc>,
+) -> Result<PassReport, EscalateError> {
+    let mut report = PassReport::default();
+    let mut start = None;
+    loop {
+        let (leads, next) = deps.store.sla_due(shard, now, start, PAGE_SIZE).await?;
+        report.due += leads.len();
+        let results = stream::iter(leads)
+            .map(|lead| escalate_lead(deps, lead, now))
+            .buffer_unordered(CONCURRENCY)
+            .collect::<Vec<_>>()
+            .await;
+        for r in results {
+            match r {
+                Ok(Some(EscalationAction::RemindOwner)) => report.reminded += 1,
+                Ok(Some(EscalationAction::NotifyManager)) => report.escalated += 1,
+                Ok(None) => {}
+                Err(e) => {
+                    report.failed += 1;
+                    tracing::warn!(error = %e, "lead not escalated this pass");
+                }
+            }
+        }
+        match next {
+            Some(key) => start = Some(key),
+            None => return Ok(report),
+        }
+    }
+}
+
+/// Takes the due step of one lead. The notification is queued before the step is recorded: if
+/// recording fails, the next pass queues it again and notify's once-only claim keeps it to
+/// one email.
+async fn escalate_lead(
+    deps: &Deps,
+    lead: Lead,
+    now: DateTime<Utc>,
+) -> Result<Option<EscalationAction>, EscalateError> {
+    let ladder = &deps.config.sla.escalation;
+    let Some((step, action)) = lead
+        .sla
+        .as_ref()
+        .and_then(|s| sla::due_step(s, ladder, now))
+    else {
+        return Ok(None);
+    };
+    deps.queues
+        .send(
+            QueueName::Notify,
+            &NotifyMessage::Escalation {
+                lead_id: lead.lead_id.clone(),
+                step,
+            },
+        )
+        .await?;
+    deps.store
+        .modify_lead(&lead.lead_id, |lead| {
+            let Some(clock) = lead.sla.as_mut() else { return Change::Keep(()) };
+            // Decide again on the lead as stored: contact may have come in meanwhile.
+            if sla::due_step(clock, ladder, now) != Some((step, action)) {
+                return Change::Keep(());
+            }
+            sla::record_step(clock, ladder, step, now);
+            let late = (now - clock.due_at).num_minutes();
+            let owner = lead.assignment.as_ref().map(|a| a.owner_id.as_str()).unwrap_or("-");
+            let (kind, summary) = match action {
+                EscalationAction::RemindOwner => (EventKind::Reminded, format!("owner {owner} reminded; not contacted yet")),
+                EscalationAction::NotifyManager => (
+                    EventKind::Escalated,
+                    format!("escalated to the manager of {owner}: {late} min past the SLA without contact"),
+                ),
+            };
+            Change::Save(vec![timeline::event(deps.clock.as_ref(), &lead.lead_id, kind, "escalate", summary)], ())
+        })
+        .await?;
+    tracing::info!(lead_id = lead.lead_id, step, action = ?action, "escalation step taken");
+    Ok(Some(action))
 }

@@ -1,1 +1,13 @@
-fn main() {}
+//! The escalate Lambda: builds its dependencies once, then runs one pass per scheduled event.
+
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let deps = leadrelay::lambda::deps().await?;
+    lambda_runtime::run(service_fn(|_: LambdaEvent<serde_json::Value>| async {
+        let report = leadrelay_escalate::run_pass(deps, deps.clock.now()).await?;
+        Ok::<_, Error>(report)
+    }))
+    .await
+}

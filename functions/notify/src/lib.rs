@@ -1,14 +1,187 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! notify: sends the emails: the acknowledgement to the lead and the assignment to the owner,
+//! the unassigned alert, reminders and escalations. Each email goes out at most once per lead
+//! and kind, however often a message is delivered.
+
+use chrono::{DateTime, Utc};
+use leadrelay::batch::{self, BatchOutcome, QueueMessage};
+use leadrelay::config::EscalationAction;
+use leadrelay::domain::emails::{self, Email, EmailKind};
+use leadrelay::domain::lead::{EventKind, Lead};
+use leadrelay::domain::{links, timeline};
+use leadrelay::mailer::MailError;
+use leadrelay::queue::NotifyMessage;
+use leadrelay::store::{EmailClaim, StoreError};
+use leadrelay::Deps;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error("lead {0} does not exist")]
+    NoSuchLead(String),
+    #[error("lead {0} has no owner to notify")]
+    NoOwner(String),
+    #[error("escalation step {step} of lead {lead_id} is not in the configured ladder")]
+    NoSuchStep { lead_id: String, step: usize },
+    #[error("the {kind} email of lead {lead_id} is being sent by another worker")]
+    InFlight { lead_id: String, kind: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Mail(#[from] MailError),
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// A batch from the notify queue.
+pub async fn handle_batch(deps: &Deps, messages: Vec<QueueMessage>) -> BatchOutcome {
+    batch::process("notify", messages, |m: NotifyMessage| notify(deps, m)).await
+}
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
+pub async fn notify(deps: &Deps, message: NotifyMessage) -> Result<(), NotifyError> {
+    let lead_id = message.lead_id().to_owned();
+    let lead = deps
+        .store
+        .get_lead(&lead_id)
+        .await?
+        .ok_or_else(|| NotifyError::NoSuchLead(lead_id.clone()))?;
+    if lead.is_quarantined() {
+        return Ok(());
     }
+    let now = deps.clock.now();
+    match message {
+        NotifyMessage::Assigned { .. } => {
+            let owner = lead
+                .assignment
+                .as_ref()
+                .ok_or_else(|| NotifyError::NoOwner(lead_id.clone()))?;
+            // Try both even if one fails, then report the first failure so the message is retried;
+            // the one that went out is not sent again.
+            let ack = match emails::acknowledgement(&lead, owner) {
+                Some(email) => {
+                    send_once(deps, &lead, EmailKind::Acknowledgement, email, "the lead").await
+                }
+                None => Ok(()),
+            };
+            let url = contacted_url(deps, &lead.lead_id, now);
+            let assigned = send_once(
+                deps,
+                &lead,
+                EmailKind::Assignment,
+                emails::assignment(&lead, owner, &url),
+                &format!("owner {}", owner.owner_id),
+            )
+            .await;
+            ack.and(assigned)
+        }
+        NotifyMessage::Unassigned { .. } => {
+            let team = &deps.config.routing.fallback_team;
+            let manager = &deps.config.teams[team].manager_email;
+            let why = "no active owner could take it";
+            send_once(
+                deps,
+                &lead,
+                EmailKind::Unassigned,
+                emails::unassigned(&lead, manager, why),
+                &format!("manager of team {team}"),
+            )
+            .await
+        }
+        NotifyMessage::Escalation { step, .. } => {
+            // First contact may have come after the escalation was queued.
+            if lead.sla.as_ref().is_none_or(|s| !s.is_open()) {
+                return Ok(());
+            }
+            let owner = lead
+                .assignment
+                .as_ref()
+                .ok_or_else(|| NotifyError::NoOwner(lead_id.clone()))?;
+            let action = deps
+                .config
+                .sla
+                .escalation
+                .get(step)
+                .map(|s| s.action)
+                .ok_or(NotifyError::NoSuchStep {
+                    lead_id: lead_id.clone(),
+                    step,
+                })?;
+            match action {
+                EscalationAction::RemindOwner => {
+                    let url = contacted_url(deps, &lead.lead_id, now);
+                    let email = emails::reminder(&lead, owner, &url, now);
+                    send_once(
+                        deps,
+                        &lead,
+                        EmailKind::Reminder { step },
+                        email,
+                        &format!("owner {}", owner.owner_id),
+                    )
+                    .await
+                }
+                EscalationAction::NotifyManager => {
+                    let email = emails::escalation(&lead, owner, now);
+                    send_once(
+                        deps,
+                        &lead,
+                        EmailKind::Escalation { step },
+                        email,
+                        &format!("manager of {}", owner.owner_id),
+                    )
+                    .await
+                }
+            }
+        }
+    }
+}
+
+fn contacted_url(deps: &Deps, lead_id: &str, now: DateTime<Utc>) -> String {
+    let ttl =
+        chrono::Duration::from_std(deps.config.links.ttl).unwrap_or(chrono::Duration::days(7));
+    let token = links::sign(deps.secrets.link(), lead_id, now + ttl);
+    format!(
+        "{}/v1/leads/{lead_id}/contacted?token={token}",
+        deps.config.links.base_url.trim_end_matches('/')
+    )
+}
+
+/// Claims the email, sends it, confirms it; on a failed send gives the claim back so the retry
+/// can send. `to_whom` names the recipient by role, never by address (no personal data in logs).
+async fn send_once(
+    deps: &Deps,
+    lead: &Lead,
+    kind: EmailKind,
+    email: Email,
+    to_whom: &str,
+) -> Result<(), NotifyError> {
+    let key = kind.key();
+    let now = deps.clock.now();
+    match deps.store.claim_email(&lead.lead_id, &key, now).await? {
+        EmailClaim::AlreadySent => return Ok(()),
+        EmailClaim::InFlight => {
+            return Err(NotifyError::InFlight {
+                lead_id: lead.lead_id.clone(),
+                kind: key,
+            });
+        }
+        EmailClaim::Claimed => {}
+    }
+    let message_id = match deps.mailer.send(&email).await {
+        Ok(id) => id,
+        Err(e) => {
+            if let Err(release) = deps.store.release_email(&lead.lead_id, &key).await {
+                tracing::warn!(lead_id = lead.lead_id, kind = key, error = %release, "claim not released; it lapses by itself");
+            }
+            return Err(e.into());
+        }
+    };
+    deps.store
+        .email_sent(&lead.lead_id, &key, &email, &message_id, now)
+        .await?;
+    let event = timeline::event(
+        deps.clock.as_ref(),
+        &lead.lead_id,
+        EventKind::EmailSent,
+        "notify",
+        format!("{key} email sent to {to_whom}"),
+    );
+    deps.store.append_events(&[event]).await?;
+    tracing::info!(lead_id = lead.lead_id, kind = key, "email sent");
+    Ok(())
 }
