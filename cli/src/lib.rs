@@ -1,1 +1,4 @@
+//! The operator's command `leadrelay`, and the local stack it runs (also used by the
+//! end-to-end tests, so they exercise the same wiring).
 
+pub mod local;
