@@ -1,1 +1,8 @@
+//! End-to-end tests of the whole pipeline against moto's server. One binary, one module per
+//! area; `support` holds the `TestApp` harness.
 
+mod capture;
+mod escalation;
+mod pipeline;
+mod routing;
+mod support;

@@ -28,7 +28,13 @@ pub fn kind_label(k: EventKind) -> &'static str {
 }
 
 pub fn format_event(e: &LeadEvent) -> String {
-    format!("{}  {}  {:<11} {}", e.at.format("%H:%M:%S%.3f"), e.lead_id, kind_label(e.kind), e.summary)
+    format!(
+        "{}  {}  {:<11} {}",
+        e.at.format("%H:%M:%S%.3f"),
+        e.lead_id,
+        kind_label(e.kind),
+        e.summary
+    )
 }
 
 impl Journey {
@@ -40,7 +46,9 @@ impl Journey {
                 leads.push(lead_id.to_owned());
             }
         }
-        let Ok(events) = deps.store.timeline(lead_id).await else { return };
+        let Ok(events) = deps.store.timeline(lead_id).await else {
+            return;
+        };
         let mut shown = self.shown.lock().unwrap_or_else(|e| e.into_inner());
         for e in events {
             if shown.insert(e.event_id.clone()) {

@@ -10,7 +10,10 @@ pub enum MotoError {
     #[error("moto_server not found: run scripts/bootstrap (it installs moto into .venv), or set LEADRELAY_MOTO_SERVER to its path")]
     NotFound,
     #[error("cannot start moto_server ({path}): {source}")]
-    Spawn { path: String, source: std::io::Error },
+    Spawn {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("moto_server did not answer on {0} within 30 s")]
     NotReady(String),
     #[error("no free local port: {0}")]
@@ -84,7 +87,12 @@ kill $moto 2>/dev/null"#;
         let url = format!("{}/moto-api/data.json", self.endpoint);
         let client = reqwest::Client::new();
         while started.elapsed() < Duration::from_secs(30) {
-            if client.get(&url).send().await.is_ok_and(|r| r.status().is_success()) {
+            if client
+                .get(&url)
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
                 return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -107,7 +115,9 @@ kill $moto 2>/dev/null"#;
 impl Drop for MotoServer {
     fn drop(&mut self) {
         // SIGTERM lets the watchdog take moto down with it.
-        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
         let _ = self.child.wait();
     }
 }

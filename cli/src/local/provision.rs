@@ -3,8 +3,8 @@
 
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use leadrelay::deps::Resources;
@@ -26,7 +26,9 @@ fn template_err(m: impl Into<String>) -> ProvisionError {
     ProvisionError::Template(m.into())
 }
 
-fn aws<E: std::error::Error + 'static, R: std::fmt::Debug>(op: &'static str) -> impl FnOnce(aws_sdk_dynamodb::error::SdkError<E, R>) -> ProvisionError {
+fn aws<E: std::error::Error + 'static, R: std::fmt::Debug>(
+    op: &'static str,
+) -> impl FnOnce(aws_sdk_dynamodb::error::SdkError<E, R>) -> ProvisionError {
     move |e| ProvisionError::Aws {
         op,
         message: aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string(),
@@ -80,22 +82,34 @@ impl Template {
 
     pub fn table(&self) -> Result<TableDefinition, ProvisionError> {
         let p = self.properties("LeadsTable")?;
-        let pairs = |v: Option<&Value>, a: &str, b: &str| -> Result<Vec<(String, String)>, ProvisionError> {
+        let pairs = |v: Option<&Value>,
+                     a: &str,
+                     b: &str|
+         -> Result<Vec<(String, String)>, ProvisionError> {
             v.and_then(Value::as_sequence)
                 .ok_or_else(|| template_err(format!("LeadsTable: missing list with {a}/{b}")))?
                 .iter()
                 .map(|e| {
                     let get = |k: &str| e.get(k).and_then(Value::as_str).map(str::to_owned);
-                    get(a)
-                        .zip(get(b))
-                        .ok_or_else(|| template_err(format!("LeadsTable: entry without literal {a}/{b}")))
+                    get(a).zip(get(b)).ok_or_else(|| {
+                        template_err(format!("LeadsTable: entry without literal {a}/{b}"))
+                    })
                 })
                 .collect()
         };
-        let attributes = pairs(p.get("AttributeDefinitions"), "AttributeName", "AttributeType")?;
+        let attributes = pairs(
+            p.get("AttributeDefinitions"),
+            "AttributeName",
+            "AttributeType",
+        )?;
         let key = pairs(p.get("KeySchema"), "AttributeName", "KeyType")?;
         let mut indexes = Vec::new();
-        for gsi in p.get("GlobalSecondaryIndexes").and_then(Value::as_sequence).into_iter().flatten() {
+        for gsi in p
+            .get("GlobalSecondaryIndexes")
+            .and_then(Value::as_sequence)
+            .into_iter()
+            .flatten()
+        {
             let name = gsi
                 .get("IndexName")
                 .and_then(Value::as_str)
@@ -105,28 +119,52 @@ impl Template {
                 .and_then(|p| p.get("ProjectionType"))
                 .and_then(Value::as_str)
                 .unwrap_or("ALL");
-            indexes.push((name.to_owned(), pairs(gsi.get("KeySchema"), "AttributeName", "KeyType")?, projection.to_owned()));
+            indexes.push((
+                name.to_owned(),
+                pairs(gsi.get("KeySchema"), "AttributeName", "KeyType")?,
+                projection.to_owned(),
+            ));
         }
         let ttl_attribute = p
             .get("TimeToLiveSpecification")
             .and_then(|t| t.get("AttributeName"))
             .and_then(Value::as_str)
             .map(str::to_owned);
-        Ok(TableDefinition { attributes, key, indexes, ttl_attribute })
+        Ok(TableDefinition {
+            attributes,
+            key,
+            indexes,
+            ttl_attribute,
+        })
     }
 
     pub fn queue(&self, logical_id: &str) -> Result<QueueDefinition, ProvisionError> {
         let p = self.properties(logical_id)?;
-        let visibility_timeout = p.get("VisibilityTimeout").and_then(Value::as_i64).unwrap_or(30);
+        let visibility_timeout = p
+            .get("VisibilityTimeout")
+            .and_then(Value::as_i64)
+            .unwrap_or(30);
         let redrive = p.get("RedrivePolicy");
-        let dead_letter_logical_id = redrive
-            .and_then(|r| r.get("deadLetterTargetArn"))
-            .and_then(|v| match v {
-                Value::Tagged(t) if t.tag == "!GetAtt" => t.value.as_str().map(|s| s.trim_end_matches(".Arn").to_owned()),
-                _ => None,
-            });
-        let max_receive_count = redrive.and_then(|r| r.get("maxReceiveCount")).and_then(Value::as_i64).unwrap_or(5);
-        Ok(QueueDefinition { logical_id: logical_id.to_owned(), visibility_timeout, dead_letter_logical_id, max_receive_count })
+        let dead_letter_logical_id =
+            redrive
+                .and_then(|r| r.get("deadLetterTargetArn"))
+                .and_then(|v| match v {
+                    Value::Tagged(t) if t.tag == "!GetAtt" => t
+                        .value
+                        .as_str()
+                        .map(|s| s.trim_end_matches(".Arn").to_owned()),
+                    _ => None,
+                });
+        let max_receive_count = redrive
+            .and_then(|r| r.get("maxReceiveCount"))
+            .and_then(Value::as_i64)
+            .unwrap_or(5);
+        Ok(QueueDefinition {
+            logical_id: logical_id.to_owned(),
+            visibility_timeout,
+            dead_letter_logical_id,
+            max_receive_count,
+        })
     }
 }
 
@@ -140,7 +178,11 @@ pub fn logical_id(q: QueueName) -> &'static str {
 }
 
 /// Creates (or finds) everything under names starting with `prefix`, and verifies the sender.
-pub async fn provision(sdk: &SdkConfig, prefix: &str, sender: &str) -> Result<Resources, ProvisionError> {
+pub async fn provision(
+    sdk: &SdkConfig,
+    prefix: &str,
+    sender: &str,
+) -> Result<Resources, ProvisionError> {
     let template = Template::parse(TEMPLATE)?;
     let table = format!("{prefix}-leads");
     create_table(sdk, &table, &template.table()?).await?;
@@ -148,16 +190,23 @@ pub async fn provision(sdk: &SdkConfig, prefix: &str, sender: &str) -> Result<Re
     let mut urls = Vec::new();
     for q in QueueName::ALL {
         let def = template.queue(logical_id(q))?;
-        let mut attributes = vec![(QueueAttributeName::VisibilityTimeout, def.visibility_timeout.to_string())];
+        let mut attributes = vec![(
+            QueueAttributeName::VisibilityTimeout,
+            def.visibility_timeout.to_string(),
+        )];
         if let Some(dlq) = &def.dead_letter_logical_id {
-            let dlq_url = create_queue(&sqs, &format!("{prefix}-{}-dlq", q.as_str()), vec![]).await?;
+            let dlq_url =
+                create_queue(&sqs, &format!("{prefix}-{}-dlq", q.as_str()), vec![]).await?;
             let arn = sqs
                 .get_queue_attributes()
                 .queue_url(&dlq_url)
                 .attribute_names(QueueAttributeName::QueueArn)
                 .send()
                 .await
-                .map_err(|e| ProvisionError::Aws { op: "GetQueueAttributes", message: aws_sdk_sqs::error::DisplayErrorContext(&e).to_string() })?
+                .map_err(|e| ProvisionError::Aws {
+                    op: "GetQueueAttributes",
+                    message: aws_sdk_sqs::error::DisplayErrorContext(&e).to_string(),
+                })?
                 .attributes
                 .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
                 .ok_or_else(|| template_err(format!("{dlq}: no ARN")))?;
@@ -171,7 +220,10 @@ pub async fn provision(sdk: &SdkConfig, prefix: &str, sender: &str) -> Result<Re
         .email_address(sender)
         .send()
         .await
-        .map_err(|e| ProvisionError::Aws { op: "VerifyEmailIdentity", message: aws_sdk_ses::error::DisplayErrorContext(&e).to_string() })?;
+        .map_err(|e| ProvisionError::Aws {
+            op: "VerifyEmailIdentity",
+            message: aws_sdk_ses::error::DisplayErrorContext(&e).to_string(),
+        })?;
     let mut urls = urls.into_iter();
     Ok(Resources {
         table,
@@ -182,15 +234,23 @@ pub async fn provision(sdk: &SdkConfig, prefix: &str, sender: &str) -> Result<Re
     })
 }
 
-async fn create_queue(sqs: &aws_sdk_sqs::Client, name: &str, attributes: Vec<(QueueAttributeName, String)>) -> Result<String, ProvisionError> {
+async fn create_queue(
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+    attributes: Vec<(QueueAttributeName, String)>,
+) -> Result<String, ProvisionError> {
     let out = sqs
         .create_queue()
         .queue_name(name)
         .set_attributes(Some(attributes.into_iter().collect()))
         .send()
         .await
-        .map_err(|e| ProvisionError::Aws { op: "CreateQueue", message: aws_sdk_sqs::error::DisplayErrorContext(&e).to_string() })?;
-    out.queue_url.ok_or_else(|| template_err(format!("queue {name}: no URL")))
+        .map_err(|e| ProvisionError::Aws {
+            op: "CreateQueue",
+            message: aws_sdk_sqs::error::DisplayErrorContext(&e).to_string(),
+        })?;
+    out.queue_url
+        .ok_or_else(|| template_err(format!("queue {name}: no URL")))
 }
 
 fn key_schema(pairs: &[(String, String)]) -> Vec<KeySchemaElement> {
@@ -206,7 +266,11 @@ fn key_schema(pairs: &[(String, String)]) -> Vec<KeySchemaElement> {
         .collect()
 }
 
-async fn create_table(sdk: &SdkConfig, name: &str, def: &TableDefinition) -> Result<(), ProvisionError> {
+async fn create_table(
+    sdk: &SdkConfig,
+    name: &str,
+    def: &TableDefinition,
+) -> Result<(), ProvisionError> {
     let ddb = aws_sdk_dynamodb::Client::new(sdk);
     if ddb.describe_table().table_name(name).send().await.is_ok() {
         return Ok(());
@@ -230,7 +294,11 @@ async fn create_table(sdk: &SdkConfig, name: &str, def: &TableDefinition) -> Res
             GlobalSecondaryIndex::builder()
                 .index_name(index)
                 .set_key_schema(Some(key_schema(keys)))
-                .projection(Projection::builder().projection_type(ProjectionType::from(projection.as_str())).build())
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::from(projection.as_str()))
+                        .build(),
+                )
                 .build()
                 .expect("name, keys, projection set"),
         );
@@ -240,7 +308,11 @@ async fn create_table(sdk: &SdkConfig, name: &str, def: &TableDefinition) -> Res
         ddb.update_time_to_live()
             .table_name(name)
             .time_to_live_specification(
-                TimeToLiveSpecification::builder().attribute_name(attr).enabled(true).build().expect("name and flag set"),
+                TimeToLiveSpecification::builder()
+                    .attribute_name(attr)
+                    .enabled(true)
+                    .build()
+                    .expect("name and flag set"),
             )
             .send()
             .await
@@ -256,10 +328,19 @@ mod tests {
     #[test]
     fn the_template_defines_the_table_and_index_the_store_uses() {
         let t = Template::parse(TEMPLATE).unwrap().table().unwrap();
-        assert_eq!(t.key, vec![("pk".into(), "HASH".into()), ("sk".into(), "RANGE".into())]);
+        assert_eq!(
+            t.key,
+            vec![("pk".into(), "HASH".into()), ("sk".into(), "RANGE".into())]
+        );
         let (name, keys, _) = &t.indexes[0];
         assert_eq!(name, leadrelay::store::SLA_INDEX);
-        assert_eq!(keys, &vec![("sla_shard".into(), "HASH".into()), ("sla_next_at".into(), "RANGE".into())]);
+        assert_eq!(
+            keys,
+            &vec![
+                ("sla_shard".into(), "HASH".into()),
+                ("sla_next_at".into(), "RANGE".into())
+            ]
+        );
         assert_eq!(t.ttl_attribute.as_deref(), Some("expires_at"));
     }
 

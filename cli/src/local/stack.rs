@@ -34,7 +34,13 @@ pub async fn local_sdk_config(endpoint: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sqs::config::Credentials::new("test", "test", None, None, "leadrelay-local"))
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+            "test",
+            "test",
+            None,
+            None,
+            "leadrelay-local",
+        ))
         .load()
         .await
 }
@@ -72,7 +78,13 @@ impl LocalStack {
         let resources = provision::provision(&sdk, &opts.prefix, &opts.config.email.sender).await?;
         let deps = Deps::build(&sdk, opts.config, resources, opts.clock).await?;
         let journey = opts.print_journey.then(Journey::default);
-        Ok(Self { deps, sdk, endpoint, journey, _moto: moto })
+        Ok(Self {
+            deps,
+            sdk,
+            endpoint,
+            journey,
+            _moto: moto,
+        })
     }
 
     /// An HTTP request through the capture handler, exactly as the Lambda serves it.
@@ -101,17 +113,25 @@ impl LocalStack {
             .wait_time_seconds(wait_seconds)
             .send()
             .await
-            .map_err(|e| StackError::Sqs { op: "ReceiveMessage", message: aws_sdk_sqs::error::DisplayErrorContext(&e).to_string() })?;
+            .map_err(|e| StackError::Sqs {
+                op: "ReceiveMessage",
+                message: aws_sdk_sqs::error::DisplayErrorContext(&e).to_string(),
+            })?;
         let received = out.messages.unwrap_or_default();
         if received.is_empty() {
             return Ok(0);
         }
         let messages: Vec<QueueMessage> = received
             .iter()
-            .map(|m| QueueMessage { message_id: m.message_id.clone().unwrap_or_default(), body: m.body.clone().unwrap_or_default() })
+            .map(|m| QueueMessage {
+                message_id: m.message_id.clone().unwrap_or_default(),
+                body: m.body.clone().unwrap_or_default(),
+            })
             .collect();
         let outcome: BatchOutcome = match queue {
-            QueueName::Captured => leadrelay_enrich::handle_batch(&self.deps, messages.clone()).await,
+            QueueName::Captured => {
+                leadrelay_enrich::handle_batch(&self.deps, messages.clone()).await
+            }
             QueueName::Scored => leadrelay_route::handle_batch(&self.deps, messages.clone()).await,
             QueueName::Notify => leadrelay_notify::handle_batch(&self.deps, messages.clone()).await,
         };
@@ -128,7 +148,13 @@ impl LocalStack {
                     .send()
                     .await;
             } else {
-                done.push(DeleteMessageBatchRequestEntry::builder().id(done.len().to_string()).receipt_handle(handle).build().expect("id and handle set"));
+                done.push(
+                    DeleteMessageBatchRequestEntry::builder()
+                        .id(done.len().to_string())
+                        .receipt_handle(handle)
+                        .build()
+                        .expect("id and handle set"),
+                );
             }
         }
         if !done.is_empty() {
@@ -137,11 +163,17 @@ impl LocalStack {
                 .set_entries(Some(done))
                 .send()
                 .await
-                .map_err(|e| StackError::Sqs { op: "DeleteMessageBatch", message: aws_sdk_sqs::error::DisplayErrorContext(&e).to_string() })?;
+                .map_err(|e| StackError::Sqs {
+                    op: "DeleteMessageBatch",
+                    message: aws_sdk_sqs::error::DisplayErrorContext(&e).to_string(),
+                })?;
         }
         if let Some(j) = &self.journey {
             for m in &messages {
-                if let Some(id) = serde_json::from_str::<serde_json::Value>(&m.body).ok().and_then(|v| v["lead_id"].as_str().map(str::to_owned)) {
+                if let Some(id) = serde_json::from_str::<serde_json::Value>(&m.body)
+                    .ok()
+                    .and_then(|v| v["lead_id"].as_str().map(str::to_owned))
+                {
                     j.show(&self.deps, &id).await;
                 }
             }
@@ -165,13 +197,18 @@ impl LocalStack {
     }
 
     /// One escalation pass at the clock's now.
-    pub async fn escalate(&self) -> Result<leadrelay_escalate::PassReport, leadrelay_escalate::EscalateError> {
+    pub async fn escalate(
+        &self,
+    ) -> Result<leadrelay_escalate::PassReport, leadrelay_escalate::EscalateError> {
         let report = leadrelay_escalate::run_pass(&self.deps, self.deps.clock.now()).await?;
         Ok(report)
     }
 
     /// Pollers for every queue and the escalation schedule, until the process ends.
-    pub fn spawn_workers(self: &Arc<Self>, escalate_every: Duration) -> Vec<tokio::task::JoinHandle<()>> {
+    pub fn spawn_workers(
+        self: &Arc<Self>,
+        escalate_every: Duration,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
         let mut handles = Vec::new();
         for q in QueueName::ALL {
             let stack = Arc::clone(self);

@@ -1,0 +1,150 @@
+use http::{Request, StatusCode};
+
+use leadrelay::Clock;
+
+use crate::support::*;
+
+#[tokio::test]
+async fn a_bad_signature_gets_401_and_nothing_is_stored() {
+    let app = TestApp::new().await;
+    let mut req = app.signed_json(&ana());
+    let forged = sign("wrong-secret", None, req.body());
+    req.headers_mut()
+        .insert("x-leadrelay-signature", forged.parse().unwrap());
+    let (status, body) = app.send(req).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"], "unauthorized");
+    let mut unsigned = app.signed_json(&ana());
+    unsigned.headers_mut().remove("x-leadrelay-signature");
+    assert_eq!(app.send(unsigned).await.0, StatusCode::UNAUTHORIZED);
+    let wrong_token = Request::post("/v1/webhooks/form?token=guess")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(b"email=a%40b.io".to_vec())
+        .unwrap();
+    assert_eq!(app.send(wrong_token).await.0, StatusCode::UNAUTHORIZED);
+    assert!(app.items().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_timestamped_signature_is_accepted_within_five_minutes_only() {
+    let app = TestApp::new().await;
+    let raw = serde_json::to_vec(&ana()).unwrap();
+    let ts = app.clock.now().timestamp().to_string();
+    let req = |ts: &str| {
+        Request::post("/v1/webhooks/json")
+            .header("content-type", "application/json")
+            .header("x-leadrelay-timestamp", ts)
+            .header("x-leadrelay-signature", sign(JSON_SECRET, Some(ts), &raw))
+            .body(raw.clone())
+            .unwrap()
+    };
+    app.clock.advance(chrono::Duration::minutes(6));
+    assert_eq!(app.send(req(&ts)).await.0, StatusCode::UNAUTHORIZED);
+    app.clock.advance(chrono::Duration::minutes(-5));
+    assert_eq!(app.send(req(&ts)).await.0, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn a_malformed_body_gets_400_and_the_raw_delivery_is_kept() {
+    let app = TestApp::new().await;
+    let raw = b"{\"email\": \"ana@example.com\", ".to_vec();
+    let req = Request::post("/v1/webhooks/json")
+        .header("content-type", "application/json")
+        .header("x-leadrelay-signature", sign(JSON_SECRET, None, &raw))
+        .body(raw.clone())
+        .unwrap();
+    let (status, body) = app.send(req).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "malformed_body");
+    assert!(body["message"].as_str().unwrap().contains("not valid JSON"));
+    let delivery = app
+        .stack
+        .deps
+        .store
+        .get_delivery(body["delivery_id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(delivery.body.as_deref().map(str::as_bytes), Some(&raw[..]));
+    assert_eq!(delivery.outcome, "malformed_body");
+    assert_eq!(app.items_with_entity("lead").await, 0);
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_a_lead_gets_422_and_is_kept() {
+    let app = TestApp::new().await;
+    let (status, body) = app
+        .send(app.signed_json(&serde_json::json!({"first_name": "Ana", "company": "Acme"})))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["error"], "not_a_lead");
+    assert!(app
+        .stack
+        .deps
+        .store
+        .get_delivery(body["delivery_id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .is_some());
+}
+
+#[tokio::test]
+async fn unknown_sources_wrong_content_types_and_large_bodies_are_refused_clearly() {
+    let app = TestApp::new().await;
+    let mut req = app.signed_json(&ana());
+    *req.uri_mut() = "/v1/webhooks/nope".parse().unwrap();
+    let (status, body) = app.send(req).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("unknown_source"))
+    );
+
+    let mut req = app.signed_json(&ana());
+    req.headers_mut()
+        .insert("content-type", "text/plain".parse().unwrap());
+    let (status, body) = app.send(req).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Some("unsupported_media_type")
+        )
+    );
+
+    let big = vec![b' '; 256 * 1024 + 1];
+    let req = Request::post("/v1/webhooks/json")
+        .header("content-type", "application/json")
+        .header("x-leadrelay-signature", sign(JSON_SECRET, None, &big))
+        .body(big)
+        .unwrap();
+    let (status, body) = app.send(req).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, Some("body_too_large"))
+    );
+    assert!(app.items().await.is_empty());
+}
+
+#[tokio::test]
+async fn the_local_http_server_serves_the_same_routes() {
+    let app = TestApp::new().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = leadrelay_cli::local::http::router(app.stack.clone());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let body = serde_json::to_vec(&ana()).unwrap();
+    let r = reqwest::Client::new()
+        .post(format!("http://{addr}/v1/webhooks/json"))
+        .header("content-type", "application/json")
+        .header("x-leadrelay-signature", sign(JSON_SECRET, None, &body))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let id = r.json::<serde_json::Value>().await.unwrap()["lead_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(app.lead(&id).await.source, "json");
+}

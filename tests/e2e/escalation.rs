@@ -1,0 +1,134 @@
+use chrono::Duration;
+use http::{Request, StatusCode};
+use leadrelay::domain::lead::{EventKind, LeadStatus};
+
+use crate::support::*;
+
+async fn routed_lead(app: &TestApp) -> (String, leadrelay::domain::lead::Assignment) {
+    let id = app.capture(app.signed_json(&ana())).await;
+    app.drain().await;
+    let owner = app.lead(&id).await.assignment.unwrap();
+    (id, owner)
+}
+
+fn get(uri: &str) -> Request<Vec<u8>> {
+    Request::get(uri).body(Vec::new()).unwrap()
+}
+
+#[tokio::test]
+async fn a_lead_not_contacted_past_its_sla_escalates_to_the_manager_exactly_once() {
+    let app = TestApp::new().await;
+    let (id, owner) = routed_lead(&app).await;
+    // Hot: 15 minutes. At 50 % the owner is reminded, at 100 % the manager is told.
+    app.clock.advance(Duration::minutes(7));
+    assert_eq!(app.stack.escalate().await.unwrap().due, 0);
+    app.clock.advance(Duration::minutes(1));
+    let r = app.stack.escalate().await.unwrap();
+    assert_eq!((r.reminded, r.escalated), (1, 0));
+    app.drain().await;
+    let reminders = app.emails_to(&owner.owner_email).await;
+    assert_eq!(reminders.len(), 2, "assignment and reminder: {reminders:?}");
+    assert!(
+        reminders[1].subject.starts_with("Reminder:"),
+        "{}",
+        reminders[1].subject
+    );
+
+    app.clock.advance(Duration::minutes(10));
+    let r = app.stack.escalate().await.unwrap();
+    assert_eq!((r.reminded, r.escalated), (0, 1));
+    app.drain().await;
+    // Later passes find nothing more to do.
+    for _ in 0..3 {
+        app.clock.advance(Duration::hours(1));
+        assert_eq!(app.stack.escalate().await.unwrap().due, 0);
+        app.drain().await;
+    }
+    let to_manager = app.emails_to(&owner.manager_email).await;
+    assert_eq!(to_manager.len(), 1, "{to_manager:?}");
+    assert!(
+        to_manager[0].subject.starts_with("SLA breached"),
+        "{}",
+        to_manager[0].subject
+    );
+    assert!(
+        to_manager[0].body.contains("3 min past its SLA"),
+        "{}",
+        to_manager[0].body
+    );
+    let lead = app.lead(&id).await;
+    let sla = lead.sla.unwrap();
+    assert_eq!(sla.escalations.len(), 2);
+    assert!(sla.next_at.is_none());
+    let timeline = app.stack.deps.store.timeline(&id).await.unwrap();
+    assert_eq!(
+        timeline
+            .iter()
+            .filter(|e| e.kind == EventKind::Escalated)
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_lead_marked_contacted_in_time_does_not_escalate() {
+    let app = TestApp::new().await;
+    let (id, owner) = routed_lead(&app).await;
+    let assignment = app.emails_to(&owner.owner_email).await.remove(0);
+    let link = contacted_link(&assignment.body);
+    app.clock.advance(Duration::minutes(5));
+    let r = app.stack.http(get(&link)).await;
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.body());
+    assert!(r.body().contains("recorded"));
+    // Clicking again is harmless.
+    assert_eq!(app.stack.http(get(&link)).await.status(), StatusCode::OK);
+
+    app.clock.advance(Duration::hours(3));
+    assert_eq!(app.stack.escalate().await.unwrap().due, 0);
+    app.drain().await;
+    assert!(app.emails_to(&owner.manager_email).await.is_empty());
+    assert_eq!(
+        app.emails_to(&owner.owner_email).await.len(),
+        1,
+        "no reminder either"
+    );
+    let lead = app.lead(&id).await;
+    assert_eq!(lead.status, LeadStatus::Working);
+    assert_eq!(
+        lead.sla.unwrap().contacted_at,
+        Some(t("2026-03-02T10:05:00Z"))
+    );
+}
+
+#[tokio::test]
+async fn a_tampered_or_expired_contacted_link_is_refused() {
+    let app = TestApp::new().await;
+    let (id, owner) = routed_lead(&app).await;
+    let link = contacted_link(&app.emails_to(&owner.owner_email).await[0].body);
+
+    let other_lead = link.replace(&id, "01JZZZZZZZZZZZZZZZZZZZZZZZ");
+    assert_eq!(
+        app.stack.http(get(&other_lead)).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let mut forged = link.clone();
+    let last = forged.pop().unwrap();
+    forged.push(if last == 'A' { 'B' } else { 'A' });
+    assert_eq!(
+        app.stack.http(get(&forged)).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let no_token = link.split('?').next().unwrap().to_owned();
+    assert_eq!(
+        app.stack.http(get(&no_token)).await.status(),
+        StatusCode::FORBIDDEN
+    );
+
+    app.clock.advance(Duration::days(8));
+    let r = app.stack.http(get(&link)).await;
+    assert_eq!(r.status(), StatusCode::GONE);
+    assert!(r.body().contains("expired"));
+    let lead = app.lead(&id).await;
+    assert_eq!(lead.status, LeadStatus::New);
+    assert!(lead.sla.unwrap().contacted_at.is_none());
+}

@@ -1,0 +1,73 @@
+use std::collections::BTreeMap;
+
+use crate::support::*;
+
+#[tokio::test]
+async fn ten_leads_over_a_team_of_three_are_split_4_3_3_in_order() {
+    let app = TestApp::new().await;
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        let lead = serde_json::json!({ "email": format!("lead{i}@example.org"), "full_name": format!("Lead {i}") });
+        ids.push(app.capture(app.signed_json(&lead)).await);
+    }
+    app.drain().await;
+    let mut per_owner: BTreeMap<String, usize> = BTreeMap::new();
+    for id in &ids {
+        let owner = app
+            .lead(id)
+            .await
+            .assignment
+            .expect("every lead gets an owner")
+            .owner_id;
+        *per_owner.entry(owner).or_default() += 1;
+    }
+    let mut counts: Vec<usize> = per_owner.values().copied().collect();
+    counts.sort_unstable();
+    assert_eq!(counts, vec![3, 3, 4], "{per_owner:?}");
+    assert_eq!(
+        per_owner.keys().cloned().collect::<Vec<_>>(),
+        vec!["ana", "ben", "chen"]
+    );
+}
+
+#[tokio::test]
+async fn a_matching_rule_sends_the_lead_to_its_team_and_says_why() {
+    let app = TestApp::new().await;
+    let mut lead = ana();
+    lead["employees"] = 5000.into();
+    let id = app.capture(app.signed_json(&lead)).await;
+    app.drain().await;
+    let a = app.lead(&id).await.assignment.unwrap();
+    assert_eq!(a.team, "enterprise");
+    assert!(
+        a.reason
+            .starts_with("rule enterprise-size matched → team enterprise; round robin picked"),
+        "{}",
+        a.reason
+    );
+}
+
+#[tokio::test]
+async fn inactive_owners_get_no_leads_and_the_reason_names_them() {
+    let app = TestApp::with_config(|c| {
+        *c = c.replace(
+            "email = \"ben.okafor@sales.example.com\"\n",
+            "email = \"ben.okafor@sales.example.com\"\nactive = false\n",
+        );
+    })
+    .await;
+    let mut reasons = Vec::new();
+    for i in 0..4 {
+        let id = app
+            .capture(app.signed_json(&serde_json::json!({ "email": format!("p{i}@example.org") })))
+            .await;
+        app.drain().await;
+        let a = app.lead(&id).await.assignment.unwrap();
+        assert_ne!(a.owner_id, "ben");
+        reasons.push(a.reason);
+    }
+    assert!(
+        reasons.iter().all(|r| r.contains("ben skipped: inactive")),
+        "{reasons:?}"
+    );
+}

@@ -1,0 +1,238 @@
+//! `TestApp`: a whole Leadrelay on moto's server, built by the same `LocalStack` the
+//! `leadrelay local` command uses, with an injected clock. Each test gets its own table,
+//! queues and sender address on one shared moto server.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use http::{Request, StatusCode};
+use leadrelay::domain::lead::Lead;
+use leadrelay::{Config, ManualClock};
+use leadrelay_cli::local::{LocalStack, MotoServer, StackOptions};
+use serde_json::Value;
+use sha2::Sha256;
+use tokio::sync::OnceCell;
+
+pub const LOCAL_CONFIG: &str = include_str!("../../infra/config/local.toml");
+pub const JSON_SECRET: &str = "local-json-secret";
+pub const FORM_TOKEN: &str = "local-form-token";
+
+static MOTO: OnceCell<String> = OnceCell::const_new();
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+async fn moto_endpoint() -> String {
+    MOTO.get_or_init(|| async {
+        // One server for the whole test binary; it stops when the binary exits.
+        MotoServer::start()
+            .await
+            .expect("moto_server starts (run scripts/bootstrap)")
+            .leak()
+    })
+    .await
+    .clone()
+}
+
+pub fn t(s: &str) -> DateTime<Utc> {
+    s.parse().expect("test time is RFC 3339")
+}
+
+/// An email as moto recorded it.
+#[derive(Debug, Clone)]
+pub struct SentEmail {
+    pub to: Vec<String>,
+    pub subject: String,
+    pub body: String,
+}
+
+pub struct TestApp {
+    pub stack: Arc<LocalStack>,
+    pub clock: ManualClock,
+    pub sender: String,
+}
+
+impl TestApp {
+    pub async fn new() -> Self {
+        Self::with_config(|_| {}).await
+    }
+
+    /// A stack whose configuration is the local one, edited by `edit`.
+    pub async fn with_config(edit: impl FnOnce(&mut String)) -> Self {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let prefix = format!("t{}-{n}", ulid::Ulid::new().to_string().to_lowercase());
+        let sender = format!("leads-{prefix}@leadrelay.example.com");
+        let mut text = LOCAL_CONFIG.replace("leads@leadrelay.example.com", &sender);
+        edit(&mut text);
+        let config = Config::from_toml(&text, "test config").expect("test config is valid");
+        let clock = ManualClock::new(t("2026-03-02T10:00:00Z"));
+        let stack = LocalStack::start(StackOptions {
+            endpoint: Some(moto_endpoint().await),
+            prefix,
+            config,
+            clock: Arc::new(clock.clone()),
+            print_journey: false,
+        })
+        .await
+        .expect("local stack starts");
+        Self {
+            stack: Arc::new(stack),
+            clock,
+            sender,
+        }
+    }
+
+    pub fn signed_json(&self, body: &Value) -> Request<Vec<u8>> {
+        let raw = serde_json::to_vec(body).unwrap();
+        let sig = sign(JSON_SECRET, None, &raw);
+        Request::post("/v1/webhooks/json")
+            .header("content-type", "application/json")
+            .header("x-leadrelay-signature", sig)
+            .body(raw)
+            .unwrap()
+    }
+
+    pub fn form(&self, body: &str) -> Request<Vec<u8>> {
+        Request::post(format!("/v1/webhooks/form?token={FORM_TOKEN}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.as_bytes().to_vec())
+            .unwrap()
+    }
+
+    /// Sends a request through the capture handler; the status and the JSON body.
+    pub async fn send(&self, req: Request<Vec<u8>>) -> (StatusCode, Value) {
+        let r = self.stack.http(req).await;
+        let status = r.status();
+        let body =
+            serde_json::from_str(r.body()).unwrap_or_else(|_| Value::String(r.body().clone()));
+        (status, body)
+    }
+
+    /// Sends a request and returns the lead id of a 201.
+    pub async fn capture(&self, req: Request<Vec<u8>>) -> String {
+        let (status, body) = self.send(req).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["lead_id"]
+            .as_str()
+            .expect("lead_id in the answer")
+            .to_owned()
+    }
+
+    /// Runs the pipeline until every queue is empty.
+    pub async fn drain(&self) {
+        self.stack.drain().await.expect("pipeline drains");
+    }
+
+    pub async fn lead(&self, id: &str) -> Lead {
+        self.stack
+            .deps
+            .store
+            .get_lead(id)
+            .await
+            .unwrap()
+            .expect("lead exists")
+    }
+
+    /// Every item in this test's table (tests may scan; handlers never do).
+    pub async fn items(
+        &self,
+    ) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        let out = self
+            .stack
+            .deps
+            .store
+            .client()
+            .scan()
+            .table_name(self.stack.deps.store.table())
+            .send()
+            .await
+            .unwrap();
+        out.items.unwrap_or_default()
+    }
+
+    pub async fn items_with_entity(&self, entity: &str) -> usize {
+        self.items()
+            .await
+            .iter()
+            .filter(|i| {
+                i.get("entity")
+                    .and_then(|v| v.as_s().ok())
+                    .is_some_and(|e| e == entity)
+            })
+            .count()
+    }
+
+    /// The emails moto recorded as sent from this test's sender.
+    pub async fn sent_emails(&self) -> Vec<SentEmail> {
+        let url = format!("{}/moto-api/data.json", self.stack.endpoint);
+        let data: Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+        data["ses"]["Message"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|m| {
+                m["source"]
+                    .as_str()
+                    .is_some_and(|s| s.contains(&self.sender))
+            })
+            .map(|m| SentEmail {
+                to: m["destinations"]["ToAddresses"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|v| v.as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                subject: m["subject"].as_str().unwrap_or_default().to_owned(),
+                body: m["body"].as_str().unwrap_or_default().to_owned(),
+            })
+            .collect()
+    }
+
+    pub async fn emails_to(&self, address: &str) -> Vec<SentEmail> {
+        self.sent_emails()
+            .await
+            .into_iter()
+            .filter(|e| e.to.iter().any(|t| t == address))
+            .collect()
+    }
+}
+
+pub fn sign(secret: &str, timestamp: Option<&str>, body: &[u8]) -> String {
+    let mut m = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    if let Some(ts) = timestamp {
+        m.update(ts.as_bytes());
+        m.update(b".");
+    }
+    m.update(body);
+    format!("sha256={}", hex::encode(m.finalize().into_bytes()))
+}
+
+/// A realistic lead.
+pub fn ana() -> Value {
+    serde_json::json!({
+        "email": "Ana.Ferreira@Northwind-Logistics.com",
+        "first_name": "Ana",
+        "last_name": "Ferreira",
+        "phone": "(415) 555-2671",
+        "company": "Northwind Logistics",
+        "job_title": "VP Operations",
+        "message": "We'd like a demo for our three warehouses.",
+        "utm_source": "google",
+        "utm_medium": "cpc",
+        "utm_campaign": "spring-2026",
+        "employees": 450
+    })
+}
+
+/// The contacted link in an email body.
+pub fn contacted_link(body: &str) -> String {
+    let start = body
+        .find("/v1/leads/")
+        .expect("a contacted link in the email");
+    let rest = &body[start..];
+    let end = rest.find(['"', '\n', ' ', '<']).unwrap_or(rest.len());
+    rest[..end].replace("&amp;", "&")
+}
