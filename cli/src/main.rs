@@ -1,1 +1,106 @@
-fn main() {}
+//! `leadrelay`: the operator's command.
+
+mod commands;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "leadrelay",
+    version,
+    about = "Lead capture and routing: run it locally, check its configuration, inspect leads"
+)]
+struct Cli {
+    /// The configuration file (or `ssm:<parameter>`).
+    #[arg(long, global = true, env = "LEADRELAY_CONFIG", default_value = leadrelay::deps::DEFAULT_CONFIG)]
+    config: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the whole pipeline on this machine (starts moto's server unless AWS_ENDPOINT_URL is set).
+    Local {
+        /// Where the HTTP routes listen.
+        #[arg(long, default_value = "127.0.0.1:3000")]
+        listen: String,
+        /// How often the escalation pass runs.
+        #[arg(long, default_value = "30s", value_parser = humantime_duration)]
+        escalate_every: std::time::Duration,
+    },
+    /// Run the local stack, post a handful of sample leads, and show what happened to them.
+    Demo {
+        /// Where the HTTP routes listen (a free port is taken when it is busy).
+        #[arg(long, default_value = "127.0.0.1:3000")]
+        listen: String,
+    },
+    /// A lead's record and full timeline.
+    Lead {
+        lead_id: String,
+        /// Print the record as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Escalation passes.
+    Escalate {
+        /// Run one pass and exit.
+        #[arg(long)]
+        once: bool,
+        /// The time the pass runs at (RFC 3339), instead of now.
+        #[arg(long)]
+        now: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// Configuration files.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate a configuration file.
+    Check { file: Option<PathBuf> },
+}
+
+fn humantime_duration(s: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{s:?}: {e}"))
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Local {
+            listen,
+            escalate_every,
+        } => commands::local(&cli.config, &listen, escalate_every).await,
+        Command::Demo { listen } => commands::demo(&cli.config, &listen).await,
+        Command::Lead { lead_id, json } => commands::lead(&cli.config, &lead_id, json).await,
+        Command::Escalate { once, now } => commands::escalate(&cli.config, once, now).await,
+        Command::Config {
+            command: ConfigCommand::Check { file },
+        } => {
+            let file = file.map(|f| f.display().to_string()).unwrap_or(cli.config);
+            commands::config_check(&file).await
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -65,6 +65,23 @@ impl Clock for ManualClock {
     }
 }
 
+/// The wall clock moved by an offset: real time passing, plus jumps ahead on demand (the demo
+/// shows an SLA breach without waiting for it).
+#[derive(Debug, Clone, Default)]
+pub struct ShiftedClock(Arc<Mutex<chrono::Duration>>);
+
+impl ShiftedClock {
+    pub fn shift(&self, by: chrono::Duration) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) += by;
+    }
+}
+
+impl Clock for ShiftedClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now() + *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 pub type SharedClock = Arc<dyn Clock>;
 
 #[cfg(test)]

@@ -71,3 +71,35 @@ async fn inactive_owners_get_no_leads_and_the_reason_names_them() {
         "{reasons:?}"
     );
 }
+
+#[tokio::test]
+async fn a_duplicated_route_message_does_not_cost_an_owner_their_turn() {
+    use leadrelay::queue::{LeadMessage, QueueName};
+    let app = TestApp::new().await;
+    let lead = |i: usize| serde_json::json!({ "email": format!("dup{i}@example.org") });
+    let first = app.capture(app.signed_json(&lead(1))).await;
+    app.drain().await;
+    let second = app.capture(app.signed_json(&lead(2))).await;
+    // Enrich runs, then SQS hands route the same message twice, in one batch.
+    app.stack.poll(QueueName::Captured, 0).await.unwrap();
+    app.stack
+        .deps
+        .queues
+        .send(
+            QueueName::Scored,
+            &LeadMessage {
+                lead_id: second.clone(),
+            },
+        )
+        .await
+        .unwrap();
+    app.drain().await;
+    let third = app.capture(app.signed_json(&lead(3))).await;
+    app.drain().await;
+    let owners = [
+        app.lead(&first).await.assignment.unwrap().owner_id,
+        app.lead(&second).await.assignment.unwrap().owner_id,
+        app.lead(&third).await.assignment.unwrap().owner_id,
+    ];
+    assert_eq!(owners, ["ana", "ben", "chen"]);
+}

@@ -227,6 +227,7 @@ fn new_lead(
         score: None,
         assignment: None,
         sla: None,
+        routing_claimed_at: None,
         version: 0,
     }
 }

@@ -15,6 +15,8 @@ pub enum RouteError {
     NoSuchLead(String),
     #[error("lead {0} has not been scored yet")]
     NotScored(String),
+    #[error("lead {0} is being routed by another worker")]
+    InProgress(String),
     #[error("lead {lead_id} kept changing while it was routed")]
     Contended { lead_id: String },
     #[error(transparent)]
@@ -25,6 +27,8 @@ pub enum RouteError {
 
 /// Attempts at saving a routing decision while other writers change the lead.
 const ATTEMPTS: usize = 5;
+/// How long a router's claim on a lead holds off others; past it the router is presumed dead.
+const CLAIM_SECS: i64 = 60;
 
 /// A batch from the scored queue.
 pub async fn handle_batch(deps: &Deps, messages: Vec<QueueMessage>) -> BatchOutcome {
@@ -52,6 +56,22 @@ pub async fn route_lead(deps: &Deps, lead_id: String) -> Result<(), RouteError> 
             Stage::Unassigned => return notify(deps, NotifyMessage::Unassigned { lead_id }).await,
             Stage::Scored => {}
         }
+        // Claim the lead before drawing a ticket: of two routers working on the same lead,
+        // only one draws, so nobody's turn in the rotation is lost.
+        let now = deps.clock.now();
+        if lead
+            .routing_claimed_at
+            .is_some_and(|at| now - at < chrono::Duration::seconds(CLAIM_SECS))
+        {
+            return Err(RouteError::InProgress(lead_id));
+        }
+        lead.routing_claimed_at = Some(now);
+        match deps.store.save_lead(&mut lead, &[]).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict) => continue,
+            Err(e) => return Err(e.into()),
+        }
+        lead.routing_claimed_at = None;
         let (message, event) = match routing::choose_team(&lead, &deps.config) {
             Ok(choice) => {
                 let ticket = deps.store.next_ticket(&choice.team).await?;

@@ -170,6 +170,10 @@ pub struct Lead {
     pub assignment: Option<Assignment>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sla: Option<SlaState>,
+    /// Set while a router holds the lead, so a duplicate message cannot draw a second
+    /// round-robin ticket (which would skip an owner's turn).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing_claimed_at: Option<DateTime<Utc>>,
     /// Optimistic-concurrency version: every save is conditional on it.
     #[serde(default)]
     pub version: u64,

@@ -34,6 +34,7 @@ pub fn lead() -> Lead {
         score: None,
         assignment: None,
         sla: None,
+        routing_claimed_at: None,
         version: 0,
     }
 }

@@ -1,0 +1,468 @@
+//! The subcommands.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use chrono::{DateTime, Utc};
+use leadrelay::clock::SharedClock;
+use leadrelay::clock::ShiftedClock;
+use leadrelay::deps::{load_config, Resources};
+use leadrelay::domain::auth;
+use leadrelay::secret::Secret;
+use leadrelay::{Config, Deps, ManualClock, SystemClock};
+use leadrelay_cli::local::journey::format_event;
+use leadrelay_cli::local::{local_sdk_config, LocalStack, StackOptions};
+use serde::{Deserialize, Serialize};
+
+/// Where `leadrelay local` tells the other commands how to reach it.
+const STATE_FILE: &str = ".leadrelay/local.json";
+
+#[derive(Serialize, Deserialize)]
+struct LocalState {
+    endpoint: String,
+    table: String,
+    captured_queue_url: String,
+    scored_queue_url: String,
+    notify_queue_url: String,
+    sla_shards: u32,
+}
+
+async fn read_config(location: &str) -> Result<Config> {
+    // A file needs no AWS; only an `ssm:` location loads the SDK's default chain.
+    if location.starts_with("ssm:") {
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Ok(load_config(location, &sdk).await?)
+    } else {
+        Ok(Config::from_path(std::path::Path::new(location))?)
+    }
+}
+
+pub async fn config_check(location: &str) -> Result<()> {
+    let c = read_config(location).await?;
+    let owners = c.owners().count();
+    println!(
+        "{}: ok — {} sources, {} teams ({} owners), {} routing rules, {} scoring rules, tiers {}",
+        c.origin,
+        c.sources.len(),
+        c.teams.len(),
+        owners,
+        c.routing.rules.len(),
+        c.scoring.rules.len(),
+        c.scoring
+            .tiers
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect::<Vec<_>>()
+            .join(" / ")
+    );
+    Ok(())
+}
+
+async fn start_stack(
+    config_location: &str,
+    clock: SharedClock,
+    print_journey: bool,
+) -> Result<LocalStack> {
+    let config = read_config(config_location).await?;
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
+    if endpoint.is_none() {
+        eprintln!("starting moto's server (the local AWS emulator)…");
+    }
+    Ok(LocalStack::start(StackOptions {
+        endpoint,
+        prefix: "leadrelay".into(),
+        config,
+        clock,
+        print_journey,
+    })
+    .await
+    .context("starting the local stack")?)
+}
+
+async fn bind(listen: &str, fall_back_to_free_port: bool) -> Result<tokio::net::TcpListener> {
+    match tokio::net::TcpListener::bind(listen).await {
+        Ok(l) => Ok(l),
+        Err(_) if fall_back_to_free_port => Ok(tokio::net::TcpListener::bind("127.0.0.1:0").await?),
+        Err(e) => Err(e).with_context(|| format!("cannot listen on {listen} (use --listen)")),
+    }
+}
+
+pub async fn local(config_location: &str, listen: &str, escalate_every: Duration) -> Result<()> {
+    let stack = Arc::new(start_stack(config_location, Arc::new(SystemClock), true).await?);
+    let listener = bind(listen, false).await?;
+    let addr = listener.local_addr()?;
+    let r = stack.deps.queues.clone();
+    let state = LocalState {
+        endpoint: stack.endpoint.clone(),
+        table: stack.deps.store.table().to_owned(),
+        captured_queue_url: r.url(leadrelay::queue::QueueName::Captured).to_owned(),
+        scored_queue_url: r.url(leadrelay::queue::QueueName::Scored).to_owned(),
+        notify_queue_url: r.url(leadrelay::queue::QueueName::Notify).to_owned(),
+        sla_shards: stack.deps.store.sla_shards(),
+    };
+    std::fs::create_dir_all(".leadrelay")?;
+    std::fs::write(STATE_FILE, serde_json::to_string_pretty(&state)?)?;
+    let sources: Vec<&String> = stack.deps.config.sources.keys().collect();
+    println!("Leadrelay is running locally.");
+    println!(
+        "  webhooks   POST http://{addr}/v1/webhooks/<source>   sources: {}",
+        sources
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "  emulator   {} (moto; `leadrelay lead <id>` finds it through {STATE_FILE})",
+        stack.endpoint
+    );
+    println!("  config     {}", stack.deps.config.origin);
+    println!(
+        "  escalation every {}",
+        humantime::format_duration(escalate_every)
+    );
+    println!("  try        curl -X POST 'http://{addr}/v1/webhooks/form?token=<sources.form.secret>' -d 'email=jo%40example.com&full_name=Jo+Doe'");
+    println!("Each lead's journey is printed below as it happens. Ctrl-C stops.\n");
+    let workers = stack.spawn_workers(escalate_every);
+    let router = leadrelay_cli::local::http::router(Arc::clone(&stack));
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    for w in workers {
+        w.abort();
+    }
+    let _ = std::fs::remove_file(STATE_FILE);
+    Ok(())
+}
+
+/// Connects to a running deployment: AWS when `LEADRELAY_TABLE` is set, else the local stack
+/// that `leadrelay local` announced.
+async fn connect(config_location: &str, clock: SharedClock) -> Result<Deps> {
+    if std::env::var("LEADRELAY_TABLE").is_ok() {
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let config = load_config(config_location, &sdk).await?;
+        return Ok(Deps::build(&sdk, config, Resources::from_env()?, clock).await?);
+    }
+    let path = PathBuf::from(STATE_FILE);
+    let state: LocalState = match std::fs::read_to_string(&path) {
+        Ok(text) => serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?,
+        Err(_) => bail!("no deployment to talk to: start `leadrelay local` in this folder, or set LEADRELAY_TABLE and the LEADRELAY_*_QUEUE_URL variables for AWS"),
+    };
+    let sdk = local_sdk_config(&state.endpoint).await;
+    let config = load_config(config_location, &sdk).await?;
+    let resources = Resources {
+        table: state.table,
+        captured_queue_url: state.captured_queue_url,
+        scored_queue_url: state.scored_queue_url,
+        notify_queue_url: state.notify_queue_url,
+        sla_shards: state.sla_shards,
+    };
+    Ok(Deps::build(&sdk, config, resources, clock).await?)
+}
+
+pub async fn lead(config_location: &str, lead_id: &str, json: bool) -> Result<()> {
+    let deps = connect(config_location, Arc::new(SystemClock)).await?;
+    let Some(lead) = deps.store.get_lead(lead_id).await? else {
+        bail!("no lead {lead_id}");
+    };
+    let timeline = deps.store.timeline(lead_id).await?;
+    let emails = deps.store.emails(lead_id).await?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({ "lead": lead, "timeline": timeline, "emails": emails })
+            )?
+        );
+        return Ok(());
+    }
+    print!("{}", crate::commands::render_lead(&lead));
+    println!("\nTimeline");
+    for e in &timeline {
+        println!("  {}", format_event(e));
+    }
+    if !emails.is_empty() {
+        println!("\nEmails");
+        for e in &emails {
+            println!(
+                "  {:<16} {:<8} {}",
+                e.kind,
+                e.state,
+                e.sent_at.map(|t| t.to_rfc3339()).unwrap_or_default()
+            );
+        }
+    }
+    Ok(())
+}
+
+pub fn render_lead(lead: &leadrelay::domain::lead::Lead) -> String {
+    let mut out = String::new();
+    let mut row = |k: &str, v: Option<String>| {
+        if let Some(v) = v.filter(|v| !v.is_empty()) {
+            out.push_str(&format!("{k:>12}  {v}\n"));
+        }
+    };
+    let e = lead.enrichment.as_ref();
+    row("lead", Some(lead.lead_id.clone()));
+    row("source", Some(lead.source.clone()));
+    row("received", Some(lead.received_at.to_rfc3339()));
+    row("stage", Some(format!("{:?}", lead.stage).to_lowercase()));
+    row("status", Some(format!("{:?}", lead.status).to_lowercase()));
+    row(
+        "flags",
+        Some(
+            [
+                lead.is_spam.then_some("spam"),
+                lead.is_test.then_some("test"),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(", "),
+        ),
+    );
+    row("name", lead.display_name());
+    row("email", lead.email().map(str::to_owned));
+    row(
+        "phone",
+        e.and_then(|e| e.phone.clone())
+            .or_else(|| lead.fields.phone.clone()),
+    );
+    row("company", lead.fields.company.clone());
+    row("job title", lead.fields.job_title.clone());
+    row(
+        "country",
+        e.and_then(|e| e.country.clone())
+            .or_else(|| lead.fields.country.clone()),
+    );
+    row("message", lead.fields.message.clone());
+    row(
+        "utm",
+        Some(
+            lead.utm
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+    );
+    if let Some(s) = &lead.score {
+        row(
+            "score",
+            Some(format!(
+                "{} ({}; fit {}, intent {})",
+                s.points, s.tier, s.fit, s.intent
+            )),
+        );
+        for r in &s.reasons {
+            row("", Some(r.to_string()));
+        }
+    }
+    if let Some(a) = &lead.assignment {
+        row(
+            "owner",
+            Some(format!(
+                "{} ({}, team {})",
+                a.owner_name, a.owner_id, a.team
+            )),
+        );
+        row("why", Some(a.reason.clone()));
+    }
+    if let Some(s) = &lead.sla {
+        row("SLA due", Some(s.due_at.to_rfc3339()));
+        row("contacted", s.contacted_at.map(|t| t.to_rfc3339()));
+        row("next step", s.next_at.map(|t| t.to_rfc3339()));
+    }
+    out
+}
+
+pub async fn escalate(config_location: &str, once: bool, now: Option<DateTime<Utc>>) -> Result<()> {
+    if !once {
+        bail!("the schedule runs escalation in AWS and in `leadrelay local`; use --once for a single pass");
+    }
+    let at = now.unwrap_or_else(Utc::now);
+    let deps = connect(config_location, Arc::new(ManualClock::new(at))).await?;
+    let report = leadrelay_escalate::run_pass(&deps, at).await?;
+    println!(
+        "escalation pass at {}: {}",
+        at.to_rfc3339(),
+        serde_json::to_string(&report)?
+    );
+    Ok(())
+}
+
+struct Sample {
+    label: &'static str,
+    source: &'static str,
+    body: String,
+}
+
+fn samples() -> Vec<Sample> {
+    let json = |v: serde_json::Value| v.to_string();
+    vec![
+        Sample {
+            label: "VP asking for a demo, paid search",
+            source: "json",
+            body: json(serde_json::json!({
+                "email": "ana.ferreira@northwind-logistics.com", "first_name": "Ana", "last_name": "Ferreira",
+                "phone": "(415) 555-2671", "company": "Northwind Logistics", "job_title": "VP Operations",
+                "message": "We'd like a demo for our three warehouses.",
+                "utm_source": "google", "utm_medium": "cpc", "utm_campaign": "spring-2026", "employees": 450
+            })),
+        },
+        Sample {
+            label: "enterprise account",
+            source: "json",
+            body: json(serde_json::json!({
+                "email": "priya.raman@globex.example", "full_name": "Priya Raman", "company": "Globex Corporation",
+                "job_title": "Head of IT", "country": "GB", "phone": "020 7946 0958", "employees": 12000,
+                "message": "Looking at pricing for 40 sites."
+            })),
+        },
+        Sample {
+            label: "website form, German number",
+            source: "form",
+            body: "full_name=Hannah+Schmidt&email=hannah.schmidt%40schmidt-lager.de&phone=030+12345678&company=Schmidt+Lagertechnik+GmbH&message=Bitte+um+R%C3%BCckruf+wegen+Preisen.&website=".into(),
+        },
+        Sample {
+            label: "student downloading an e-book",
+            source: "json",
+            body: json(serde_json::json!({ "email": "jo.student@gmail.com", "name": "Jo Student", "message": "e-book please" })),
+        },
+        Sample {
+            label: "bot filling the honeypot",
+            source: "form",
+            body: "full_name=Cheap+Pills&email=bot%40spam.example&website=http%3A%2F%2Fspam.example".into(),
+        },
+        Sample {
+            label: "platform retry of the first lead",
+            source: "json",
+            body: String::new(),
+        },
+    ]
+}
+
+pub async fn demo(config_location: &str, listen: &str) -> Result<()> {
+    // Real time, which the demo can move forward to show the SLA at work.
+    let clock = ShiftedClock::default();
+    let stack = Arc::new(start_stack(config_location, Arc::new(clock.clone()), true).await?);
+    let listener = bind(listen, true).await?;
+    let addr = listener.local_addr()?;
+    let router = leadrelay_cli::local::http::router(Arc::clone(&stack));
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    println!("Leadrelay demo: the local stack listens on http://{addr}; posting sample leads.\n");
+
+    let deps = &stack.deps;
+    let http = reqwest::Client::new();
+    let mut posted: Vec<(String, &'static str, u16, Option<String>)> = Vec::new();
+    let samples = samples();
+    let first_body = samples[0].body.clone();
+    for s in &samples {
+        let body = if s.body.is_empty() {
+            first_body.clone()
+        } else {
+            s.body.clone()
+        };
+        let secret: &Secret = deps
+            .secrets
+            .source(s.source)
+            .context("sample source has a secret")?;
+        let mut req = http.post(format!("http://{addr}/v1/webhooks/{}", s.source));
+        req = match deps.config.source(s.source).map(|c| c.auth) {
+            Some(leadrelay::config::AuthScheme::Hmac) => {
+                req.header("content-type", "application/json").header(
+                    "x-leadrelay-signature",
+                    auth::sign(secret, None, body.as_bytes()),
+                )
+            }
+            _ => req
+                .header("content-type", "application/x-www-form-urlencoded")
+                .query(&[("token", secret.expose())]),
+        };
+        let started = std::time::Instant::now();
+        let r = req.body(body).send().await?;
+        let status = r.status().as_u16();
+        let v: serde_json::Value = r.json().await.unwrap_or_default();
+        println!(
+            "POST /v1/webhooks/{:<5} → {status} in {:>3} ms   ({})",
+            s.source,
+            started.elapsed().as_millis(),
+            s.label
+        );
+        posted.push((
+            s.label.to_owned(),
+            s.source,
+            status,
+            v["lead_id"].as_str().map(str::to_owned),
+        ));
+    }
+    println!();
+    stack.drain().await?;
+
+    println!("\nSummary");
+    println!(
+        "{:<26}  {:<5}  {:>5}  {:<5}  {:<6}  {:>6}  {:<20}",
+        "lead", "src", "score", "tier", "owner", "emails", "SLA due (UTC)"
+    );
+    let mut seen = std::collections::BTreeSet::new();
+    for (_, source, _, id) in &posted {
+        let Some(id) = id else { continue };
+        if !seen.insert(id.clone()) {
+            continue;
+        }
+        let lead = deps
+            .store
+            .get_lead(id)
+            .await?
+            .context("posted lead exists")?;
+        let emails = deps
+            .store
+            .emails(id)
+            .await?
+            .iter()
+            .filter(|e| e.state == "sent")
+            .count();
+        let s = lead.score.as_ref();
+        println!(
+            "{:<26}  {:<5}  {:>5}  {:<5}  {:<6}  {:>6}  {:<20}",
+            id,
+            source,
+            s.map(|s| s.points.to_string())
+                .unwrap_or_else(|| "-".into()),
+            s.map(|s| s.tier.clone())
+                .unwrap_or_else(|| if lead.is_spam {
+                    "spam".into()
+                } else {
+                    "-".into()
+                }),
+            lead.assignment
+                .as_ref()
+                .map(|a| a.owner_id.clone())
+                .unwrap_or_else(|| "-".into()),
+            emails,
+            lead.sla
+                .as_ref()
+                .map(|s| s.due_at.format("%Y-%m-%d %H:%M").to_string())
+                .unwrap_or_else(|| "-".into()),
+        );
+    }
+
+    println!(
+        "\nNobody calls back. Moving the clock on 16 minutes and running the escalation pass…\n"
+    );
+    clock.shift(chrono::Duration::minutes(16));
+    let report = stack.escalate().await?;
+    stack.drain().await?;
+    if let Some(j) = &stack.journey {
+        j.show_recent(deps).await;
+    }
+    println!(
+        "\nEscalation pass: {} due, {} reminders, {} escalations to managers. See any lead with `leadrelay lead <id>` while `leadrelay local` runs.",
+        report.due, report.reminded, report.escalated
+    );
+    Ok(())
+}
