@@ -70,7 +70,7 @@ async fn start_stack(
     if endpoint.is_none() {
         eprintln!("starting moto's server (the local AWS emulator)…");
     }
-    Ok(LocalStack::start(StackOptions {
+    LocalStack::start(StackOptions {
         endpoint,
         prefix: "leadrelay".into(),
         config,
@@ -78,7 +78,7 @@ async fn start_stack(
         print_journey,
     })
     .await
-    .context("starting the local stack")?)
+    .context("starting the local stack")
 }
 
 async fn bind(listen: &str, fall_back_to_free_port: bool) -> Result<tokio::net::TcpListener> {

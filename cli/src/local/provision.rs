@@ -40,8 +40,16 @@ fn aws<E: std::error::Error + 'static, R: std::fmt::Debug>(
 pub struct TableDefinition {
     pub attributes: Vec<(String, String)>,
     pub key: Vec<(String, String)>,
-    pub indexes: Vec<(String, Vec<(String, String)>, String)>,
+    pub indexes: Vec<IndexDefinition>,
     pub ttl_attribute: Option<String>,
+}
+
+/// A global secondary index: name, key schema (attribute, HASH/RANGE), projection type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexDefinition {
+    pub name: String,
+    pub key: Vec<(String, String)>,
+    pub projection: String,
 }
 
 /// A queue as the template defines it.
@@ -119,11 +127,11 @@ impl Template {
                 .and_then(|p| p.get("ProjectionType"))
                 .and_then(Value::as_str)
                 .unwrap_or("ALL");
-            indexes.push((
-                name.to_owned(),
-                pairs(gsi.get("KeySchema"), "AttributeName", "KeyType")?,
-                projection.to_owned(),
-            ));
+            indexes.push(IndexDefinition {
+                name: name.to_owned(),
+                key: pairs(gsi.get("KeySchema"), "AttributeName", "KeyType")?,
+                projection: projection.to_owned(),
+            });
         }
         let ttl_attribute = p
             .get("TimeToLiveSpecification")
@@ -289,14 +297,14 @@ async fn create_table(
                 .expect("name and type set"),
         );
     }
-    for (index, keys, projection) in &def.indexes {
+    for index in &def.indexes {
         req = req.global_secondary_indexes(
             GlobalSecondaryIndex::builder()
-                .index_name(index)
-                .set_key_schema(Some(key_schema(keys)))
+                .index_name(&index.name)
+                .set_key_schema(Some(key_schema(&index.key)))
                 .projection(
                     Projection::builder()
-                        .projection_type(ProjectionType::from(projection.as_str()))
+                        .projection_type(ProjectionType::from(index.projection.as_str()))
                         .build(),
                 )
                 .build()
@@ -332,11 +340,11 @@ mod tests {
             t.key,
             vec![("pk".into(), "HASH".into()), ("sk".into(), "RANGE".into())]
         );
-        let (name, keys, _) = &t.indexes[0];
-        assert_eq!(name, leadrelay::store::SLA_INDEX);
+        let index = &t.indexes[0];
+        assert_eq!(index.name, leadrelay::store::SLA_INDEX);
         assert_eq!(
-            keys,
-            &vec![
+            index.key,
+            vec![
                 ("sla_shard".into(), "HASH".into()),
                 ("sla_next_at".into(), "RANGE".into())
             ]
