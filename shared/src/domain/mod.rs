@@ -1,5 +1,6 @@
 //! The domain: pure rules over plain types. No AWS types in here; adapters translate.
 
+pub mod attribution;
 pub mod auth;
 pub mod condition;
 pub mod emails;
@@ -8,6 +9,7 @@ pub mod intake;
 pub mod lead;
 pub mod links;
 pub mod normalize;
+pub mod platforms;
 pub mod routing;
 pub mod scoring;
 pub mod sla;
