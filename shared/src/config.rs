@@ -63,6 +63,16 @@ pub enum SourceKind {
     Json,
     /// `application/x-www-form-urlencoded`, as a plain HTML form posts it.
     Form,
+    /// Tally `FORM_RESPONSE` webhooks (`Tally-Signature`).
+    Tally,
+}
+
+impl SourceKind {
+    /// The generic kinds take our own format and authentication (`auth`); the others are
+    /// platforms, taken as they are.
+    pub fn is_platform(self) -> bool {
+        !matches!(self, SourceKind::Json | SourceKind::Form)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -78,6 +88,8 @@ pub enum AuthScheme {
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig {
     pub kind: SourceKind,
+    /// For `json` and `form` sources; platforms authenticate as the platform specifies.
+    #[serde(default = "hmac")]
     pub auth: AuthScheme,
     /// Secret reference: `ssm:/name`, `env:NAME` or the value itself. The environment variable
     /// `LEADRELAY_<SOURCE>_SECRET` wins over it.
@@ -89,6 +101,13 @@ pub struct SourceConfig {
     /// ISO 3166 country assumed for national phone numbers when the lead gives none.
     #[serde(default)]
     pub default_country: Option<String>,
+    /// Platform question key (Typeform ref, Jotform name, Tally label, …) → lead field.
+    #[serde(default)]
+    pub mapping: BTreeMap<String, String>,
+}
+
+fn hmac() -> AuthScheme {
+    AuthScheme::Hmac
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -4,5 +4,6 @@
 mod capture;
 mod escalation;
 mod pipeline;
+mod platforms;
 mod routing;
 mod support;

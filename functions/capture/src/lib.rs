@@ -6,6 +6,7 @@
 //! tests call the very same function.
 
 mod contacted;
+mod platform;
 mod webhook;
 
 use http::{Method, Request, Response, StatusCode};
@@ -23,6 +24,23 @@ pub async fn handle(deps: &Deps, req: Request<Body>) -> Response<String> {
         (&Method::POST, ["v1", "webhooks", source]) => {
             let source = (*source).to_owned();
             webhook::handle(deps, &source, req).await
+        }
+        // Subscription handshakes (Meta's hub.challenge, LinkedIn's challengeCode).
+        (&Method::GET, ["v1", "webhooks", source]) => {
+            let source = (*source).to_owned();
+            match deps.config.source(&source) {
+                Some(s) if s.kind.is_platform() => platform::handle(deps, &source, s, req).await,
+                Some(_) => json_error(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method_not_allowed",
+                    "this source takes POST",
+                ),
+                None => json_error(
+                    StatusCode::NOT_FOUND,
+                    "unknown_source",
+                    &format!("no source is called {source:?}"),
+                ),
+            }
         }
         (&Method::GET, ["v1", "leads", id, "contacted"]) => {
             let id = (*id).to_owned();

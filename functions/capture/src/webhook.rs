@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use crate::{header, json, json_error, query_param, Body};
 
 /// How long a redelivery is recognised: platforms retry for hours, some for days.
-const REDELIVERY_WINDOW_DAYS: i64 = 7;
+pub(crate) const REDELIVERY_WINDOW_DAYS: i64 = 7;
 /// Longest `Idempotency-Key` taken.
 const MAX_IDEMPOTENCY_KEY: usize = 255;
 
@@ -35,6 +35,9 @@ pub async fn handle(deps: &Deps, source_name: &str, req: Request<Body>) -> Respo
             "body_too_large",
             &format!("the body is larger than {} KiB", MAX_BODY_BYTES / 1024),
         );
+    }
+    if source.kind.is_platform() {
+        return crate::platform::handle(deps, source_name, source, req).await;
     }
     let now = deps.clock.now();
     if let Err(e) = authenticate(deps, source_name, source, &req, now) {
@@ -65,6 +68,8 @@ pub async fn handle(deps: &Deps, source_name: &str, req: Request<Body>) -> Respo
     let parsed = match source.kind {
         SourceKind::Json => intake::parse_json(req.body()),
         SourceKind::Form => intake::parse_form(req.body(), source.honeypot.as_deref()),
+        // Platforms were handed over above.
+        _ => return crate::platform::handle(deps, source_name, source, req).await,
     };
     let submission = match parsed {
         Ok(s) => s,
@@ -90,7 +95,7 @@ pub async fn handle(deps: &Deps, source_name: &str, req: Request<Body>) -> Respo
     let expires = now + chrono::Duration::days(REDELIVERY_WINDOW_DAYS);
     match deps
         .store
-        .capture(&lead, &delivery, &event, &idempotency_key, expires)
+        .capture(&lead, Some(&delivery), &event, &idempotency_key, expires)
         .await
     {
         Ok(Captured::Created) => {
@@ -134,7 +139,7 @@ pub async fn handle(deps: &Deps, source_name: &str, req: Request<Body>) -> Respo
     }
 }
 
-fn authenticate(
+pub(crate) fn authenticate(
     deps: &Deps,
     name: &str,
     source: &SourceConfig,
@@ -171,10 +176,12 @@ fn check_content_type(source: &SourceConfig, req: &Request<Body>) -> Result<(), 
         SourceKind::Json => Err("application/json"),
         SourceKind::Form if ct == "application/x-www-form-urlencoded" => Ok(()),
         SourceKind::Form => Err("application/x-www-form-urlencoded"),
+        // Platforms send what they send; their parsers refuse what they cannot read.
+        _ => Ok(()),
     }
 }
 
-fn raw_delivery(
+pub(crate) fn raw_delivery(
     delivery_id: &str,
     source: &str,
     now: DateTime<Utc>,
@@ -223,6 +230,11 @@ fn new_lead(
         fields: s.fields,
         utm: s.utm,
         attributes: s.attributes,
+        external_id: None,
+        submitted_at: None,
+        click_ids: Default::default(),
+        campaign: Default::default(),
+        phone_country_hint: None,
         enrichment: None,
         score: None,
         assignment: None,
@@ -233,7 +245,7 @@ fn new_lead(
 }
 
 /// 400 or 422, after keeping the delivery so it can be replayed once the problem is fixed.
-async fn refuse(
+pub(crate) async fn refuse(
     deps: &Deps,
     mut delivery: RawDelivery,
     e: IntakeError,
@@ -314,7 +326,7 @@ async fn redelivered(
     )
 }
 
-fn unavailable(lead_id: Option<&str>) -> Response<String> {
+pub(crate) fn unavailable(lead_id: Option<&str>) -> Response<String> {
     let mut body = serde_json::json!({
         "error": "unavailable",
         "message": "the delivery could not be completed; retry it",

@@ -32,18 +32,22 @@ pub async fn enrich_lead(deps: &Deps, lead_id: String) -> Result<(), EnrichError
     let outcome = deps
         .store
         .modify_lead(&lead_id, |lead| {
-            if lead.is_quarantined() {
+            // Test and spam leads stop here; so does a lead whose details are still to be fetched.
+            if lead.is_quarantined() || lead.stage == Stage::PendingFetch {
                 return Change::Keep(false);
             }
             if lead.stage >= Stage::Scored {
                 return Change::Keep(true);
             }
-            let default_country = config
-                .source(&lead.source)
-                .and_then(|s| s.default_country.as_deref());
+            // The platform's word on the phone's country beats the source's default.
+            let default_country = lead.phone_country_hint.clone().or_else(|| {
+                config
+                    .source(&lead.source)
+                    .and_then(|s| s.default_country.clone())
+            });
             lead.enrichment = Some(enrichment::enrich(
                 &lead.fields,
-                default_country,
+                default_country.as_deref(),
                 &config.enrichment.free_email_domains,
             ));
             let score = scoring::score(lead, &config.scoring);

@@ -51,7 +51,7 @@ pub async fn route_lead(deps: &Deps, lead_id: String) -> Result<(), RouteError> 
             return Ok(());
         }
         match lead.stage {
-            Stage::Captured => return Err(RouteError::NotScored(lead_id)),
+            Stage::PendingFetch | Stage::Captured => return Err(RouteError::NotScored(lead_id)),
             Stage::Routed => return notify(deps, NotifyMessage::Assigned { lead_id }).await,
             Stage::Unassigned => return notify(deps, NotifyMessage::Unassigned { lead_id }).await,
             Stage::Scored => {}

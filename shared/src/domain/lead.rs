@@ -34,6 +34,8 @@ pub struct LeadFields {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
+    /// The platform sent only ids; the details are still to be fetched from its API.
+    PendingFetch,
     Captured,
     Scored,
     Routed,
@@ -159,9 +161,24 @@ pub struct Lead {
     pub fields: LeadFields,
     #[serde(default)]
     pub utm: BTreeMap<String, String>,
-    /// Every other field of the delivery.
+    /// Every other field of the delivery (for platforms: every other answer).
     #[serde(default)]
     pub attributes: BTreeMap<String, String>,
+    /// The platform's id of the lead or submission.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// When the person submitted, as the platform says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submitted_at: Option<DateTime<Utc>>,
+    /// Ad click ids: gclid, fbclid, msclkid, li_fat_id, ttclid.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub click_ids: BTreeMap<String, String>,
+    /// Form, campaign, ad set, ad and page ids of ad platforms.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub campaign: BTreeMap<String, String>,
+    /// The country the platform says a national phone number belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_country_hint: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enrichment: Option<Enrichment>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -161,19 +161,20 @@ impl Store {
         Put::builder().table_name(&self.table).set_item(Some(item))
     }
 
-    /// Writes a new lead with its delivery, first event and redelivery key, atomically. When
+    /// Writes a new lead with its first event, redelivery key and (when given) its delivery,
+    /// atomically. When
     /// the redelivery key exists already, nothing is written and the earlier lead is returned.
     pub async fn capture(
         &self,
         lead: &Lead,
-        delivery: &RawDelivery,
+        delivery: Option<&RawDelivery>,
         event: &LeadEvent,
         idempotency_key: &str,
         key_expires_at: DateTime<Utc>,
     ) -> Result<Captured, StoreError> {
         let idem = items::idempotency(&lead.source, idempotency_key, &lead.lead_id, key_expires_at);
         let idem_key = items::key_of(&idem);
-        let writes = vec![
+        let mut writes = vec![
             TransactWriteItem::builder()
                 .put(
                     self.put(idem)
@@ -197,14 +198,18 @@ impl Store {
                         .expect("table, item set"),
                 )
                 .build(),
-            TransactWriteItem::builder()
-                .put(
-                    self.put(items::delivery(delivery)?)
-                        .build()
-                        .expect("table, item set"),
-                )
-                .build(),
         ];
+        if let Some(delivery) = delivery {
+            writes.push(
+                TransactWriteItem::builder()
+                    .put(
+                        self.put(items::delivery(delivery)?)
+                            .build()
+                            .expect("table, item set"),
+                    )
+                    .build(),
+            );
+        }
         match self.transact(writes, "TransactWriteItems (capture)").await {
             Ok(()) => Ok(Captured::Created),
             Err(TransactFailure::ConditionFailed) => {

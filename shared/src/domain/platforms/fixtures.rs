@@ -136,7 +136,7 @@ pub fn check(platform: &dyn Platform, name: &str, mapping: &FieldMapping) -> Opt
     Some(intake)
 }
 
-fn check_lead(name: &str, lead: &PlatformLead, want: &Value) {
+pub(crate) fn check_lead(name: &str, lead: &PlatformLead, want: &Value) {
     let hint = lead
         .phone_country_hint
         .as_deref()

@@ -16,8 +16,16 @@ use super::intake::IntakeError;
 use super::lead::LeadFields;
 use crate::secret::Secret;
 
+pub mod google;
+pub mod hubspot;
+pub mod linkedin;
+pub mod meta;
 pub mod tally;
 
+pub use google::Google;
+pub use hubspot::HubSpot;
+pub use linkedin::LinkedIn;
+pub use meta::Meta;
 pub use tally::Tally;
 
 #[cfg(test)]

@@ -1,0 +1,257 @@
+//! Deliveries from form and ad platforms: authenticated and parsed by the platform's own rules
+//! (`leadrelay::domain::platforms`), one lead per item, each deduplicated by the platform's
+//! own key so its retries never make a second lead.
+
+use std::time::Instant;
+
+use http::{Request, Response, StatusCode};
+use leadrelay::config::{SourceConfig, SourceKind};
+use leadrelay::domain::lead::{EventKind, Lead, LeadStatus, Stage};
+use leadrelay::domain::platforms::{self, Credentials, Incoming, Intake, Platform, PlatformLead};
+use leadrelay::domain::timeline;
+use leadrelay::queue::{LeadMessage, QueueName};
+use leadrelay::store::Captured;
+use leadrelay::Deps;
+
+use crate::webhook::{raw_delivery, refuse, unavailable, REDELIVERY_WINDOW_DAYS};
+use crate::{json, json_error, Body};
+
+/// The platform behind a source kind.
+pub fn platform(kind: SourceKind) -> Option<&'static dyn Platform> {
+    match kind {
+        SourceKind::Json | SourceKind::Form => None,
+        SourceKind::Tally => Some(&platforms::Tally),
+    }
+}
+
+/// The URL the platform called, for schemes that sign it: the Host header and
+/// X-Forwarded-Proto (http when absent) as API Gateway passes them on.
+fn called_url(req: &Request<Body>) -> String {
+    let h = |n: &str| req.headers().get(n).and_then(|v| v.to_str().ok());
+    let scheme = h("x-forwarded-proto").unwrap_or("http");
+    let host = h("host")
+        .or_else(|| req.uri().host())
+        .unwrap_or("localhost");
+    let path = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    format!("{scheme}://{host}{path}")
+}
+
+pub async fn handle(
+    deps: &Deps,
+    source_name: &str,
+    source: &SourceConfig,
+    req: Request<Body>,
+) -> Response<String> {
+    let started = Instant::now();
+    let Some(platform) = platform(source.kind) else {
+        return json_error(
+            StatusCode::NOT_FOUND,
+            "unknown_source",
+            "this source is not a platform",
+        );
+    };
+    let now = deps.clock.now();
+    let headers: Vec<(String, String)> = req
+        .headers()
+        .iter()
+        .filter_map(|(k, v)| {
+            v.to_str()
+                .ok()
+                .map(|v| (k.as_str().to_ascii_lowercase(), v.to_owned()))
+        })
+        .collect();
+    let url = called_url(&req);
+    let incoming = Incoming {
+        method: req.method().as_str(),
+        url: &url,
+        headers: &headers,
+        body: req.body(),
+        now,
+    };
+    let creds = Credentials {
+        secret: deps.secrets.source(source_name),
+        verify_token: None,
+    };
+    if let Err(e) = platform.authenticate(&incoming, &creds) {
+        tracing::info!(source = source_name, platform = platform.name(), reason = %e, "delivery refused: not authentic");
+        return json_error(StatusCode::UNAUTHORIZED, "unauthorized", &e.to_string());
+    }
+    let delivery_id = deps.clock.new_id().to_string();
+    let mut delivery = raw_delivery(&delivery_id, source_name, now, &req);
+    let items = match platform.parse(&incoming, &source.mapping) {
+        Ok(Intake::Handshake {
+            status,
+            content_type,
+            body,
+        }) => {
+            return Response::builder()
+                .status(status)
+                .header("content-type", content_type)
+                .body(body)
+                .unwrap_or_else(|_| {
+                    json_error(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal",
+                        "cannot build the answer",
+                    )
+                });
+        }
+        Ok(Intake::Leads(items)) => items,
+        Err(e) => return refuse(deps, delivery, e, started).await,
+    };
+    // Every authentic delivery is kept as it arrived (DESIGN invariant 2), before its leads.
+    delivery.outcome = if items.is_empty() {
+        "ignored"
+    } else {
+        "accepted"
+    }
+    .into();
+    if let Err(e) = deps.store.put_delivery(&delivery).await {
+        tracing::error!(source = source_name, delivery_id, error = %e, "cannot keep the delivery");
+        return unavailable(None);
+    }
+    let mut lead_ids = Vec::new();
+    let mut duplicates = 0usize;
+    for item in items {
+        match capture_one(deps, source_name, &delivery_id, item, now).await {
+            Ok((id, created)) => {
+                duplicates += usize::from(!created);
+                lead_ids.push(id);
+            }
+            Err(response) => return response,
+        }
+    }
+    tracing::info!(
+        source = source_name,
+        platform = platform.name(),
+        delivery_id,
+        leads = lead_ids.len(),
+        duplicates,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "platform delivery captured"
+    );
+    let status = StatusCode::from_u16(platform.success_status()).unwrap_or(StatusCode::OK);
+    let mut body = serde_json::json!({ "lead_ids": lead_ids, "duplicates": duplicates });
+    if let [one] = lead_ids.as_slice() {
+        body["lead_id"] = one.as_str().into();
+    }
+    json(status, body)
+}
+
+/// Stores one lead of a delivery (or finds the one its dedupe key made before) and moves it on.
+async fn capture_one(
+    deps: &Deps,
+    source_name: &str,
+    delivery_id: &str,
+    item: PlatformLead,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(String, bool), Response<String>> {
+    let lead_id = deps.clock.new_id().to_string();
+    let key = item.dedupe_key.clone();
+    let lead = new_lead(&lead_id, source_name, delivery_id, now, item);
+    let summary = match (lead.is_test, lead.stage) {
+        (true, _) => {
+            format!("captured from {source_name} as a test lead; it will not be routed or emailed")
+        }
+        (_, Stage::PendingFetch) => {
+            format!("captured from {source_name}; details to be fetched from the platform")
+        }
+        _ if lead.is_spam => format!("captured from {source_name} as spam; it will not be routed"),
+        _ => format!("captured from {source_name}"),
+    };
+    let event = timeline::event(
+        deps.clock.as_ref(),
+        &lead_id,
+        EventKind::Captured,
+        "capture",
+        summary,
+    );
+    let expires = now + chrono::Duration::days(REDELIVERY_WINDOW_DAYS);
+    let moves_on = |l: &Lead| l.stage == Stage::Captured && !l.is_quarantined();
+    match deps.store.capture(&lead, None, &event, &key, expires).await {
+        Ok(Captured::Created) => {
+            if moves_on(&lead) {
+                enqueue(deps, &lead_id).await?;
+            }
+            Ok((lead_id, true))
+        }
+        Ok(Captured::Duplicate { lead_id }) => {
+            // A retry after a failed enqueue is what moves a stuck lead on.
+            match deps.store.get_lead(&lead_id).await {
+                Ok(Some(l)) if moves_on(&l) => enqueue(deps, &lead_id).await?,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(lead_id, error = %e, "cannot read the lead of a redelivery");
+                    return Err(unavailable(Some(&lead_id)));
+                }
+            }
+            Ok((lead_id, false))
+        }
+        Err(e) => {
+            tracing::error!(source = source_name, delivery_id, error = %e, "cannot store a lead");
+            Err(unavailable(None))
+        }
+    }
+}
+
+async fn enqueue(deps: &Deps, lead_id: &str) -> Result<(), Response<String>> {
+    deps.queues
+        .send(
+            QueueName::Captured,
+            &LeadMessage {
+                lead_id: lead_id.to_owned(),
+            },
+        )
+        .await
+        .map_err(|e| {
+            tracing::error!(lead_id, error = %e, "lead stored but not enqueued");
+            unavailable(Some(lead_id))
+        })
+}
+
+fn new_lead(
+    lead_id: &str,
+    source: &str,
+    delivery_id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+    p: PlatformLead,
+) -> Lead {
+    let mut attributes = p.custom;
+    // Platform parsers flag bots (honeypot, time trap) under this key.
+    let is_spam = attributes.contains_key("spam_reason");
+    if let Some(consent) = p.consent {
+        attributes.insert("consent".into(), consent.to_string());
+    }
+    Lead {
+        lead_id: lead_id.to_owned(),
+        source: source.to_owned(),
+        received_at: now,
+        delivery_id: delivery_id.to_owned(),
+        stage: if p.requires_fetch {
+            Stage::PendingFetch
+        } else {
+            Stage::Captured
+        },
+        status: LeadStatus::New,
+        is_spam,
+        is_test: p.is_test,
+        fields: p.fields,
+        utm: p.utm,
+        attributes,
+        external_id: p.external_id,
+        submitted_at: p.submitted_at,
+        click_ids: p.click_ids,
+        campaign: p.campaign,
+        phone_country_hint: p.phone_country_hint,
+        enrichment: None,
+        score: None,
+        assignment: None,
+        sla: None,
+        routing_claimed_at: None,
+        version: 0,
+    }
+}

@@ -1,0 +1,99 @@
+//! The sample deliveries of real platforms (tests/fixtures/sources) through the real capture
+//! path, with the clock at the sample's arrival.
+
+use http::{Request, StatusCode};
+use leadrelay::domain::lead::Stage;
+use serde_json::Value;
+
+use crate::support::*;
+
+fn fixture(name: &str) -> Value {
+    let path = format!(
+        "{}/fixtures/sources/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// The sample as the platform would send it to `source`.
+fn request(f: &Value, source: &str) -> Request<Vec<u8>> {
+    let hint = f["path_hint"].as_str().unwrap_or("/");
+    let query = hint
+        .split_once('?')
+        .map(|(_, q)| format!("?{q}"))
+        .unwrap_or_default();
+    let mut req = Request::builder()
+        .method(f["method"].as_str().unwrap_or("POST"))
+        .uri(format!("/v1/webhooks/{source}{query}"));
+    for (k, v) in f["headers"].as_object().unwrap() {
+        if !k.eq_ignore_ascii_case("content-length") {
+            req = req.header(k, v.as_str().unwrap());
+        }
+    }
+    req.body(f["body"].as_str().unwrap_or_default().as_bytes().to_vec())
+        .unwrap()
+}
+
+async fn deliver(app: &TestApp, name: &str, source: &str) -> (StatusCode, Value) {
+    let f = fixture(name);
+    let at = f["expect"]["received_at"]
+        .as_str()
+        .or(f["expect"]["submitted_at"].as_str())
+        .unwrap_or("2026-03-20T12:00:00Z");
+    app.clock.set(t(at));
+    app.send(request(&f, source)).await
+}
+
+#[tokio::test]
+async fn a_tally_response_becomes_a_lead_and_its_retry_does_not() {
+    let app = TestApp::new().await;
+    let (status, body) = deliver(&app, "tally-basic", "tally").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let id = body["lead_id"].as_str().unwrap().to_owned();
+    app.drain().await;
+    let lead = app.lead(&id).await;
+    assert_eq!(lead.stage, Stage::Routed);
+    assert_eq!(lead.external_id.as_deref(), Some("2Ab9xQ"));
+    assert_eq!(
+        lead.campaign.get("form_id").map(String::as_str),
+        Some("wMz4Ea")
+    );
+    assert_eq!(
+        lead.attributes.get("Team size").map(String::as_str),
+        Some("11-50")
+    );
+    assert_eq!(
+        lead.utm.get("campaign").map(String::as_str),
+        Some("march-webinar")
+    );
+    assert_eq!(lead.email(), Some("mateo.fernandez@acme-robotics.io"));
+    assert_eq!(
+        lead.enrichment.as_ref().unwrap().phone.as_deref(),
+        Some("+525512345678")
+    );
+    assert_eq!(lead.submitted_at, Some(t("2026-03-18T11:27:04Z")));
+
+    let (status, again) = deliver(&app, "tally-retry-duplicate", "tally").await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["lead_id"], id.as_str());
+    assert_eq!(again["duplicates"], 1);
+    app.drain().await;
+    assert_eq!(app.items_with_entity("lead").await, 1);
+    assert_eq!(
+        app.emails_to("mateo.fernandez@acme-robotics.io")
+            .await
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_tampered_tally_delivery_is_refused_and_not_stored() {
+    let app = TestApp::new().await;
+    let mut f = fixture("tally-basic");
+    let body = f["body"].as_str().unwrap().replace("Mateo", "Mallory");
+    f["body"] = body.into();
+    let (status, _) = app.send(request(&f, "tally")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(app.items().await.is_empty());
+}
