@@ -461,7 +461,7 @@ pub async fn demo(config_location: &str, listen: &str) -> Result<()> {
         j.show_recent(deps).await;
     }
     println!(
-        "\nEscalation pass: {} due, {} reminders, {} escalations to managers. See any lead with `leadrelay lead <id>` while `leadrelay local` runs.",
+        "\nEscalation pass: {} due, {} reminders, {} escalations to managers.\nThe demo's emulator stops with it; run `scripts/leadrelay local` to keep a stack up and inspect leads with `scripts/leadrelay lead <id>`.",
         report.due, report.reminded, report.escalated
     );
     Ok(())

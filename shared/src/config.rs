@@ -327,7 +327,7 @@ impl Config {
             if !is_slug(name) {
                 return Err(self.invalid(
                     key,
-                    "source names use lower-case letters, digits and dashes",
+                    "source names use lower-case letters, digits, dashes and underscores",
                 ));
             }
             if let Some(country) = &source.default_country {
@@ -358,7 +358,7 @@ impl Config {
                 if !is_slug(&owner.id) {
                     return Err(self.invalid(
                         format!("{okey}.id"),
-                        "owner ids use lower-case letters, digits and dashes",
+                        "owner ids use lower-case letters, digits, dashes and underscores",
                     ));
                 }
                 if !owner_ids.insert(owner.id.clone()) {

@@ -28,11 +28,21 @@ pub enum DepsError {
     Secret { what: String, message: String },
 }
 
+/// Which secrets a function reads at start-up: only those it uses, so a function's IAM role
+/// needs no access to the others (least privilege).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretsNeeded {
+    /// Source secrets and the link-signing key (capture, notify, the local stack).
+    All,
+    /// None (enrich, route, escalate).
+    None,
+}
+
 /// The secrets the handlers use, resolved once at start-up.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Secrets {
     sources: BTreeMap<String, Secret>,
-    link: Secret,
+    link: Option<Secret>,
 }
 
 impl Secrets {
@@ -41,9 +51,9 @@ impl Secrets {
         self.sources.get(name)
     }
 
-    /// The key that signs contacted links.
-    pub fn link(&self) -> &Secret {
-        &self.link
+    /// The key that signs contacted links (absent in functions that read no secrets).
+    pub fn link(&self) -> Option<&Secret> {
+        self.link.as_ref()
     }
 
     /// Reads every secret the configuration refers to: environment overrides first, then SSM
@@ -63,7 +73,7 @@ impl Secrets {
                 })?;
             sources.insert(name.clone(), fetch(&what, r, ssm).await?);
         }
-        let link = fetch("links.secret", config.link_secret_ref(), ssm).await?;
+        let link = Some(fetch("links.secret", config.link_secret_ref(), ssm).await?);
         Ok(Self { sources, link })
     }
 }
@@ -170,21 +180,42 @@ pub struct Deps {
 impl Deps {
     /// For the Lambda functions: AWS configuration from the environment (which honours
     /// `AWS_ENDPOINT_URL`), the configuration from `LEADRELAY_CONFIG`, the system clock.
-    pub async fn from_env() -> Result<Self, DepsError> {
+    pub async fn from_env(secrets: SecretsNeeded) -> Result<Self, DepsError> {
         let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
         let location = std::env::var("LEADRELAY_CONFIG").unwrap_or_else(|_| DEFAULT_CONFIG.into());
         let config = load_config(&location, &sdk).await?;
-        Self::build(&sdk, config, Resources::from_env()?, Arc::new(SystemClock)).await
+        Self::build_with(
+            &sdk,
+            config,
+            Resources::from_env()?,
+            Arc::new(SystemClock),
+            secrets,
+        )
+        .await
     }
 
-    /// From explicit parts: the one builder behind every entry point.
+    /// From explicit parts, with every secret: the local stack, the tests and the CLI.
     pub async fn build(
         sdk: &SdkConfig,
         config: Config,
         resources: Resources,
         clock: SharedClock,
     ) -> Result<Self, DepsError> {
-        let secrets = Secrets::resolve(&config, &aws_sdk_ssm::Client::new(sdk)).await?;
+        Self::build_with(sdk, config, resources, clock, SecretsNeeded::All).await
+    }
+
+    /// From explicit parts: the one builder behind every entry point.
+    pub async fn build_with(
+        sdk: &SdkConfig,
+        config: Config,
+        resources: Resources,
+        clock: SharedClock,
+        needed: SecretsNeeded,
+    ) -> Result<Self, DepsError> {
+        let secrets = match needed {
+            SecretsNeeded::All => Secrets::resolve(&config, &aws_sdk_ssm::Client::new(sdk)).await?,
+            SecretsNeeded::None => Secrets::default(),
+        };
         let store = Store::new(
             aws_sdk_dynamodb::Client::new(sdk),
             resources.table,

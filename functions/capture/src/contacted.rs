@@ -14,7 +14,15 @@ use crate::{query_param, Body};
 pub async fn handle(deps: &Deps, lead_id: &str, req: Request<Body>) -> Response<String> {
     let now = deps.clock.now();
     let token = query_param(&req, "token").unwrap_or_default();
-    if let Err(e) = links::verify(deps.secrets.link(), lead_id, &token, now) {
+    let Some(key) = deps.secrets.link() else {
+        tracing::error!("no link-signing key configured");
+        return page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Something went wrong on our side.",
+            "Please try the link again later.",
+        );
+    };
+    if let Err(e) = links::verify(key, lead_id, &token, now) {
         let (status, what) = match e {
             LinkError::Expired => (StatusCode::GONE, "This link has expired."),
             LinkError::Malformed | LinkError::BadSignature => {

@@ -23,6 +23,8 @@ pub enum NotifyError {
     NoSuchStep { lead_id: String, step: usize },
     #[error("the {kind} email of lead {lead_id} is being sent by another worker")]
     InFlight { lead_id: String, kind: String },
+    #[error("no link-signing key: notify must start with its secrets")]
+    NoLinkKey,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -59,7 +61,7 @@ pub async fn notify(deps: &Deps, message: NotifyMessage) -> Result<(), NotifyErr
                 }
                 None => Ok(()),
             };
-            let url = contacted_url(deps, &lead.lead_id, now);
+            let url = contacted_url(deps, &lead.lead_id, now)?;
             let assigned = send_once(
                 deps,
                 &lead,
@@ -104,7 +106,7 @@ pub async fn notify(deps: &Deps, message: NotifyMessage) -> Result<(), NotifyErr
                 })?;
             match action {
                 EscalationAction::RemindOwner => {
-                    let url = contacted_url(deps, &lead.lead_id, now);
+                    let url = contacted_url(deps, &lead.lead_id, now)?;
                     let email = emails::reminder(&lead, owner, &url, now);
                     send_once(
                         deps,
@@ -131,14 +133,15 @@ pub async fn notify(deps: &Deps, message: NotifyMessage) -> Result<(), NotifyErr
     }
 }
 
-fn contacted_url(deps: &Deps, lead_id: &str, now: DateTime<Utc>) -> String {
+fn contacted_url(deps: &Deps, lead_id: &str, now: DateTime<Utc>) -> Result<String, NotifyError> {
     let ttl =
         chrono::Duration::from_std(deps.config.links.ttl).unwrap_or(chrono::Duration::days(7));
-    let token = links::sign(deps.secrets.link(), lead_id, now + ttl);
-    format!(
+    let key = deps.secrets.link().ok_or(NotifyError::NoLinkKey)?;
+    let token = links::sign(key, lead_id, now + ttl);
+    Ok(format!(
         "{}/v1/leads/{lead_id}/contacted?token={token}",
         deps.config.links.base_url.trim_end_matches('/')
-    )
+    ))
 }
 
 /// Claims the email, sends it, confirms it; on a failed send gives the claim back so the retry

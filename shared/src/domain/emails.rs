@@ -276,8 +276,14 @@ pub fn reminder(lead: &Lead, owner: &Assignment, contacted_url: &str, now: DateT
 /// To the owner's manager: the lead is past its SLA with no first contact.
 pub fn escalation(lead: &Lead, owner: &Assignment, now: DateTime<Utc>) -> Email {
     let status = late_by(lead, now);
+    let overdue = lead.sla.as_ref().is_some_and(|s| now >= s.due_at);
     let subject = header_safe(&format!(
-        "SLA breached: {} lead {} not contacted by {}",
+        "{}: {} lead {} not contacted by {}",
+        if overdue {
+            "SLA breached"
+        } else {
+            "SLA at risk"
+        },
         lead.score
             .as_ref()
             .map(|s| s.tier.as_str())

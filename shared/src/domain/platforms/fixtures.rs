@@ -161,7 +161,7 @@ pub(crate) fn check_lead(name: &str, lead: &PlatformLead, want: &Value) {
             "message" => f.message.clone(),
             "submitted_at" => lead
                 .submitted_at
-                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
             k if k.starts_with("utm_") => lead.utm.get(&k[4..]).cloned(),
             k if crate::domain::attribution::CLICK_IDS.contains(&k) => {
                 lead.click_ids.get(k).cloned()

@@ -19,7 +19,7 @@ struct KeyOnly {
 #[derive(Deserialize)]
 struct WebhookLead {
     #[serde(default)]
-    lead_id: Option<String>,
+    lead_id: Value,
     #[serde(default)]
     user_column_data: Vec<Column>,
     #[serde(default)]
@@ -108,11 +108,12 @@ impl Platform for Google {
     fn parse(&self, req: &Incoming, mapping: &FieldMapping) -> Result<Intake, IntakeError> {
         let d: WebhookLead = serde_json::from_slice(req.body)
             .map_err(|e| IntakeError::Malformed(format!("not a Google Ads lead: {e}")))?;
-        let id = d
-            .lead_id
-            .as_deref()
-            .and_then(line)
-            .ok_or_else(|| IntakeError::NotALead("Google Ads lead without lead_id".into()))?;
+        let id = match &d.lead_id {
+            Value::String(s) => line(s),
+            Value::Number(n) if n.is_u64() || n.is_i64() => Some(n.to_string()),
+            _ => None,
+        }
+        .ok_or_else(|| IntakeError::NotALead("Google Ads lead without lead_id".into()))?;
         let mut lead = PlatformLead {
             dedupe_key: format!("google:{id}"),
             external_id: Some(id),

@@ -194,7 +194,6 @@ mod tests {
     }
 
     #[test]
-    #[ignore = "fixtures::check compares submitted_at at whole seconds; the sample has .223Z"]
     fn the_sample_passes_the_generic_checker() {
         check(
             &HubSpot,

@@ -21,12 +21,16 @@ pub mod hubspot;
 pub mod linkedin;
 pub mod meta;
 pub mod tally;
+pub mod typeform;
+pub mod webflow;
 
 pub use google::Google;
 pub use hubspot::HubSpot;
 pub use linkedin::LinkedIn;
 pub use meta::Meta;
 pub use tally::Tally;
+pub use typeform::Typeform;
+pub use webflow::Webflow;
 
 #[cfg(test)]
 pub(crate) mod fixtures;
