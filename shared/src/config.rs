@@ -65,6 +65,14 @@ pub enum SourceKind {
     Form,
     /// Tally `FORM_RESPONSE` webhooks (`Tally-Signature`).
     Tally,
+    /// Meta (Facebook / Instagram) Lead Ads `leadgen` webhooks; details fetched from the Graph API.
+    Meta,
+    /// Google Ads lead form webhooks (key in the body).
+    Google,
+    /// LinkedIn Lead Gen Forms notifications (`X-LI-Signature`); details fetched.
+    Linkedin,
+    /// HubSpot webhooks, signature v3; details fetched.
+    Hubspot,
 }
 
 impl SourceKind {
@@ -101,6 +109,10 @@ pub struct SourceConfig {
     /// ISO 3166 country assumed for national phone numbers when the lead gives none.
     #[serde(default)]
     pub default_country: Option<String>,
+    /// Meta's verify token for the subscription handshake (a secret reference);
+    /// `LEADRELAY_<SOURCE>_VERIFY_TOKEN` wins over it.
+    #[serde(default)]
+    pub verify_token: Option<String>,
     /// Platform question key (Typeform ref, Jotform name, Tally label, …) → lead field.
     #[serde(default)]
     pub mapping: BTreeMap<String, String>,
@@ -485,6 +497,19 @@ impl Config {
         self.sources
             .get(source)?
             .secret
+            .as_deref()
+            .map(SecretRef::parse)
+    }
+
+    /// The verify token reference of a source, the environment override winning over the file.
+    pub fn source_verify_token_ref(&self, source: &str) -> Option<SecretRef> {
+        let var = Self::source_env_var(source, "VERIFY_TOKEN");
+        if let Ok(value) = std::env::var(&var) {
+            return Some(SecretRef::Literal(crate::secret::Secret::new(value)));
+        }
+        self.sources
+            .get(source)?
+            .verify_token
             .as_deref()
             .map(SecretRef::parse)
     }

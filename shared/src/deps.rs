@@ -42,6 +42,7 @@ pub enum SecretsNeeded {
 #[derive(Debug, Clone, Default)]
 pub struct Secrets {
     sources: BTreeMap<String, Secret>,
+    verify_tokens: BTreeMap<String, Secret>,
     link: Option<Secret>,
 }
 
@@ -49,6 +50,11 @@ impl Secrets {
     /// The signing secret or token of a source, when it has one.
     pub fn source(&self, name: &str) -> Option<&Secret> {
         self.sources.get(name)
+    }
+
+    /// A source's handshake verify token (Meta), when it has one.
+    pub fn verify_token(&self, name: &str) -> Option<&Secret> {
+        self.verify_tokens.get(name)
     }
 
     /// The key that signs contacted links (absent in functions that read no secrets).
@@ -60,6 +66,7 @@ impl Secrets {
     /// Parameter Store or the environment as the reference says, then literal values.
     pub async fn resolve(config: &Config, ssm: &aws_sdk_ssm::Client) -> Result<Self, DepsError> {
         let mut sources = BTreeMap::new();
+        let mut verify_tokens = BTreeMap::new();
         for name in config.sources.keys() {
             let what = format!("source {name}");
             let r = config
@@ -72,9 +79,17 @@ impl Secrets {
                     ),
                 })?;
             sources.insert(name.clone(), fetch(&what, r, ssm).await?);
+            if let Some(r) = config.source_verify_token_ref(name) {
+                let what = format!("source {name} verify token");
+                verify_tokens.insert(name.clone(), fetch(&what, r, ssm).await?);
+            }
         }
         let link = Some(fetch("links.secret", config.link_secret_ref(), ssm).await?);
-        Ok(Self { sources, link })
+        Ok(Self {
+            sources,
+            verify_tokens,
+            link,
+        })
     }
 }
 

@@ -97,3 +97,87 @@ async fn a_tampered_tally_delivery_is_refused_and_not_stored() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(app.items().await.is_empty());
 }
+
+#[tokio::test]
+async fn a_google_lead_is_routed_and_a_google_test_lead_is_kept_but_never_emailed() {
+    let app = TestApp::new().await;
+    let (status, body) = deliver(&app, "google-lead-basic", "google").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let id = body["lead_id"].as_str().unwrap().to_owned();
+    let (status, test) = deliver(&app, "google-test-lead", "google").await;
+    assert_eq!(status, StatusCode::OK, "{test}");
+    let test_id = test["lead_id"].as_str().unwrap().to_owned();
+    app.drain().await;
+
+    let lead = app.lead(&id).await;
+    assert_eq!(lead.stage, Stage::Routed);
+    assert!(lead.click_ids.contains_key("gclid"), "{:?}", lead.click_ids);
+    let test_lead = app.lead(&test_id).await;
+    assert!(test_lead.is_test);
+    assert_eq!(test_lead.stage, Stage::Captured);
+    assert!(test_lead.assignment.is_none());
+    assert!(app.emails_to("test@example.com").await.is_empty());
+    assert_eq!(
+        app.sent_emails().await.len(),
+        2,
+        "only the real lead's two emails"
+    );
+}
+
+#[tokio::test]
+async fn a_meta_notification_is_stored_pending_its_details_and_visible() {
+    let app = TestApp::new().await;
+    let (status, body) = deliver(&app, "meta-leadgen-basic", "meta").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let id = body["lead_id"].as_str().unwrap().to_owned();
+    app.drain().await;
+    let lead = app.lead(&id).await;
+    assert_eq!(lead.stage, Stage::PendingFetch);
+    assert_eq!(lead.external_id.as_deref(), Some("3841029384756102"));
+    assert_eq!(
+        lead.campaign.get("ad_id").map(String::as_str),
+        Some("120208765432109876")
+    );
+    assert!(app.sent_emails().await.is_empty());
+    // Meta retries: still one lead.
+    let (_, again) = deliver(&app, "meta-leadgen-basic", "meta").await;
+    assert_eq!(again["lead_id"], id.as_str());
+    assert_eq!(app.items_with_entity("lead").await, 1);
+}
+
+#[tokio::test]
+async fn meta_and_linkedin_handshakes_are_answered_and_store_nothing() {
+    let app = TestApp::new().await;
+    let ok = Request::get("/v1/webhooks/meta?hub.mode=subscribe&hub.verify_token=leadrelay-local-verify&hub.challenge=1158201444")
+        .body(Vec::new())
+        .unwrap();
+    let r = app.stack.http(ok).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.body(), "1158201444");
+    let wrong = Request::get(
+        "/v1/webhooks/meta?hub.mode=subscribe&hub.verify_token=guess&hub.challenge=1158201444",
+    )
+    .body(Vec::new())
+    .unwrap();
+    assert_eq!(
+        app.stack.http(wrong).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    let f = fixture("linkedin-challenge");
+    let (status, body) = app.send(request(&f, "linkedin")).await;
+    assert_eq!(status, StatusCode::OK);
+    let want: Value = serde_json::from_str(f["expect"]["response_body"].as_str().unwrap()).unwrap();
+    assert_eq!(body, want);
+    assert!(app.items().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_linkedin_notification_is_stored_pending_its_details() {
+    let app = TestApp::new().await;
+    let (status, body) = deliver(&app, "linkedin-lead-notification", "linkedin").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let lead = app.lead(body["lead_id"].as_str().unwrap()).await;
+    assert_eq!(lead.stage, Stage::PendingFetch);
+    assert!(lead.external_id.is_some());
+}

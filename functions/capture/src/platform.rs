@@ -10,18 +10,27 @@ use leadrelay::domain::lead::{EventKind, Lead, LeadStatus, Stage};
 use leadrelay::domain::platforms::{self, Credentials, Incoming, Intake, Platform, PlatformLead};
 use leadrelay::domain::timeline;
 use leadrelay::queue::{LeadMessage, QueueName};
+use leadrelay::secret::Secret;
 use leadrelay::store::Captured;
 use leadrelay::Deps;
 
 use crate::webhook::{raw_delivery, refuse, unavailable, REDELIVERY_WINDOW_DAYS};
 use crate::{json, json_error, Body};
 
-/// The platform behind a source kind.
-pub fn platform(kind: SourceKind) -> Option<&'static dyn Platform> {
-    match kind {
-        SourceKind::Json | SourceKind::Form => None,
-        SourceKind::Tally => Some(&platforms::Tally),
-    }
+/// The platform behind a source kind. LinkedIn answers its handshake with an HMAC of the
+/// client secret, so it is built with the source's secret.
+pub fn platform<'s>(
+    kind: SourceKind,
+    secret: Option<&'s Secret>,
+) -> Option<Box<dyn Platform + Send + 's>> {
+    Some(match kind {
+        SourceKind::Json | SourceKind::Form => return None,
+        SourceKind::Tally => Box::new(platforms::Tally),
+        SourceKind::Meta => Box::new(platforms::Meta),
+        SourceKind::Google => Box::new(platforms::Google),
+        SourceKind::Linkedin => Box::new(platforms::LinkedIn::new(secret)),
+        SourceKind::Hubspot => Box::new(platforms::HubSpot),
+    })
 }
 
 /// The URL the platform called, for schemes that sign it: the Host header and
@@ -47,7 +56,8 @@ pub async fn handle(
     req: Request<Body>,
 ) -> Response<String> {
     let started = Instant::now();
-    let Some(platform) = platform(source.kind) else {
+    let secret = deps.secrets.source(source_name);
+    let Some(platform) = platform(source.kind, secret) else {
         return json_error(
             StatusCode::NOT_FOUND,
             "unknown_source",
@@ -73,8 +83,8 @@ pub async fn handle(
         now,
     };
     let creds = Credentials {
-        secret: deps.secrets.source(source_name),
-        verify_token: None,
+        secret,
+        verify_token: deps.secrets.verify_token(source_name),
     };
     if let Err(e) = platform.authenticate(&incoming, &creds) {
         tracing::info!(source = source_name, platform = platform.name(), reason = %e, "delivery refused: not authentic");

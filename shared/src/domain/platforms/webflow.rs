@@ -116,10 +116,9 @@ impl Platform for Webflow {
             serde_json::from_value(value)
                 .map_err(|e| IntakeError::Malformed(format!("not a Webflow submission: {e}")))?
         };
-        let id = s
-            .id
-            .filter(|i| !i.trim().is_empty())
-            .ok_or_else(|| IntakeError::NotALead("Webflow submission without id".into()))?;
+        let id =
+            s.id.filter(|i| !i.trim().is_empty())
+                .ok_or_else(|| IntakeError::NotALead("Webflow submission without id".into()))?;
         let site = s.site_id.unwrap_or_default();
         let mut lead = PlatformLead {
             dedupe_key: format!("webflow:{site}:{id}"),
