@@ -113,6 +113,14 @@ pub struct SourceConfig {
     /// `LEADRELAY_<SOURCE>_VERIFY_TOKEN` wins over it.
     #[serde(default)]
     pub verify_token: Option<String>,
+    /// Token for reading lead details from the platform's API (Meta Page access token,
+    /// LinkedIn or HubSpot access token; a secret reference). `LEADRELAY_<SOURCE>_ACCESS_TOKEN`
+    /// wins over it.
+    #[serde(default)]
+    pub access_token: Option<String>,
+    /// Base URL of the platform's API; `LEADRELAY_<SOURCE>_API_URL` wins over it.
+    #[serde(default)]
+    pub api_url: Option<String>,
     /// Platform question key (Typeform ref, Jotform name, Tally label, …) → lead field.
     #[serde(default)]
     pub mapping: BTreeMap<String, String>,
@@ -503,15 +511,42 @@ impl Config {
 
     /// The verify token reference of a source, the environment override winning over the file.
     pub fn source_verify_token_ref(&self, source: &str) -> Option<SecretRef> {
-        let var = Self::source_env_var(source, "VERIFY_TOKEN");
-        if let Ok(value) = std::env::var(&var) {
+        self.source_ref(source, "VERIFY_TOKEN", |s| s.verify_token.as_deref())
+    }
+
+    /// The API access token reference of a source, the environment override winning.
+    pub fn source_access_token_ref(&self, source: &str) -> Option<SecretRef> {
+        self.source_ref(source, "ACCESS_TOKEN", |s| s.access_token.as_deref())
+    }
+
+    fn source_ref(
+        &self,
+        source: &str,
+        key: &str,
+        field: impl Fn(&SourceConfig) -> Option<&str>,
+    ) -> Option<SecretRef> {
+        if let Ok(value) = std::env::var(Self::source_env_var(source, key)) {
             return Some(SecretRef::Literal(crate::secret::Secret::new(value)));
         }
-        self.sources
-            .get(source)?
-            .verify_token
-            .as_deref()
-            .map(SecretRef::parse)
+        field(self.sources.get(source)?).map(SecretRef::parse)
+    }
+
+    /// The base URL of a source's platform API: `LEADRELAY_<SOURCE>_API_URL`, the file, or
+    /// the platform's public API.
+    pub fn source_api_url(&self, source: &str) -> Option<String> {
+        if let Ok(url) = std::env::var(Self::source_env_var(source, "API_URL")) {
+            return Some(url);
+        }
+        let s = self.sources.get(source)?;
+        s.api_url.clone().or_else(|| {
+            match s.kind {
+                SourceKind::Meta => Some("https://graph.facebook.com"),
+                SourceKind::Hubspot => Some("https://api.hubapi.com"),
+                SourceKind::Linkedin => Some("https://api.linkedin.com"),
+                _ => None,
+            }
+            .map(str::to_owned)
+        })
     }
 
     /// The link-signing secret reference; `LEADRELAY_LINK_SECRET` wins over the file.

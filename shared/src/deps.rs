@@ -9,6 +9,7 @@ use aws_config::{BehaviorVersion, SdkConfig};
 
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, ConfigError};
+use crate::fetch::PlatformApi;
 use crate::mailer::Mailer;
 use crate::queue::{QueueName, Queues};
 use crate::secret::{Secret, SecretRef};
@@ -43,6 +44,7 @@ pub enum SecretsNeeded {
 pub struct Secrets {
     sources: BTreeMap<String, Secret>,
     verify_tokens: BTreeMap<String, Secret>,
+    access_tokens: BTreeMap<String, Secret>,
     link: Option<Secret>,
 }
 
@@ -57,6 +59,11 @@ impl Secrets {
         self.verify_tokens.get(name)
     }
 
+    /// A source's token for its platform's API, when it has one.
+    pub fn access_token(&self, name: &str) -> Option<&Secret> {
+        self.access_tokens.get(name)
+    }
+
     /// The key that signs contacted links (absent in functions that read no secrets).
     pub fn link(&self) -> Option<&Secret> {
         self.link.as_ref()
@@ -67,6 +74,7 @@ impl Secrets {
     pub async fn resolve(config: &Config, ssm: &aws_sdk_ssm::Client) -> Result<Self, DepsError> {
         let mut sources = BTreeMap::new();
         let mut verify_tokens = BTreeMap::new();
+        let mut access_tokens = BTreeMap::new();
         for name in config.sources.keys() {
             let what = format!("source {name}");
             let r = config
@@ -83,11 +91,16 @@ impl Secrets {
                 let what = format!("source {name} verify token");
                 verify_tokens.insert(name.clone(), fetch(&what, r, ssm).await?);
             }
+            if let Some(r) = config.source_access_token_ref(name) {
+                let what = format!("source {name} access token");
+                access_tokens.insert(name.clone(), fetch(&what, r, ssm).await?);
+            }
         }
         let link = Some(fetch("links.secret", config.link_secret_ref(), ssm).await?);
         Ok(Self {
             sources,
             verify_tokens,
+            access_tokens,
             link,
         })
     }
@@ -189,6 +202,8 @@ pub struct Deps {
     pub store: Store,
     pub queues: Queues,
     pub mailer: Mailer,
+    /// Reads lead details from platforms that deliver only ids.
+    pub platform_api: PlatformApi,
     pub clock: SharedClock,
 }
 
@@ -253,6 +268,7 @@ impl Deps {
             store,
             queues,
             mailer,
+            platform_api: PlatformApi::new(),
             clock,
         })
     }

@@ -14,6 +14,7 @@ pub mod clock;
 pub mod config;
 pub mod deps;
 pub mod domain;
+pub mod fetch;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod mailer;

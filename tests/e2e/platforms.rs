@@ -124,25 +124,127 @@ async fn a_google_lead_is_routed_and_a_google_test_lead_is_kept_but_never_emaile
     );
 }
 
+/// A local stand-in for Meta's Graph API: answers the lead read with the sample response,
+/// or 503 while `down` is set.
+struct GraphApi {
+    url: String,
+    down: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+async fn graph_api() -> GraphApi {
+    use axum::extract::State;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let down = Arc::new(AtomicBool::new(false));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let answer = fixture("meta-graph-lead-response-unicode")["body"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    type St = (Arc<AtomicBool>, Arc<AtomicUsize>, String);
+    let app = axum::Router::new()
+        .route(
+            "/v24.0/{id}",
+            axum::routing::get(
+                |State((down, calls, answer)): State<St>, headers: http::HeaderMap| async move {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    if down.load(Ordering::SeqCst) {
+                        return (StatusCode::SERVICE_UNAVAILABLE, String::new());
+                    }
+                    if headers.get("authorization").and_then(|v| v.to_str().ok())
+                        != Some("Bearer local-page-token")
+                    {
+                        return (StatusCode::UNAUTHORIZED, String::new());
+                    }
+                    (StatusCode::OK, answer)
+                },
+            ),
+        )
+        .with_state((down.clone(), calls.clone(), answer));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    GraphApi { url, down, calls }
+}
+
+async fn app_with_graph(api: &GraphApi) -> TestApp {
+    let url = api.url.clone();
+    TestApp::with_config(move |c| {
+        *c = c.replace(
+            "verify_token = \"leadrelay-local-verify\"",
+            &format!("verify_token = \"leadrelay-local-verify\"\naccess_token = \"local-page-token\"\napi_url = \"{url}\""),
+        );
+    })
+    .await
+}
+
 #[tokio::test]
-async fn a_meta_notification_is_stored_pending_its_details_and_visible() {
-    let app = TestApp::new().await;
+async fn a_meta_notification_is_answered_at_once_then_its_details_are_fetched_and_it_is_routed() {
+    let api = graph_api().await;
+    let app = app_with_graph(&api).await;
     let (status, body) = deliver(&app, "meta-leadgen-basic", "meta").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let id = body["lead_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.lead(&id).await.stage,
+        Stage::PendingFetch,
+        "stored before the answer, details still to come"
+    );
     app.drain().await;
     let lead = app.lead(&id).await;
-    assert_eq!(lead.stage, Stage::PendingFetch);
+    assert_eq!(lead.stage, Stage::Routed);
     assert_eq!(lead.external_id.as_deref(), Some("3841029384756102"));
     assert_eq!(
         lead.campaign.get("ad_id").map(String::as_str),
         Some("120208765432109876")
     );
-    assert!(app.sent_emails().await.is_empty());
-    // Meta retries: still one lead.
+    let want = &fixture("meta-graph-lead-response-unicode")["expect"];
+    assert_eq!(lead.email(), want["email"].as_str());
+    assert_eq!(lead.display_name().as_deref(), want["full_name"].as_str());
+    assert_eq!(
+        app.emails_to(want["email"].as_str().unwrap()).await.len(),
+        1
+    );
+    // Meta retries: still one lead, no second fetch.
     let (_, again) = deliver(&app, "meta-leadgen-basic", "meta").await;
     assert_eq!(again["lead_id"], id.as_str());
+    app.drain().await;
     assert_eq!(app.items_with_entity("lead").await, 1);
+    assert_eq!(api.calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_failing_fetch_leaves_the_lead_visible_as_pending_and_a_retry_completes_it() {
+    use std::sync::atomic::Ordering;
+    let api = graph_api().await;
+    api.down.store(true, Ordering::SeqCst);
+    let app = app_with_graph(&api).await;
+    let (status, body) = deliver(&app, "meta-leadgen-basic", "meta").await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the platform is answered at once, whatever the API does"
+    );
+    let id = body["lead_id"].as_str().unwrap().to_owned();
+    app.drain().await;
+    let lead = app.lead(&id).await;
+    assert_eq!(lead.stage, Stage::PendingFetch);
+    let timeline = app.stack.deps.store.timeline(&id).await.unwrap();
+    assert!(
+        timeline.iter().any(
+            |e| e.kind == leadrelay::domain::lead::EventKind::FetchFailed
+                && e.summary.contains("503")
+        ),
+        "{timeline:?}"
+    );
+    // SQS delivers the message again later; here, the same handler is called again.
+    api.down.store(false, Ordering::SeqCst);
+    leadrelay_enrich::enrich_lead(&app.stack.deps, id.clone())
+        .await
+        .unwrap();
+    app.drain().await;
+    assert_eq!(app.lead(&id).await.stage, Stage::Routed);
 }
 
 #[tokio::test]

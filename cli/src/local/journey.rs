@@ -17,6 +17,8 @@ pub fn kind_label(k: EventKind) -> &'static str {
     match k {
         EventKind::Captured => "captured",
         EventKind::Redelivered => "redelivered",
+        EventKind::Fetched => "fetched",
+        EventKind::FetchFailed => "fetch failed",
         EventKind::Scored => "scored",
         EventKind::Routed => "routed",
         EventKind::Unassigned => "unassigned",

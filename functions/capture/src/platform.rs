@@ -181,7 +181,9 @@ async fn capture_one(
         summary,
     );
     let expires = now + chrono::Duration::days(REDELIVERY_WINDOW_DAYS);
-    let moves_on = |l: &Lead| l.stage == Stage::Captured && !l.is_quarantined();
+    // Pending leads go to enrich too: it fetches their details first.
+    let moves_on =
+        |l: &Lead| matches!(l.stage, Stage::Captured | Stage::PendingFetch) && !l.is_quarantined();
     match deps.store.capture(&lead, None, &event, &key, expires).await {
         Ok(Captured::Created) => {
             if moves_on(&lead) {

@@ -3,6 +3,7 @@
 use leadrelay::batch::{self, BatchOutcome, QueueMessage};
 use leadrelay::domain::lead::{EventKind, Stage};
 use leadrelay::domain::{enrichment, scoring, timeline};
+use leadrelay::fetch::FetchError;
 use leadrelay::queue::{LeadMessage, QueueError, QueueName};
 use leadrelay::store::{Change, StoreError};
 use leadrelay::Deps;
@@ -15,6 +16,8 @@ pub enum EnrichError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Queue(#[from] QueueError),
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
 }
 
 /// A batch from the captured queue.
@@ -28,6 +31,7 @@ pub async fn handle_batch(deps: &Deps, messages: Vec<QueueMessage>) -> BatchOutc
 /// Enriches and scores one lead, once: a redelivered message finds the lead scored and only
 /// passes it on again.
 pub async fn enrich_lead(deps: &Deps, lead_id: String) -> Result<(), EnrichError> {
+    fetch_details(deps, &lead_id).await?;
     let config = &deps.config;
     let outcome = deps
         .store
@@ -95,4 +99,87 @@ pub async fn enrich_lead(deps: &Deps, lead_id: String) -> Result<(), EnrichError
         );
     }
     Ok(())
+}
+
+/// For a lead the platform delivered as ids only: reads its details from the platform's API
+/// and makes it a captured lead. A failed fetch is recorded on the timeline and the message
+/// fails, so SQS delivers it again later: the lead stays visible as pending, never dropped.
+async fn fetch_details(deps: &Deps, lead_id: &str) -> Result<(), EnrichError> {
+    let lead = deps
+        .store
+        .get_lead(lead_id)
+        .await?
+        .ok_or_else(|| EnrichError::NoSuchLead(lead_id.to_owned()))?;
+    if lead.stage != Stage::PendingFetch || lead.is_quarantined() {
+        return Ok(());
+    }
+    let fetched = match fetch(deps, &lead.source, lead.external_id.as_deref()).await {
+        Ok(details) => details,
+        Err(e) => {
+            tracing::warn!(lead_id, source = lead.source, error = %e, "lead details not fetched; will retry");
+            let event = timeline::event(
+                deps.clock.as_ref(),
+                lead_id,
+                EventKind::FetchFailed,
+                "enrich",
+                format!("details not fetched: {e}; will retry"),
+            );
+            deps.store.append_events(&[event]).await?;
+            return Err(e.into());
+        }
+    };
+    deps.store
+        .modify_lead(lead_id, |lead| {
+            if lead.stage != Stage::PendingFetch {
+                return Change::Keep(());
+            }
+            let d = fetched.clone();
+            lead.fields = d.fields;
+            lead.attributes.extend(d.custom);
+            if let Some(consent) = d.consent {
+                lead.attributes
+                    .insert("consent".into(), consent.to_string());
+            }
+            lead.utm.extend(d.utm);
+            lead.click_ids.extend(d.click_ids);
+            for (k, v) in d.campaign {
+                lead.campaign.entry(k).or_insert(v);
+            }
+            lead.phone_country_hint = d.phone_country_hint.or(lead.phone_country_hint.take());
+            lead.submitted_at = lead.submitted_at.or(d.submitted_at);
+            lead.stage = Stage::Captured;
+            let e = timeline::event(
+                deps.clock.as_ref(),
+                &lead.lead_id,
+                EventKind::Fetched,
+                "enrich",
+                format!("details fetched from {}", lead.source),
+            );
+            Change::Save(vec![e], ())
+        })
+        .await?;
+    Ok(())
+}
+
+async fn fetch(
+    deps: &Deps,
+    source: &str,
+    external_id: Option<&str>,
+) -> Result<leadrelay::domain::platforms::PlatformLead, FetchError> {
+    let config = deps
+        .config
+        .source(source)
+        .ok_or_else(|| FetchError::NoApiUrl(source.to_owned()))?;
+    let token = deps
+        .secrets
+        .access_token(source)
+        .ok_or_else(|| FetchError::NoToken(source.to_owned()))?;
+    let api = deps
+        .config
+        .source_api_url(source)
+        .ok_or_else(|| FetchError::NoApiUrl(source.to_owned()))?;
+    let id = external_id.unwrap_or_default();
+    deps.platform_api
+        .fetch(config.kind, &api, token, id, &config.mapping)
+        .await
 }

@@ -2,6 +2,6 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let deps = leadrelay::lambda::deps(leadrelay::deps::SecretsNeeded::None).await?;
+    let deps = leadrelay::lambda::deps(leadrelay::deps::SecretsNeeded::All).await?;
     leadrelay::lambda::run_sqs(|messages| leadrelay_enrich::handle_batch(deps, messages)).await
 }

@@ -238,6 +238,10 @@ impl Lead {
 pub enum EventKind {
     Captured,
     Redelivered,
+    /// Details read from the platform's API.
+    Fetched,
+    /// Reading details from the platform's API failed (it is retried).
+    FetchFailed,
     Scored,
     Routed,
     Unassigned,

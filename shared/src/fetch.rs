@@ -1,0 +1,193 @@
+//! Reading lead details from platforms that deliver only ids (Meta Graph API, HubSpot CRM).
+//! Every API's base URL is configurable, so tests serve it from a local HTTP server.
+
+use std::time::Duration;
+
+use crate::config::SourceKind;
+use crate::domain::intake::IntakeError;
+use crate::domain::platforms::{self, assign, guess_field, FieldMapping, PlatformLead};
+use crate::secret::Secret;
+
+/// How long one API call may take before the fetch counts as failed (and is retried).
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("source {0} has no access token: set sources.{0}.access_token or LEADRELAY_<SOURCE>_ACCESS_TOKEN")]
+    NoToken(String),
+    #[error("source {0} has no API URL")]
+    NoApiUrl(String),
+    #[error("reading lead details from {platform} is not supported yet")]
+    Unsupported { platform: &'static str },
+    #[error("{platform} API request failed: {message}")]
+    Request {
+        platform: &'static str,
+        message: String,
+    },
+    #[error("{platform} API answered {status}")]
+    Status { platform: &'static str, status: u16 },
+    #[error("{platform} API answer cannot be read: {source}")]
+    Parse {
+        platform: &'static str,
+        #[source]
+        source: IntakeError,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct PlatformApi {
+    http: reqwest::Client,
+}
+
+impl Default for PlatformApi {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PlatformApi {
+    pub fn new() -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(TIMEOUT)
+            .user_agent("leadrelay")
+            .build()
+            .unwrap_or_default();
+        Self { http }
+    }
+
+    /// The complete lead behind a platform's id.
+    pub async fn fetch(
+        &self,
+        kind: SourceKind,
+        api_url: &str,
+        token: &Secret,
+        external_id: &str,
+        mapping: &FieldMapping,
+    ) -> Result<PlatformLead, FetchError> {
+        let (platform, url) = match kind {
+            SourceKind::Meta => (
+                "meta",
+                platforms::meta::fetch_url(api_url, external_id).map_err(|source| {
+                    FetchError::Parse {
+                        platform: "meta",
+                        source,
+                    }
+                })?,
+            ),
+            SourceKind::Hubspot => ("hubspot", hubspot_contact_url(api_url, external_id)?),
+            SourceKind::Linkedin => {
+                return Err(FetchError::Unsupported {
+                    platform: "linkedin",
+                })
+            }
+            _ => {
+                return Err(FetchError::Unsupported {
+                    platform: "this source",
+                })
+            }
+        };
+        let response = self
+            .http
+            .get(&url)
+            .bearer_auth(token.expose())
+            .send()
+            .await
+            .map_err(|e| FetchError::Request {
+                platform,
+                message: e.without_url().to_string(),
+            })?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(FetchError::Status {
+                platform,
+                status: status.as_u16(),
+            });
+        }
+        let body = response.bytes().await.map_err(|e| FetchError::Request {
+            platform,
+            message: e.without_url().to_string(),
+        })?;
+        match kind {
+            SourceKind::Meta => platforms::meta::parse_graph_lead(&body, mapping),
+            _ => parse_hubspot_contact(&body, mapping),
+        }
+        .map_err(|source| FetchError::Parse { platform, source })
+    }
+}
+
+const HUBSPOT_PROPERTIES: &str = "email,firstname,lastname,phone,mobilephone,company,jobtitle,country,message,hs_analytics_source";
+
+fn hubspot_contact_url(api_url: &str, external_id: &str) -> Result<String, FetchError> {
+    // `hubspot:<portal>:contact:<id>` or the bare id.
+    let id = external_id.rsplit(':').next().unwrap_or(external_id);
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(FetchError::Parse {
+            platform: "hubspot",
+            source: IntakeError::Malformed("HubSpot contact id must be digits".into()),
+        });
+    }
+    Ok(format!(
+        "{}/crm/v3/objects/contacts/{id}?properties={HUBSPOT_PROPERTIES}",
+        api_url.trim_end_matches('/')
+    ))
+}
+
+/// A CRM v3 contact: `{"id": "...", "properties": {"email": ..., "firstname": ..., ...}}`.
+fn parse_hubspot_contact(body: &[u8], mapping: &FieldMapping) -> Result<PlatformLead, IntakeError> {
+    let v: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| IntakeError::Malformed(format!("not a HubSpot contact: {e}")))?;
+    let id = v["id"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| IntakeError::NotALead("HubSpot contact without id".into()))?;
+    let mut lead = PlatformLead {
+        external_id: Some(id.clone()),
+        dedupe_key: format!("hubspot:contact:{id}"),
+        ..Default::default()
+    };
+    for (key, value) in v["properties"].as_object().into_iter().flatten() {
+        let Some(value) = value.as_str().filter(|s| !s.is_empty()) else {
+            continue;
+        };
+        let target = mapping.get(key).map(String::as_str).or(match key.as_str() {
+            "firstname" => Some("first_name"),
+            "lastname" => Some("last_name"),
+            "jobtitle" => Some("job_title"),
+            "mobilephone" => Some("phone"),
+            "hs_analytics_source" | "hs_object_id" | "createdate" | "lastmodifieddate" => {
+                Some("skip")
+            }
+            other => guess_field(other),
+        });
+        match target {
+            Some("skip") => {}
+            Some(field) => assign(&mut lead, field, key, value.to_owned()),
+            None => assign(&mut lead, "custom", key, value.to_owned()),
+        }
+    }
+    Ok(lead)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hubspot_contacts_map_their_properties() {
+        let body = br#"{"id":"98123004511","properties":{"email":"Ana@Acme.io","firstname":"Ana","lastname":"Costa","jobtitle":"CTO","phone":"","favourite_robot":"R2"}}"#;
+        let lead = parse_hubspot_contact(body, &FieldMapping::new()).unwrap();
+        assert_eq!(lead.fields.email.as_deref(), Some("Ana@Acme.io"));
+        assert_eq!(lead.fields.job_title.as_deref(), Some("CTO"));
+        assert_eq!(lead.fields.phone, None);
+        assert_eq!(
+            lead.custom.get("favourite_robot").map(String::as_str),
+            Some("R2")
+        );
+    }
+
+    #[test]
+    fn hubspot_contact_ids_must_be_digits() {
+        assert!(hubspot_contact_url("https://api.hubapi.com", "hubspot:1:contact:42").unwrap().ends_with("/contacts/42?properties=email,firstname,lastname,phone,mobilephone,company,jobtitle,country,message,hs_analytics_source"));
+        assert!(hubspot_contact_url("https://api.hubapi.com", "../admin").is_err());
+    }
+}
