@@ -192,7 +192,9 @@ pub async fn lead(config_location: &str, lead_id: &str, json: bool) -> Result<()
                 "  {:<16} {:<8} {}",
                 e.kind,
                 e.state,
-                e.sent_at.map(|t| t.to_rfc3339()).unwrap_or_default()
+                e.sent_at
+                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                    .unwrap_or_default()
             );
         }
     }
@@ -209,7 +211,13 @@ pub fn render_lead(lead: &leadrelay::domain::lead::Lead) -> String {
     let e = lead.enrichment.as_ref();
     row("lead", Some(lead.lead_id.clone()));
     row("source", Some(lead.source.clone()));
-    row("received", Some(lead.received_at.to_rfc3339()));
+    row(
+        "received",
+        Some(
+            lead.received_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        ),
+    );
     row("stage", Some(format!("{:?}", lead.stage).to_lowercase()));
     row("status", Some(format!("{:?}", lead.status).to_lowercase()));
     row(
@@ -273,11 +281,46 @@ pub fn render_lead(lead: &leadrelay::domain::lead::Lead) -> String {
         row("why", Some(a.reason.clone()));
     }
     if let Some(s) = &lead.sla {
-        row("SLA due", Some(s.due_at.to_rfc3339()));
-        row("contacted", s.contacted_at.map(|t| t.to_rfc3339()));
-        row("next step", s.next_at.map(|t| t.to_rfc3339()));
+        row(
+            "SLA due",
+            Some(s.due_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        );
+        row(
+            "contacted",
+            s.contacted_at
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        );
+        row(
+            "next step",
+            s.next_at
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        );
     }
     out
+}
+
+pub async fn leads(
+    config_location: &str,
+    source: Option<&str>,
+    since: Option<DateTime<Utc>>,
+) -> Result<()> {
+    let deps = connect(config_location, Arc::new(SystemClock)).await?;
+    // An operator's export reads the table; the handlers never do.
+    let mut leads = deps.store.scan_leads().await?;
+    leads.retain(|l| {
+        source.is_none_or(|s| l.source == s) && since.is_none_or(|t| l.received_at >= t)
+    });
+    leads.sort_by(|a, b| a.lead_id.cmp(&b.lead_id));
+    let mut out = std::io::stdout().lock();
+    for lead in &leads {
+        use std::io::Write;
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string(&leadrelay::domain::export::export(lead))?
+        )?;
+    }
+    Ok(())
 }
 
 pub async fn escalate(config_location: &str, once: bool, now: Option<DateTime<Utc>>) -> Result<()> {
@@ -289,7 +332,7 @@ pub async fn escalate(config_location: &str, once: bool, now: Option<DateTime<Ut
     let report = leadrelay_escalate::run_pass(&deps, at).await?;
     println!(
         "escalation pass at {}: {}",
-        at.to_rfc3339(),
+        at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         serde_json::to_string(&report)?
     );
     Ok(())

@@ -45,6 +45,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Export leads, one JSON object per line (the schema is in the README).
+    Leads {
+        /// Print JSON lines (the only format for now).
+        #[arg(long)]
+        json: bool,
+        /// Only leads of this source.
+        #[arg(long)]
+        source: Option<String>,
+        /// Only leads received at or after this time (RFC 3339).
+        #[arg(long)]
+        since: Option<chrono::DateTime<chrono::Utc>>,
+    },
     /// Escalation passes.
     Escalate {
         /// Run one pass and exit.
@@ -88,6 +100,11 @@ async fn main() -> ExitCode {
         } => commands::local(&cli.config, &listen, escalate_every).await,
         Command::Demo { listen } => commands::demo(&cli.config, &listen).await,
         Command::Lead { lead_id, json } => commands::lead(&cli.config, &lead_id, json).await,
+        Command::Leads {
+            json: _,
+            source,
+            since,
+        } => commands::leads(&cli.config, source.as_deref(), since).await,
         Command::Escalate { once, now } => commands::escalate(&cli.config, once, now).await,
         Command::Config {
             command: ConfigCommand::Check { file },

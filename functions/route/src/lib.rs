@@ -90,7 +90,7 @@ pub async fn route_lead(deps: &Deps, lead_id: String) -> Result<(), RouteError> 
                 let due = lead
                     .sla
                     .as_ref()
-                    .map(|s| s.due_at.to_rfc3339())
+                    .map(|s| s.due_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
                     .unwrap_or_default();
                 let e = timeline::event(
                     deps.clock.as_ref(),

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod condition;
 pub mod emails;
 pub mod enrichment;
+pub mod export;
 pub mod intake;
 pub mod lead;
 pub mod links;
