@@ -73,6 +73,20 @@ pub enum SourceKind {
     Linkedin,
     /// HubSpot webhooks, signature v3; details fetched.
     Hubspot,
+    /// Typeform `form_response` webhooks (`Typeform-Signature`).
+    Typeform,
+    /// Unbounce form submit webhooks (no signature: a URL token).
+    Unbounce,
+    /// Webflow `form_submission` webhooks (timestamped HMAC).
+    Webflow,
+    /// Calendly `invitee.created` webhooks (`Calendly-Webhook-Signature`).
+    Calendly,
+    /// Jotform webhooks (a URL token).
+    Jotform,
+    /// Gravity Forms Webhooks Add-On (bearer token).
+    GravityForms,
+    /// A plain HTML form on your own website: honeypot, time trap, optional token.
+    HtmlForm,
 }
 
 impl SourceKind {
@@ -121,9 +135,31 @@ pub struct SourceConfig {
     /// Base URL of the platform's API; `LEADRELAY_<SOURCE>_API_URL` wins over it.
     #[serde(default)]
     pub api_url: Option<String>,
+    /// Largest body taken from this source, in KiB (default 256; 64 for `html_form`).
+    #[serde(default)]
+    pub max_body_kib: Option<usize>,
+    /// Where a browser is sent after a successful form post (303 See Other), for forms that
+    /// post straight from the page.
+    #[serde(default)]
+    pub success_redirect: Option<String>,
     /// Platform question key (Typeform ref, Jotform name, Tally label, …) → lead field.
     #[serde(default)]
     pub mapping: BTreeMap<String, String>,
+}
+
+impl SourceConfig {
+    /// The body limit: explicit, and never above the global one.
+    pub fn max_body_bytes(&self) -> usize {
+        let default = match self.kind {
+            // A browser form's post is a few KiB; anything near the global limit is abuse.
+            SourceKind::HtmlForm => 64 * 1024,
+            _ => crate::domain::intake::MAX_BODY_BYTES,
+        };
+        self.max_body_kib
+            .map(|k| k * 1024)
+            .unwrap_or(default)
+            .min(crate::domain::intake::MAX_BODY_BYTES)
+    }
 }
 
 fn hmac() -> AuthScheme {

@@ -77,15 +77,18 @@ impl Secrets {
         let mut access_tokens = BTreeMap::new();
         for name in config.sources.keys() {
             let what = format!("source {name}");
-            let r = config
-                .source_secret_ref(name)
-                .ok_or_else(|| DepsError::Secret {
-                    what: what.clone(),
-                    message: format!(
-                        "none configured: set sources.{name}.secret or {}",
-                        Config::source_env_var(name, "SECRET")
-                    ),
-                })?;
+            let r = config.source_secret_ref(name);
+            // A website form posting from the browser cannot keep a secret; a token is optional.
+            if r.is_none() && config.sources[name].kind == crate::config::SourceKind::HtmlForm {
+                continue;
+            }
+            let r = r.ok_or_else(|| DepsError::Secret {
+                what: what.clone(),
+                message: format!(
+                    "none configured: set sources.{name}.secret or {}",
+                    Config::source_env_var(name, "SECRET")
+                ),
+            })?;
             sources.insert(name.clone(), fetch(&what, r, ssm).await?);
             if let Some(r) = config.source_verify_token_ref(name) {
                 let what = format!("source {name} verify token");

@@ -283,3 +283,76 @@ async fn a_linkedin_notification_is_stored_pending_its_details() {
     assert_eq!(lead.stage, Stage::PendingFetch);
     assert!(lead.external_id.is_some());
 }
+
+/// Every sample of a platform that delivers the lead in the request, through the real capture
+/// path, with the status code it expects and, for accepted ones, the lead it must make.
+#[tokio::test]
+async fn every_form_platform_sample_gets_its_expected_answer_and_lead() {
+    let app = TestApp::new().await;
+    let cases = [
+        ("typeform-basic", "typeform"),
+        ("typeform-tampered", "typeform"),
+        ("unbounce-basic", "unbounce"),
+        ("unbounce-xss-crlf-name", "unbounce"),
+        ("webflow-form-submission", "webflow"),
+        ("webflow-stale-timestamp", "webflow"),
+        ("calendly-invitee-created", "calendly"),
+        ("jotform-basic", "jotform"),
+        ("gravity_forms-wrong-token", "gravity-forms"),
+        ("html_form-utm", "html-form"),
+        ("html_form-oversized", "html-form"),
+        ("google-lead-basic", "google"),
+        ("tally-basic", "tally"),
+    ];
+    for (name, source) in cases {
+        let f = fixture(name);
+        let e = &f["expect"];
+        let (status, body) = deliver(&app, name, source).await;
+        assert_eq!(
+            status.as_u16() as u64,
+            e["http_status"].as_u64().unwrap(),
+            "{name}: {body}"
+        );
+        if !e["accept"].as_bool().unwrap_or(false) {
+            continue;
+        }
+        let lead = app
+            .lead(
+                body["lead_ids"][0]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{name}: {body}")),
+            )
+            .await;
+        if let Some(email) = e["email"].as_str() {
+            assert_eq!(
+                lead.fields
+                    .email
+                    .as_deref()
+                    .and_then(leadrelay::domain::normalize::email)
+                    .as_deref(),
+                Some(email),
+                "{name}"
+            );
+        }
+        for (key, got) in [
+            ("company", lead.fields.company.clone()),
+            ("external_id", lead.external_id.clone()),
+        ] {
+            if let Some(want) = e[key].as_str() {
+                assert_eq!(got.as_deref(), Some(want), "{name}: {key}");
+            }
+        }
+        if let Some(want) = e["utm_source"].as_str() {
+            assert_eq!(
+                lead.utm.get("source").map(String::as_str),
+                Some(want),
+                "{name}: utm_source"
+            );
+        }
+    }
+    app.drain().await;
+    // The XSS sample's name reaches the owner escaped, never as markup.
+    for email in app.sent_emails().await {
+        assert!(!email.body.contains("<script"), "{}", email.subject);
+    }
+}

@@ -30,6 +30,13 @@ pub fn platform<'s>(
         SourceKind::Google => Box::new(platforms::Google),
         SourceKind::Linkedin => Box::new(platforms::LinkedIn::new(secret)),
         SourceKind::Hubspot => Box::new(platforms::HubSpot),
+        SourceKind::Typeform => Box::new(platforms::Typeform),
+        SourceKind::Unbounce => Box::new(platforms::Unbounce),
+        SourceKind::Webflow => Box::new(platforms::Webflow),
+        SourceKind::Calendly => Box::new(platforms::Calendly),
+        SourceKind::Jotform => Box::new(platforms::Jotform),
+        SourceKind::GravityForms => Box::new(platforms::GravityForms),
+        SourceKind::HtmlForm => Box::new(platforms::HtmlForm),
     })
 }
 
@@ -144,6 +151,21 @@ pub async fn handle(
         elapsed_ms = started.elapsed().as_millis() as u64,
         "platform delivery captured"
     );
+    if let Some(to) = &source.success_redirect {
+        // A browser posted the form: send it on to the thank-you page.
+        return Response::builder()
+            .status(StatusCode::SEE_OTHER)
+            .header("location", to)
+            .header("content-type", "application/json")
+            .body(serde_json::json!({ "lead_ids": lead_ids }).to_string())
+            .unwrap_or_else(|_| {
+                json_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "bad redirect",
+                )
+            });
+    }
     let status = StatusCode::from_u16(platform.success_status()).unwrap_or(StatusCode::OK);
     let mut body = serde_json::json!({ "lead_ids": lead_ids, "duplicates": duplicates });
     if let [one] = lead_ids.as_slice() {

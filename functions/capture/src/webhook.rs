@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use http::{Request, Response, StatusCode};
 use leadrelay::config::{AuthScheme, SourceConfig, SourceKind};
 use leadrelay::domain::auth::{self, AuthError};
-use leadrelay::domain::intake::{self, IntakeError, Submission, MAX_BODY_BYTES};
+use leadrelay::domain::intake::{self, IntakeError, Submission};
 use leadrelay::domain::lead::{EventKind, Lead, LeadEvent, LeadStatus, Stage};
 use leadrelay::queue::{LeadMessage, QueueName};
 use leadrelay::store::{Captured, RawDelivery};
@@ -29,11 +29,12 @@ pub async fn handle(deps: &Deps, source_name: &str, req: Request<Body>) -> Respo
             &format!("no source is called {source_name:?}"),
         );
     };
-    if req.body().len() > MAX_BODY_BYTES {
+    let limit = source.max_body_bytes();
+    if req.body().len() > limit {
         return json_error(
             StatusCode::PAYLOAD_TOO_LARGE,
             "body_too_large",
-            &format!("the body is larger than {} KiB", MAX_BODY_BYTES / 1024),
+            &format!("the body is larger than {} KiB", limit / 1024),
         );
     }
     if source.kind.is_platform() {
