@@ -16,20 +16,30 @@ use super::intake::IntakeError;
 use super::lead::LeadFields;
 use crate::secret::Secret;
 
+pub mod calendly;
 pub mod google;
+pub mod gravity_forms;
+pub mod html_form;
 pub mod hubspot;
+pub mod jotform;
 pub mod linkedin;
 pub mod meta;
 pub mod tally;
 pub mod typeform;
+pub mod unbounce;
 pub mod webflow;
 
+pub use calendly::Calendly;
 pub use google::Google;
+pub use gravity_forms::GravityForms;
+pub use html_form::HtmlForm;
 pub use hubspot::HubSpot;
+pub use jotform::Jotform;
 pub use linkedin::LinkedIn;
 pub use meta::Meta;
 pub use tally::Tally;
 pub use typeform::Typeform;
+pub use unbounce::Unbounce;
 pub use webflow::Webflow;
 
 #[cfg(test)]
