@@ -135,6 +135,18 @@ pub struct SourceConfig {
     /// Base URL of the platform's API; `LEADRELAY_<SOURCE>_API_URL` wins over it.
     #[serde(default)]
     pub api_url: Option<String>,
+    /// Browser origins allowed to post to this source (`https://www.example.com`); empty: any.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    /// Posts taken per client address per minute (default 10 for `html_form`, else no limit).
+    #[serde(default)]
+    pub rate_limit_per_minute: Option<u32>,
+    /// The full public URL the platform calls for this source, without query
+    /// (`https://hooks.example.com/webhooks/hubspot`), for signatures over the URL (HubSpot v3)
+    /// when a custom domain or proxy changes the host or path. Default: from the request's Host
+    /// and X-Forwarded-Proto.
+    #[serde(default)]
+    pub public_url: Option<String>,
     /// Largest body taken from this source, in KiB (default 256; 64 for `html_form`).
     #[serde(default)]
     pub max_body_kib: Option<usize>,
@@ -148,6 +160,13 @@ pub struct SourceConfig {
 }
 
 impl SourceConfig {
+    /// The per-address rate limit, if any.
+    pub fn rate_limit(&self) -> Option<u32> {
+        self.rate_limit_per_minute
+            .or((self.kind == SourceKind::HtmlForm).then_some(10))
+            .filter(|n| *n > 0)
+    }
+
     /// The body limit: explicit, and never above the global one.
     pub fn max_body_bytes(&self) -> usize {
         let default = match self.kind {

@@ -356,3 +356,94 @@ async fn every_form_platform_sample_gets_its_expected_answer_and_lead() {
         assert!(!email.body.contains("<script"), "{}", email.subject);
     }
 }
+
+#[tokio::test]
+async fn a_hubspot_notification_signed_over_its_public_url_is_taken_pending_its_details() {
+    let app = TestApp::new().await;
+    let (status, body) = deliver(&app, "hubspot-webhooks-contact-creation", "hubspot").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let lead = app.lead(body["lead_ids"][0].as_str().unwrap()).await;
+    assert_eq!(lead.stage, Stage::PendingFetch);
+}
+
+#[tokio::test]
+async fn a_website_form_refuses_other_origins_and_floods_from_one_address() {
+    let app = TestApp::new().await;
+    let f = fixture("html_form-utm");
+    let mut foreign = request(&f, "html-form");
+    foreign
+        .headers_mut()
+        .insert("origin", "https://evil.example".parse().unwrap());
+    foreign.headers_mut().remove("referer");
+    let (status, body) = app.send(foreign).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(app.items().await.iter().all(|i| i
+        .get("entity")
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+        != Some("delivery")));
+
+    app.clock.set(t("2026-03-20T08:38:02Z"));
+    let mut statuses = Vec::new();
+    for _ in 0..11 {
+        let mut r = request(&f, "html-form");
+        r.headers_mut()
+            .insert("x-forwarded-for", "203.0.113.7".parse().unwrap());
+        statuses.push(app.send(r).await.0.as_u16());
+    }
+    assert!(statuses[..10].iter().all(|s| *s == 303), "{statuses:?}");
+    assert_eq!(statuses[10], 429);
+    let mut other = request(&f, "html-form");
+    other
+        .headers_mut()
+        .insert("x-forwarded-for", "198.51.100.1".parse().unwrap());
+    assert_eq!(
+        app.send(other).await.0,
+        StatusCode::SEE_OTHER,
+        "another address is not limited"
+    );
+}
+
+/// Arbitrary bodies to every source: a refusal, never a 5xx, never a panic.
+#[tokio::test]
+async fn no_body_makes_any_source_answer_5xx() {
+    let app = TestApp::new().await;
+    let sources: Vec<String> = app.stack.deps.config.sources.keys().cloned().collect();
+    // A small deterministic generator: the same cases every run.
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let shapes: [&[u8]; 6] = [
+        b"",
+        b"{}",
+        b"[]",
+        b"null",
+        b"{\"entry\":[{\"changes\":[{}]}]}",
+        b"a=b&c",
+    ];
+    for source in &sources {
+        for i in 0..12 {
+            let body: Vec<u8> = if i < shapes.len() {
+                shapes[i].to_vec()
+            } else {
+                (0..(next() % 300)).map(|_| (next() % 256) as u8).collect()
+            };
+            for ct in ["application/json", "application/x-www-form-urlencoded"] {
+                let req = Request::post(format!("/v1/webhooks/{source}?token=x"))
+                    .header("content-type", ct)
+                    .header("origin", "https://www.acme-robotics.io")
+                    .body(body.clone())
+                    .unwrap();
+                let (status, answer) = app.send(req).await;
+                assert!(
+                    status.as_u16() < 500,
+                    "{source} answered {status} to {body:?}: {answer}"
+                );
+            }
+        }
+    }
+}

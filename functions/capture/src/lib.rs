@@ -6,6 +6,7 @@
 //! tests call the very same function.
 
 mod contacted;
+mod guard;
 mod platform;
 mod webhook;
 

@@ -40,20 +40,24 @@ pub fn platform<'s>(
     })
 }
 
-/// The URL the platform called, for schemes that sign it: the Host header and
-/// X-Forwarded-Proto (http when absent) as API Gateway passes them on.
-fn called_url(req: &Request<Body>) -> String {
+/// The URL the platform called, for schemes that sign it: the source's configured public
+/// URL, else the Host header and X-Forwarded-Proto (http when absent) as API Gateway passes
+/// them on.
+fn called_url(req: &Request<Body>, public_url: Option<&str>) -> String {
+    let query = req
+        .uri()
+        .query()
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
+    if let Some(base) = public_url {
+        return format!("{base}{query}");
+    }
     let h = |n: &str| req.headers().get(n).and_then(|v| v.to_str().ok());
     let scheme = h("x-forwarded-proto").unwrap_or("http");
     let host = h("host")
         .or_else(|| req.uri().host())
         .unwrap_or("localhost");
-    let path = req
-        .uri()
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/");
-    format!("{scheme}://{host}{path}")
+    format!("{scheme}://{host}{}{query}", req.uri().path())
 }
 
 pub async fn handle(
@@ -81,7 +85,7 @@ pub async fn handle(
                 .map(|v| (k.as_str().to_ascii_lowercase(), v.to_owned()))
         })
         .collect();
-    let url = called_url(&req);
+    let url = called_url(&req, source.public_url.as_deref());
     let incoming = Incoming {
         method: req.method().as_str(),
         url: &url,

@@ -37,6 +37,9 @@ pub async fn handle(deps: &Deps, source_name: &str, req: Request<Body>) -> Respo
             &format!("the body is larger than {} KiB", limit / 1024),
         );
     }
+    if let Some(refusal) = crate::guard::check(deps, source_name, source, &req).await {
+        return refusal;
+    }
     if source.kind.is_platform() {
         return crate::platform::handle(deps, source_name, source, req).await;
     }

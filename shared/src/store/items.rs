@@ -150,6 +150,10 @@ pub(super) fn round_robin_key(team: &str) -> Item {
     key(format!("TEAM#{team}"), "ROUND_ROBIN")
 }
 
+pub(super) fn rate_key(key: &str) -> Item {
+    self::key(format!("RATE#{key}"), "RATE")
+}
+
 pub(super) fn email_key(lead_id: &str, kind: &str) -> Item {
     key(lead_pk(lead_id), &format!("EMAIL#{kind}"))
 }
