@@ -1,0 +1,175 @@
+//! The pure domain's CPU cost per lead: parsing, authenticating, enriching, scoring and routing
+//! one typical signed JSON lead, with the local configuration's rules.
+//!
+//! ```text
+//! cargo bench -p leadrelay --bench domain -- --warm-up-time 1 --measurement-time 3
+//! ```
+
+use std::hint::black_box;
+
+use chrono::{DateTime, Utc};
+use criterion::{criterion_group, criterion_main, Criterion};
+use leadrelay::config::Config;
+use leadrelay::domain::auth;
+use leadrelay::domain::enrichment;
+use leadrelay::domain::intake::{self, Submission};
+use leadrelay::domain::lead::{Lead, LeadStatus, Stage};
+use leadrelay::domain::routing;
+use leadrelay::domain::scoring;
+use leadrelay::secret::Secret;
+
+const SOURCE: &str = "json";
+
+fn config() -> Config {
+    Config::from_toml(include_str!("../../infra/config/local.toml"), "local.toml")
+        .expect("the local configuration is valid")
+}
+
+/// A typical delivery: a VP asking for a demo from paid search (hot, routed by rule).
+fn body() -> Vec<u8> {
+    serde_json::json!({
+        "email": "ana.ferreira@northwind-logistics.com",
+        "first_name": "Ana",
+        "last_name": "Ferreira",
+        "phone": "(415) 555-2671",
+        "company": "Northwind Logistics",
+        "job_title": "VP Operations",
+        "message": "We'd like a demo for our three warehouses.",
+        "utm_source": "google",
+        "utm_medium": "cpc",
+        "utm_campaign": "spring-2026",
+        "employees": 450
+    })
+    .to_string()
+    .into_bytes()
+}
+
+fn secret(config: &Config) -> Secret {
+    Secret::new(
+        config.sources[SOURCE]
+            .secret
+            .clone()
+            .expect("the json source has a literal secret"),
+    )
+}
+
+/// A captured lead with no fields yet. Built through serde (once, outside the timing) so that
+/// fields added to `Lead` later take their defaults here too.
+fn blank_lead(now: DateTime<Utc>) -> Lead {
+    serde_json::from_value(serde_json::json!({
+        "lead_id": "01JLEAD0000000000000000000",
+        "source": SOURCE,
+        "received_at": now,
+        "delivery_id": "01JDELIVERY000000000000000",
+        "stage": Stage::Captured,
+        "status": LeadStatus::New,
+        "fields": {},
+    }))
+    .expect("a minimal lead")
+}
+
+/// The lead capture makes of a submission (as `functions/capture` does: a few owned strings
+/// plus the submission's fields).
+fn new_lead(blank: &Lead, s: Submission) -> Lead {
+    let mut lead = blank.clone();
+    lead.is_spam = s.is_spam;
+    lead.fields = s.fields;
+    lead.utm = s.utm;
+    lead.attributes = s.attributes;
+    lead
+}
+
+/// What enrich does to a lead: enrichment, then the score (as `functions/enrich` does).
+fn enrich_and_score(lead: &mut Lead, config: &Config) {
+    let default_country = lead.phone_country_hint.clone().or_else(|| {
+        config
+            .source(&lead.source)
+            .and_then(|s| s.default_country.clone())
+    });
+    lead.enrichment = Some(enrichment::enrich(
+        &lead.fields,
+        default_country.as_deref(),
+        &config.enrichment.free_email_domains,
+    ));
+    lead.score = Some(scoring::score(lead, &config.scoring));
+}
+
+fn domain(c: &mut Criterion) {
+    let config = config();
+    let secret = secret(&config);
+    let body = body();
+    let signature = auth::sign(&secret, None, &body);
+    let now: DateTime<Utc> = "2026-03-02T10:00:00Z".parse().unwrap();
+    let default_country = config
+        .source(SOURCE)
+        .and_then(|s| s.default_country.as_deref());
+
+    // The lead at each step's input, so each bench measures that step alone.
+    let blank = blank_lead(now);
+    let captured = new_lead(&blank, intake::parse_json(&body).unwrap());
+    let mut enriched = captured.clone();
+    enriched.enrichment = Some(enrichment::enrich(
+        &captured.fields,
+        default_country,
+        &config.enrichment.free_email_domains,
+    ));
+    let mut scored = enriched.clone();
+    scored.score = Some(scoring::score(&enriched, &config.scoring));
+    let choice = routing::choose_team(&scored, &config).expect("the lead is routable");
+    assert_eq!(choice.team, "sales", "{}", choice.why);
+
+    let mut g = c.benchmark_group("domain");
+    g.bench_function("parse_json", |b| {
+        b.iter(|| intake::parse_json(black_box(&body)).unwrap())
+    });
+    g.bench_function("verify_hmac", |b| {
+        b.iter(|| {
+            auth::verify_hmac(
+                black_box(&secret),
+                black_box(Some(signature.as_str())),
+                None,
+                black_box(&body),
+                now,
+            )
+            .unwrap()
+        })
+    });
+    g.bench_function("enrich", |b| {
+        b.iter(|| {
+            enrichment::enrich(
+                black_box(&captured.fields),
+                default_country,
+                &config.enrichment.free_email_domains,
+            )
+        })
+    });
+    g.bench_function("score", |b| {
+        b.iter(|| scoring::score(black_box(&enriched), &config.scoring))
+    });
+    g.bench_function("choose_team+pick", |b| {
+        let mut ticket = 0u64;
+        b.iter(|| {
+            ticket += 1;
+            let choice = routing::choose_team(black_box(&scored), &config).unwrap();
+            let (owner, reason) = routing::pick(&choice, ticket);
+            (owner.id.len(), reason)
+        })
+    });
+    g.bench_function("whole_lead", |b| {
+        let mut ticket = 0u64;
+        b.iter(|| {
+            ticket += 1;
+            let body = black_box(&body);
+            auth::verify_hmac(&secret, Some(signature.as_str()), None, body, now).unwrap();
+            let mut lead = new_lead(&blank, intake::parse_json(body).unwrap());
+            enrich_and_score(&mut lead, &config);
+            let choice = routing::choose_team(&lead, &config).unwrap();
+            let (owner, reason) = routing::pick(&choice, ticket);
+            (lead, owner.id.len(), reason)
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, domain);
+criterion_main!(benches);
