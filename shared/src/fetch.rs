@@ -86,16 +86,16 @@ impl PlatformApi {
                 })
             }
         };
-        let response = self
-            .http
-            .get(&url)
-            .bearer_auth(token.expose())
-            .send()
-            .await
-            .map_err(|e| FetchError::Request {
-                platform,
-                message: e.without_url().to_string(),
-            })?;
+        let mut request = self.http.get(&url).bearer_auth(token.expose());
+        if kind == SourceKind::Linkedin {
+            request = request
+                .header("LinkedIn-Version", LINKEDIN_VERSION)
+                .header("X-Restli-Protocol-Version", "2.0.0");
+        }
+        let response = request.send().await.map_err(|e| FetchError::Request {
+            platform,
+            message: e.without_url().to_string(),
+        })?;
         let status = response.status();
         if !status.is_success() {
             return Err(FetchError::Status {
@@ -109,10 +109,105 @@ impl PlatformApi {
         })?;
         match kind {
             SourceKind::Meta => platforms::meta::parse_graph_lead(&body, mapping),
+            SourceKind::Linkedin => parse_linkedin_response(&body, mapping),
             _ => parse_hubspot_contact(&body, mapping),
         }
         .map_err(|source| FetchError::Parse { platform, source })
     }
+}
+
+/// The Marketing API version LinkedIn's versioned endpoints require (`YYYYMM`).
+const LINKEDIN_VERSION: &str = "202510";
+
+fn linkedin_response_url(api_url: &str, external_id: &str) -> Result<String, FetchError> {
+    let ok = !external_id.is_empty()
+        && external_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if !ok {
+        return Err(FetchError::Parse {
+            platform: "linkedin",
+            source: IntakeError::Malformed(
+                "LinkedIn lead form response id must be letters, digits and dashes".into(),
+            ),
+        });
+    }
+    Ok(format!(
+        "{}/rest/leadFormResponses/{external_id}",
+        api_url.trim_end_matches('/')
+    ))
+}
+
+/// A Lead Sync `leadFormResponses` record: answers carry only a question id, so the source's
+/// mapping says which id is which field (unmapped answers land in `custom` by question id).
+fn parse_linkedin_response(
+    body: &[u8],
+    mapping: &FieldMapping,
+) -> Result<PlatformLead, IntakeError> {
+    let v: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| IntakeError::Malformed(format!("not a LinkedIn lead form response: {e}")))?;
+    let id = match &v["id"] {
+        serde_json::Value::String(s) => s.rsplit(':').next().unwrap_or(s).to_owned(),
+        serde_json::Value::Number(n) => n.to_string(),
+        _ => {
+            return Err(IntakeError::NotALead(
+                "LinkedIn lead form response without id".into(),
+            ))
+        }
+    };
+    let mut lead = PlatformLead {
+        external_id: Some(id.clone()),
+        dedupe_key: format!("linkedin:{id}:CREATED"),
+        is_test: v["testLead"].as_bool().unwrap_or(false),
+        submitted_at: v["submittedAt"]
+            .as_i64()
+            .and_then(chrono::DateTime::from_timestamp_millis),
+        ..Default::default()
+    };
+    if let Some(form) = v["versionedLeadGenFormUrn"].as_str() {
+        lead.campaign.insert("form_id".into(), form.to_owned());
+    }
+    for answer in v["formResponse"]["answers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let question = match &answer["questionId"] {
+            serde_json::Value::Number(n) => n.to_string(),
+            serde_json::Value::String(s) => s.clone(),
+            _ => continue,
+        };
+        let details = &answer["answerDetails"];
+        let text = details["textQuestionAnswer"]["answer"]
+            .as_str()
+            .map(str::to_owned)
+            .or_else(|| {
+                details["multipleChoiceAnswer"]["options"]
+                    .as_array()
+                    .map(|o| {
+                        o.iter()
+                            .map(|x| x.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+            });
+        let Some(text) = text else { continue };
+        let field = mapping
+            .get(&question)
+            .map(String::as_str)
+            .unwrap_or("custom");
+        assign(&mut lead, field, &question, text);
+    }
+    let consents: Vec<bool> = v["formResponse"]["consentResponses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["accepted"].as_bool())
+        .collect();
+    if !consents.is_empty() {
+        lead.consent = Some(consents.iter().all(|c| *c));
+    }
+    Ok(lead)
 }
 
 const HUBSPOT_PROPERTIES: &str = "email,firstname,lastname,phone,mobilephone,company,jobtitle,country,message,hs_analytics_source";
@@ -183,6 +278,33 @@ mod tests {
             lead.custom.get("favourite_robot").map(String::as_str),
             Some("R2")
         );
+    }
+
+    #[test]
+    fn linkedin_answers_map_by_question_id() {
+        let body = br#"{"id":"urn:li:leadFormResponse:4f6c-4","submittedAt":1773750120456,"testLead":false,
+            "versionedLeadGenFormUrn":"urn:li:versionedLeadGenForm:(urn:li:leadGenForm:71039482,3)",
+            "formResponse":{"answers":[
+              {"questionId":1,"answerDetails":{"textQuestionAnswer":{"answer":"Sofia@Example.com"}}},
+              {"questionId":2,"answerDetails":{"textQuestionAnswer":{"answer":"Sofia Rossi"}}},
+              {"questionId":9,"answerDetails":{"textQuestionAnswer":{"answer":"50-200"}}}],
+              "consentResponses":[{"accepted":true}]}}"#;
+        let mapping: FieldMapping = [
+            ("1".to_owned(), "email".to_owned()),
+            ("2".to_owned(), "full_name".to_owned()),
+        ]
+        .into();
+        let lead = parse_linkedin_response(body, &mapping).unwrap();
+        assert_eq!(lead.external_id.as_deref(), Some("4f6c-4"));
+        assert_eq!(lead.fields.email.as_deref(), Some("Sofia@Example.com"));
+        assert_eq!(lead.fields.full_name.as_deref(), Some("Sofia Rossi"));
+        assert_eq!(lead.custom.get("9").map(String::as_str), Some("50-200"));
+        assert_eq!(lead.consent, Some(true));
+        assert_eq!(
+            lead.submitted_at.map(|t| t.timestamp_millis()),
+            Some(1773750120456)
+        );
+        assert!(linkedin_response_url("https://api.linkedin.com", "../x").is_err());
     }
 
     #[test]
