@@ -75,11 +75,7 @@ impl PlatformApi {
                 })?,
             ),
             SourceKind::Hubspot => ("hubspot", hubspot_contact_url(api_url, external_id)?),
-            SourceKind::Linkedin => {
-                return Err(FetchError::Unsupported {
-                    platform: "linkedin",
-                })
-            }
+            SourceKind::Linkedin => ("linkedin", linkedin_response_url(api_url, external_id)?),
             _ => {
                 return Err(FetchError::Unsupported {
                     platform: "this source",
