@@ -447,3 +447,35 @@ async fn no_body_makes_any_source_answer_5xx() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_get_to_a_form_platform_makes_no_lead_and_a_delivery_without_contact_is_refused_but_kept()
+{
+    let app = TestApp::new().await;
+    let r = app
+        .stack
+        .http(
+            Request::get("/v1/webhooks/html-form")
+                .header("origin", "https://www.acme-robotics.io")
+                .body(Vec::new())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert!(app.items().await.is_empty());
+
+    let mut f = fixture("html_form-utm");
+    f["body"] = "full_name=Nobody&company=Acme&website=&form_started_at=1773995835".into();
+    let (status, body) = app.send(request(&f, "html-form")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"], "not_a_lead");
+    assert!(app
+        .stack
+        .deps
+        .store
+        .get_delivery(body["delivery_id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(app.items_with_entity("lead").await, 0);
+}

@@ -162,10 +162,26 @@ impl TestApp {
             .count()
     }
 
+    /// moto's whole state. Its dump walks every backend while other tests' requests change
+    /// them, and now and then fails mid-walk (a Python "dictionary changed size" error): read
+    /// again when it does.
+    async fn moto_state(&self) -> Value {
+        let url = format!("{}/moto-api/data.json", self.stack.endpoint);
+        let mut last = String::new();
+        for _ in 0..20 {
+            let r = reqwest::get(&url).await.expect("moto answers");
+            match r.json::<Value>().await {
+                Ok(v) => return v,
+                Err(e) => last = e.to_string(),
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("moto's state could not be read: {last}");
+    }
+
     /// The emails moto recorded as sent from this test's sender.
     pub async fn sent_emails(&self) -> Vec<SentEmail> {
-        let url = format!("{}/moto-api/data.json", self.stack.endpoint);
-        let data: Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+        let data = self.moto_state().await;
         data["ses"]["Message"]
             .as_array()
             .cloned()

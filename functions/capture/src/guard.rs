@@ -68,10 +68,11 @@ fn origin_of(url: &str) -> Option<String> {
     (!host.is_empty()).then(|| format!("{scheme}://{host}"))
 }
 
-/// The client's address as API Gateway forwards it (the first X-Forwarded-For entry).
+/// The client's address as API Gateway saw it: the last X-Forwarded-For entry (API Gateway
+/// appends the address it saw; earlier entries are whatever the client sent).
 fn client_address(req: &Request<Body>) -> String {
     header(req, "x-forwarded-for")
-        .and_then(|v| v.split(',').next())
+        .and_then(|v| v.rsplit(',').next())
         .map(|v| v.trim().to_owned())
         .unwrap_or_else(|| "unknown".into())
 }

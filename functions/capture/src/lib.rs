@@ -11,6 +11,7 @@ mod platform;
 mod webhook;
 
 use http::{Method, Request, Response, StatusCode};
+use leadrelay::config::SourceKind;
 use leadrelay::Deps;
 
 /// The body of a request, as received.
@@ -30,7 +31,11 @@ pub async fn handle(deps: &Deps, req: Request<Body>) -> Response<String> {
         (&Method::GET, ["v1", "webhooks", source]) => {
             let source = (*source).to_owned();
             match deps.config.source(&source) {
-                Some(s) if s.kind.is_platform() => platform::handle(deps, &source, s, req).await,
+                // Only platforms with a subscription handshake take GETs; for the others a GET
+                // (a crawler, a person opening the URL) must not make a lead.
+                Some(s) if matches!(s.kind, SourceKind::Meta | SourceKind::Linkedin) => {
+                    platform::handle(deps, &source, s, req).await
+                }
                 Some(_) => json_error(
                     StatusCode::METHOD_NOT_ALLOWED,
                     "method_not_allowed",

@@ -124,6 +124,25 @@ pub async fn handle(
         Ok(Intake::Leads(items)) => items,
         Err(e) => return refuse(deps, delivery, e, started).await,
     };
+    // A lead needs a way to reach the person, unless its details are still to be fetched.
+    let reachable =
+        |l: &PlatformLead| l.requires_fetch || l.fields.email.is_some() || l.fields.phone.is_some();
+    if !items.is_empty() && !items.iter().any(reachable) {
+        let e = leadrelay::domain::intake::IntakeError::NotALead(
+            "a lead needs an email or a phone number; neither was given".into(),
+        );
+        return refuse(deps, delivery, e, started).await;
+    }
+    let unreachable = items.iter().filter(|l| !reachable(l)).count();
+    if unreachable > 0 {
+        tracing::info!(
+            source = source_name,
+            delivery_id,
+            skipped = unreachable,
+            "items without email or phone skipped"
+        );
+    }
+    let items: Vec<PlatformLead> = items.into_iter().filter(reachable).collect();
     // Every authentic delivery is kept as it arrived (DESIGN invariant 2), before its leads.
     delivery.outcome = if items.is_empty() {
         "ignored"

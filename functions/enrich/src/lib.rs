@@ -147,6 +147,7 @@ async fn fetch_details(deps: &Deps, lead_id: &str) -> Result<(), EnrichError> {
             }
             lead.phone_country_hint = d.phone_country_hint.or(lead.phone_country_hint.take());
             lead.submitted_at = lead.submitted_at.or(d.submitted_at);
+            lead.is_test |= d.is_test;
             lead.stage = Stage::Captured;
             let e = timeline::event(
                 deps.clock.as_ref(),

@@ -16,7 +16,7 @@ pub struct ExportedLead {
     pub external_id: Option<String>,
     pub received_at: DateTime<Utc>,
     pub submitted_at: Option<DateTime<Utc>>,
-    /// `pending_fetch`, `new`, `working`, … (pipeline stages before the owner's status).
+    /// `pending_fetch` (details still to come), `new`, or `working` (first contact made).
     pub status: String,
     pub is_test: bool,
     pub is_spam: bool,

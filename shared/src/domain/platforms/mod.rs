@@ -190,7 +190,10 @@ pub fn assign(lead: &mut PlatformLead, field: &str, key: &str, value: String) {
                     lead.click_ids.insert(other.to_owned(), v);
                 }
             } else if let Some(v) = text(&value) {
-                lead.custom.insert(key.to_owned(), v);
+                // A mapping may name an attribute of our own ("employees"); else the
+                // platform's key is kept.
+                let name = if other == "custom" { key } else { other };
+                lead.custom.insert(name.to_owned(), v);
             }
             return;
         }
