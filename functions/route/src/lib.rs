@@ -158,7 +158,12 @@ fn start_sla(deps: &Deps, lead: &mut Lead) {
         .or_else(|| cfg.targets.values().min())
         .copied()
         .unwrap_or_default();
-    lead.sla = Some(sla::start(lead.received_at, target, &cfg.escalation));
+    lead.sla = Some(sla::start(
+        lead.received_at,
+        target,
+        &cfg.escalation,
+        &sla::WallClock,
+    ));
 }
 
 async fn notify(deps: &Deps, message: NotifyMessage) -> Result<(), RouteError> {

@@ -398,6 +398,7 @@ mod tests {
             l.received_at,
             std::time::Duration::from_secs(900),
             &[],
+            &crate::domain::sla::WallClock,
         ));
         let now = l.received_at + chrono::Duration::minutes(40);
         let e = escalation(&l, &a, now);

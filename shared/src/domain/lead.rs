@@ -137,6 +137,9 @@ pub struct SlaState {
     pub contacted_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub escalations: Vec<EscalationRecord>,
+    /// When each step of the escalation ladder falls due, fixed when the clock started.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps_at: Vec<DateTime<Utc>>,
 }
 
 impl SlaState {

@@ -7,33 +7,57 @@ use crate::config::{EscalationAction, EscalationStep};
 
 use super::lead::{EscalationRecord, SlaState};
 
-/// Starts the clock at the lead's arrival.
+/// How working time is counted: a business-hours calendar, or the plain wall clock.
+pub trait WorkingTime {
+    /// The instant `working` time after `start`.
+    fn add(&self, start: DateTime<Utc>, working: std::time::Duration) -> DateTime<Utc>;
+}
+
+/// Every hour counts.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WallClock;
+
+impl WorkingTime for WallClock {
+    fn add(&self, start: DateTime<Utc>, working: std::time::Duration) -> DateTime<Utc> {
+        start + Duration::from_std(working).unwrap_or(Duration::MAX)
+    }
+}
+
+/// Starts the clock at the lead's arrival. The deadline and every escalation step's time are
+/// fixed now, in working time, so a later pass only compares instants.
 pub fn start(
     received_at: DateTime<Utc>,
     target: std::time::Duration,
     ladder: &[EscalationStep],
+    time: &dyn WorkingTime,
 ) -> SlaState {
-    let target = to_chrono(target);
+    let steps_at: Vec<DateTime<Utc>> = ladder
+        .iter()
+        .map(|s| time.add(received_at, target.mul_f64(f64::from(s.at_percent) / 100.0)))
+        .collect();
     SlaState {
         started_at: received_at,
-        due_at: received_at + target,
+        due_at: time.add(received_at, target),
         next_step: (!ladder.is_empty()).then_some(0),
-        next_at: ladder.first().map(|s| step_at(received_at, target, s)),
+        next_at: steps_at.first().copied(),
         contacted_at: None,
         escalations: Vec::new(),
+        steps_at,
     }
 }
 
-fn to_chrono(d: std::time::Duration) -> Duration {
-    Duration::from_std(d).unwrap_or(Duration::MAX)
-}
-
-fn step_at(started: DateTime<Utc>, target: Duration, step: &EscalationStep) -> DateTime<Utc> {
+/// When step `i` falls due. Records made before step times were stored fall back to wall-clock
+/// arithmetic.
+fn step_at(state: &SlaState, ladder: &[EscalationStep], i: usize) -> Option<DateTime<Utc>> {
+    if let Some(t) = state.steps_at.get(i) {
+        return Some(*t);
+    }
+    let target = state.due_at - state.started_at;
     let ms = target
         .num_milliseconds()
-        .saturating_mul(step.at_percent as i64)
+        .saturating_mul(i64::from(ladder.get(i)?.at_percent))
         / 100;
-    started + Duration::milliseconds(ms)
+    Some(state.started_at + Duration::milliseconds(ms))
 }
 
 /// The step to take now, if any: the latest step whose time has come. Earlier steps that are
@@ -47,9 +71,8 @@ pub fn due_step(
         return None;
     }
     let first = state.next_step?;
-    let target = state.due_at - state.started_at;
     (first..ladder.len())
-        .take_while(|&i| step_at(state.started_at, target, &ladder[i]) <= now)
+        .take_while(|&i| step_at(state, ladder, i).is_some_and(|t| t <= now))
         .last()
         .map(|i| (i, ladder[i].action))
 }
@@ -66,12 +89,9 @@ pub fn record_step(
         action: ladder[step].action,
         at: now,
     });
-    let target = state.due_at - state.started_at;
     let next = step + 1;
     state.next_step = (next < ladder.len()).then_some(next);
-    state.next_at = ladder
-        .get(next)
-        .map(|s| step_at(state.started_at, target, s));
+    state.next_at = state.next_step.and_then(|i| step_at(state, ladder, i));
 }
 
 /// First contact stops the clock at every level.
@@ -109,6 +129,7 @@ mod tests {
             t("2026-03-02T10:00:00Z"),
             std::time::Duration::from_secs(3600),
             &ladder(),
+            &WallClock,
         );
         assert_eq!(s.due_at, t("2026-03-02T11:00:00Z"));
         assert_eq!(s.next_at, Some(t("2026-03-02T10:30:00Z")));
@@ -121,6 +142,7 @@ mod tests {
             t("2026-03-02T10:00:00Z"),
             std::time::Duration::from_secs(3600),
             &l,
+            &WallClock,
         );
         assert_eq!(due_step(&s, &l, t("2026-03-02T10:29:59Z")), None);
         assert_eq!(
@@ -146,6 +168,7 @@ mod tests {
             t("2026-03-02T10:00:00Z"),
             std::time::Duration::from_secs(3600),
             &l,
+            &WallClock,
         );
         assert_eq!(
             due_step(&s, &l, t("2026-03-02T12:00:00Z")),
@@ -160,9 +183,59 @@ mod tests {
             t("2026-03-02T10:00:00Z"),
             std::time::Duration::from_secs(3600),
             &l,
+            &WallClock,
         );
         stop(&mut s, t("2026-03-02T10:10:00Z"));
         assert_eq!(due_step(&s, &l, t("2026-03-03T10:00:00Z")), None);
         assert_eq!(s.next_at, None);
+    }
+}
+
+#[cfg(test)]
+mod working_time_tests {
+    use super::*;
+    use crate::config::EscalationAction::*;
+
+    /// Working time that only counts from 09:00 UTC: enough to see the steps follow it.
+    struct FromNine;
+    impl WorkingTime for FromNine {
+        fn add(&self, start: DateTime<Utc>, working: std::time::Duration) -> DateTime<Utc> {
+            let nine = start.date_naive().and_hms_opt(9, 0, 0).unwrap().and_utc();
+            start.max(nine) + Duration::from_std(working).unwrap()
+        }
+    }
+
+    #[test]
+    fn the_deadline_and_every_step_are_counted_in_working_time() {
+        let ladder = vec![
+            EscalationStep {
+                at_percent: 50,
+                action: RemindOwner,
+            },
+            EscalationStep {
+                at_percent: 100,
+                action: NotifyManager,
+            },
+        ];
+        let arrived: DateTime<Utc> = "2026-03-02T07:00:00Z".parse().unwrap();
+        let s = start(
+            arrived,
+            std::time::Duration::from_secs(3600),
+            &ladder,
+            &FromNine,
+        );
+        assert_eq!(s.started_at, arrived, "the clock starts at arrival");
+        assert_eq!(
+            s.due_at,
+            "2026-03-02T10:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        assert_eq!(
+            s.steps_at[0],
+            "2026-03-02T09:30:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        assert_eq!(
+            due_step(&s, &ladder, "2026-03-02T09:00:00Z".parse().unwrap()),
+            None
+        );
     }
 }
