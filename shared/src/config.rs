@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::domain::calendar::{BusinessCalendar, CalendarConfig};
 use crate::domain::condition::Condition;
 use crate::secret::SecretRef;
 
@@ -24,6 +25,8 @@ pub struct Config {
     pub scoring: ScoringConfig,
     pub sla: SlaConfig,
     pub enrichment: EnrichmentConfig,
+    /// Business-hours calendars by name, ready to count with.
+    pub calendars: BTreeMap<String, BusinessCalendar>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -190,6 +193,10 @@ fn hmac() -> AuthScheme {
 pub struct TeamConfig {
     /// Who hears about leads nobody in the team could take.
     pub manager_email: String,
+    /// The business-hours calendar (a name under `[calendars]`) the team's SLA counts on;
+    /// none: every hour counts.
+    #[serde(default)]
+    pub calendar: Option<String>,
     pub owners: Vec<OwnerConfig>,
 }
 
@@ -202,6 +209,9 @@ pub struct OwnerConfig {
     pub manager_email: String,
     #[serde(default = "yes")]
     pub active: bool,
+    /// The owner's own calendar (a name under `[calendars]`), over the team's.
+    #[serde(default)]
+    pub calendar: Option<String>,
 }
 
 fn yes() -> bool {
@@ -323,6 +333,8 @@ struct RawConfig {
     sla: SlaConfig,
     #[serde(default)]
     enrichment: EnrichmentConfig,
+    #[serde(default)]
+    calendars: BTreeMap<String, CalendarConfig>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -371,7 +383,22 @@ impl Config {
             scoring: raw.scoring,
             sla: raw.sla,
             enrichment: raw.enrichment,
+            calendars: BTreeMap::new(),
         };
+        let mut config = config;
+        for (name, c) in &raw.calendars {
+            let calendar = c.build().map_err(|m| {
+                config.invalid(
+                    format!(
+                        "calendars.{name}.{}",
+                        m.split_once(": ").map(|(k, _)| k).unwrap_or("")
+                    )
+                    .trim_end_matches('.'),
+                    m.split_once(": ").map(|(_, m)| m).unwrap_or(&m),
+                )
+            })?;
+            config.calendars.insert(name.clone(), calendar);
+        }
         config.validate()?;
         Ok(config)
     }
@@ -446,6 +473,22 @@ impl Config {
                 check_email(&owner.email).map_err(|m| self.invalid(format!("{okey}.email"), m))?;
                 check_email(&owner.manager_email)
                     .map_err(|m| self.invalid(format!("{okey}.manager_email"), m))?;
+            }
+        }
+        for (name, team) in &self.teams {
+            let refs = team
+                .calendar
+                .iter()
+                .map(|c| (format!("teams.{name}.calendar"), c))
+                .chain(team.owners.iter().enumerate().filter_map(|(i, o)| {
+                    o.calendar
+                        .as_ref()
+                        .map(|c| (format!("teams.{name}.owners[{i}].calendar"), c))
+                }));
+            for (key, calendar) in refs {
+                if !self.calendars.contains_key(calendar) {
+                    return Err(self.invalid(key, format!("unknown calendar {calendar:?}")));
+                }
             }
         }
         if !self.teams.contains_key(&self.routing.fallback_team) {
@@ -535,6 +578,16 @@ impl Config {
         self.teams
             .iter()
             .flat_map(|(team, t)| t.owners.iter().map(move |o| (team.as_str(), o)))
+    }
+
+    /// The calendar an owner's SLA counts on: the owner's own, else the team's.
+    pub fn calendar_for(&self, team: &str, owner_id: &str) -> Option<&BusinessCalendar> {
+        let t = self.teams.get(team)?;
+        let owner = t.owners.iter().find(|o| o.id == owner_id);
+        owner
+            .and_then(|o| o.calendar.as_ref())
+            .or(t.calendar.as_ref())
+            .and_then(|name| self.calendars.get(name))
     }
 
     pub fn owner(&self, id: &str) -> Option<&OwnerConfig> {

@@ -132,3 +132,38 @@ async fn a_tampered_or_expired_contacted_link_is_refused() {
     assert_eq!(lead.status, LeadStatus::New);
     assert!(lead.sla.unwrap().contacted_at.is_none());
 }
+
+#[tokio::test]
+async fn an_sla_counts_the_teams_business_hours_friday_evening_to_monday_morning() {
+    let app = TestApp::new().await;
+    // Friday 16:55 in Berlin; the enterprise team counts Berlin business hours (09:00–17:00).
+    app.clock.set(t("2026-03-13T15:55:00Z"));
+    let lead = serde_json::json!({ "email": "p.raman@globex.example", "message": "A demo, please", "employees": 5000 });
+    let id = app.capture(app.signed_json(&lead)).await;
+    app.drain().await;
+    let l = app.lead(&id).await;
+    assert_eq!(l.assignment.as_ref().unwrap().team, "enterprise");
+    assert_eq!(l.score.as_ref().unwrap().tier, "warm", "a 1-hour SLA");
+    let sla = l.sla.unwrap();
+    assert_eq!(sla.started_at, t("2026-03-13T15:55:00Z"));
+    assert_eq!(
+        sla.due_at,
+        t("2026-03-16T08:55:00Z"),
+        "Monday 09:55 in Berlin"
+    );
+
+    app.clock.set(t("2026-03-14T12:00:00Z"));
+    assert_eq!(
+        app.stack.escalate().await.unwrap().due,
+        0,
+        "nothing over the weekend"
+    );
+    app.clock.set(t("2026-03-16T08:25:00Z"));
+    assert_eq!(
+        app.stack.escalate().await.unwrap().reminded,
+        1,
+        "half the business hour is gone on Monday 09:25"
+    );
+    app.clock.set(t("2026-03-16T08:55:00Z"));
+    assert_eq!(app.stack.escalate().await.unwrap().escalated, 1);
+}

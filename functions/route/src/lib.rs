@@ -158,12 +158,16 @@ fn start_sla(deps: &Deps, lead: &mut Lead) {
         .or_else(|| cfg.targets.values().min())
         .copied()
         .unwrap_or_default();
-    lead.sla = Some(sla::start(
-        lead.received_at,
-        target,
-        &cfg.escalation,
-        &sla::WallClock,
-    ));
+    // Counted on the owner's (or team's) business hours when they have a calendar.
+    let calendar = lead
+        .assignment
+        .as_ref()
+        .and_then(|a| deps.config.calendar_for(&a.team, &a.owner_id));
+    let time: &dyn sla::WorkingTime = match calendar {
+        Some(c) => c,
+        None => &sla::WallClock,
+    };
+    lead.sla = Some(sla::start(lead.received_at, target, &cfg.escalation, time));
 }
 
 async fn notify(deps: &Deps, message: NotifyMessage) -> Result<(), RouteError> {

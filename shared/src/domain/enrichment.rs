@@ -1,5 +1,5 @@
-//! What enrich derives from the fields a lead gave: normalised email and its domain, free-mail
-//! and validity flags, E.164 phone, country, and the name in both forms.
+//! What enrich derives from the fields a lead gave: normalised email and its domain, free-mail,
+//! disposable, role and validity flags, E.164 phone, country, and the name in both forms.
 
 use super::lead::{Enrichment, LeadFields};
 use super::normalize;
@@ -14,9 +14,10 @@ pub fn enrich(
         .as_deref()
         .and_then(normalize::email_domain)
         .map(str::to_owned);
-    let free_email = email_domain
+    let class = email
         .as_deref()
-        .is_some_and(|d| normalize::is_free_email_domain(d, extra_free_domains));
+        .map(|e| normalize::classify_email(e, extra_free_domains))
+        .unwrap_or_default();
     let given_region = fields.country.as_deref().and_then(normalize::region);
     let hint = given_region.or_else(|| default_country.and_then(normalize::region));
     let phone = fields
@@ -31,7 +32,9 @@ pub fn enrich(
         email_invalid: fields.email.is_some() && email.is_none(),
         email,
         email_domain,
-        free_email,
+        free_email: class.free,
+        disposable_email: class.disposable,
+        role_email: class.role,
         phone_invalid: fields.phone.is_some() && phone.is_none(),
         phone: phone.map(|p| p.e164),
         country,
@@ -102,6 +105,118 @@ mod tests {
         );
         assert!(e.email_invalid);
         assert_eq!(e.email, None);
+    }
+
+    #[test]
+    fn email_flags_cover_free_disposable_role_and_invalid() {
+        let extra = ["acme-partners.example".to_string()];
+        // (given, stored, domain, free, disposable, role, invalid)
+        for (given, stored, domain, free, disposable, role, invalid) in [
+            (
+                "Sales+eu@Acme.io",
+                Some("sales+eu@acme.io"),
+                Some("acme.io"),
+                false,
+                false,
+                true,
+                false,
+            ),
+            (
+                "sam@Mailinator.com",
+                Some("sam@mailinator.com"),
+                Some("mailinator.com"),
+                true,
+                true,
+                false,
+                false,
+            ),
+            (
+                "José@Bücher.example",
+                Some("josé@xn--bcher-kva.example"),
+                Some("xn--bcher-kva.example"),
+                false,
+                false,
+                false,
+                false,
+            ),
+            (
+                "info@xn--bcher-kva.example",
+                Some("info@xn--bcher-kva.example"),
+                Some("xn--bcher-kva.example"),
+                false,
+                false,
+                true,
+                false,
+            ),
+            (
+                "ana+leads@ACME-PARTNERS.example",
+                Some("ana+leads@acme-partners.example"),
+                Some("acme-partners.example"),
+                true,
+                false,
+                false,
+                false,
+            ),
+            ("ana@acme", None, None, false, false, false, true),
+            ("info@", None, None, false, false, false, true),
+        ] {
+            let e = enrich(
+                &LeadFields {
+                    email: Some(given.into()),
+                    ..fields()
+                },
+                None,
+                &extra,
+            );
+            assert_eq!(e.email.as_deref(), stored, "{given:?}");
+            assert_eq!(e.email_domain.as_deref(), domain, "{given:?}");
+            assert_eq!(
+                (
+                    e.free_email,
+                    e.disposable_email,
+                    e.role_email,
+                    e.email_invalid
+                ),
+                (free, disposable, role, invalid),
+                "{given:?}"
+            );
+        }
+        let none = enrich(&fields(), None, &[]);
+        assert!(!none.email_invalid && !none.role_email && !none.disposable_email);
+    }
+
+    #[test]
+    fn the_local_scoring_rules_mark_disposable_and_role_addresses_down() {
+        use crate::domain::scoring::score;
+        use crate::domain::test_support::{config, lead};
+        let c = config();
+        let reasons = |email: &str| {
+            let mut l = lead();
+            l.fields.email = Some(email.into());
+            l.enrichment = Some(enrich(&l.fields, None, &c.enrichment.free_email_domains));
+            let s = score(&l, &c.scoring);
+            s.reasons.iter().map(|r| r.to_string()).collect::<Vec<_>>()
+        };
+        let r = reasons("sam@mailinator.com");
+        assert!(r.contains(&"-30 disposable email".to_string()), "{r:?}");
+        assert!(r.contains(&"-10 free-mail address".to_string()), "{r:?}");
+        assert!(!r.iter().any(|r| r.contains("corporate")), "{r:?}");
+        let r = reasons("Sales+eu@Acme.io");
+        assert!(r.contains(&"-5 role address".to_string()), "{r:?}");
+        assert!(r.contains(&"+20 corporate email".to_string()), "{r:?}");
+        let r = reasons("ana.ferreira@northwind-logistics.com");
+        assert!(
+            !r.iter()
+                .any(|r| r.contains("role") || r.contains("disposable")),
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn enrichment_stored_before_the_new_flags_still_reads() {
+        let old = r#"{"email":"ana@acme.io","email_domain":"acme.io","free_email":false,"email_invalid":false,"phone_invalid":false}"#;
+        let e: Enrichment = serde_json::from_str(old).unwrap();
+        assert!(!e.disposable_email && !e.role_email);
     }
 
     #[test]

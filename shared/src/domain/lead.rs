@@ -55,12 +55,20 @@ pub enum LeadStatus {
 /// What enrich derived.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Enrichment {
-    /// Trimmed, lower-cased.
+    /// Trimmed, lower-cased, `+tag` kept; the domain in ASCII (punycode) form.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// ASCII (punycode) form: `xn--bcher-kva.example`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email_domain: Option<String>,
+    /// A consumer mailbox provider, disposable services included.
     pub free_email: bool,
+    /// A throw-away mailbox service (mailinator.com, …).
+    #[serde(default)]
+    pub disposable_email: bool,
+    /// A role mailbox (info@, sales+eu@, no-reply@, …) rather than a person's.
+    #[serde(default)]
+    pub role_email: bool,
     /// Set when an email was given but is not a usable address.
     pub email_invalid: bool,
     /// E.164, when the number could be parsed.

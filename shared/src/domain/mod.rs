@@ -2,6 +2,7 @@
 
 pub mod attribution;
 pub mod auth;
+pub mod calendar;
 pub mod condition;
 pub mod emails;
 pub mod enrichment;

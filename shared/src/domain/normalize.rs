@@ -1,28 +1,47 @@
 //! Normalising what people type: emails, phone numbers, countries, names. Pure functions;
 //! normalising twice gives what normalising once gave.
 
-use std::collections::BTreeSet;
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use phonenumber::country::Id as Region;
 use phonenumber::Mode;
 
-/// An email address, trimmed and lower-cased, or `None` when it is not a usable address.
+/// An email address, validated and normalised, or `None` when it is not a usable address.
+///
+/// The stored form is trimmed, with the local part lower-cased (`Ana+Leads` becomes
+/// `ana+leads`; the `+tag` is kept) and the domain in its ASCII form as UTS #46 gives it:
+/// lower-cased, and an internationalised domain in punycode (`Bücher.example` becomes
+/// `xn--bcher-kva.example`). That is the form mail servers and Amazon SES accept, the form the
+/// classification lists use, and one form however the domain was typed. Normalising twice gives
+/// what normalising once gave.
 pub fn email(raw: &str) -> Option<String> {
-    let e = raw.trim().to_lowercase();
+    let t = raw.trim();
     // The parser accepts quoted local parts and comments; a lead's address must be a plain
     // mailbox we can send to.
-    if e.len() > 254
-        || e.chars()
+    if t.len() > 254
+        || t.chars()
             .any(|c| c.is_whitespace() || c.is_control() || c == '"')
     {
         return None;
     }
-    let (_, domain) = e.rsplit_once('@')?;
-    if !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') {
+    let (local, domain) = t.rsplit_once('@')?;
+    let domain = ascii_domain(domain)?;
+    if !domain.contains('.') {
         return None;
     }
-    email_address::EmailAddress::is_valid(&e).then_some(e)
+    let e = format!("{}@{domain}", local.to_lowercase());
+    (e.len() <= 254 && email_address::EmailAddress::is_valid(&e)).then_some(e)
+}
+
+/// A domain in its ASCII form (UTS #46, strict): lower-cased, Unicode labels in punycode.
+/// `None` when it is not a valid host name (empty labels, a leading or trailing dot or hyphen,
+/// characters not allowed in host names, labels or names too long, broken punycode).
+pub fn ascii_domain(domain: &str) -> Option<String> {
+    if domain.is_empty() || domain.starts_with('.') || domain.ends_with('.') {
+        return None;
+    }
+    idna::domain_to_ascii_strict(domain).ok()
 }
 
 /// The domain part of a normalised email.
@@ -30,20 +49,136 @@ pub fn email_domain(email: &str) -> Option<&str> {
     email.rsplit_once('@').map(|(_, d)| d)
 }
 
-fn builtin_free_domains() -> &'static BTreeSet<&'static str> {
-    static SET: OnceLock<BTreeSet<&'static str>> = OnceLock::new();
-    SET.get_or_init(|| {
-        include_str!("../../data/free_email_domains.txt")
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .collect()
-    })
+/// The local part of an email without its `+tag` (`sales+eu` gives `sales`).
+pub fn local_part_base(local: &str) -> &str {
+    local.split_once('+').map_or(local, |(base, _)| base)
 }
 
-/// Whether a domain belongs to a consumer mailbox provider.
+/// A normalised email without the `+tag` in its local part, to tell one mailbox however it
+/// was tagged: `ana+leads@acme.io` gives `ana@acme.io`. Provider-specific rules (Gmail
+/// ignoring dots) are left alone: they are not true of every domain.
+pub fn email_base(email: &str) -> Option<String> {
+    let (local, domain) = email.rsplit_once('@')?;
+    Some(format!("{}@{domain}", local_part_base(local)))
+}
+
+/// A list file under shared/data: one entry a line, `#` comments. Sorted once so lookups are
+/// binary searches over the embedded text, with no copy of it.
+fn sorted_list(text: &'static str) -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+const FREE_EMAIL_DOMAINS: &str = include_str!("../../data/free_email_domains.txt");
+const DISPOSABLE_EMAIL_DOMAINS: &str = include_str!("../../data/disposable_email_domains.txt");
+const ROLE_EMAIL_LOCAL_PARTS: &str = include_str!("../../data/role_email_local_parts.txt");
+
+fn builtin_free_domains() -> &'static [&'static str] {
+    static LIST: OnceLock<Vec<&'static str>> = OnceLock::new();
+    LIST.get_or_init(|| sorted_list(FREE_EMAIL_DOMAINS))
+}
+
+fn builtin_disposable_domains() -> &'static [&'static str] {
+    static LIST: OnceLock<Vec<&'static str>> = OnceLock::new();
+    LIST.get_or_init(|| sorted_list(DISPOSABLE_EMAIL_DOMAINS))
+}
+
+fn builtin_role_local_parts() -> &'static [&'static str] {
+    static LIST: OnceLock<Vec<&'static str>> = OnceLock::new();
+    LIST.get_or_init(|| sorted_list(ROLE_EMAIL_LOCAL_PARTS))
+}
+
+fn listed(list: &[&str], item: &str) -> bool {
+    list.binary_search(&item).is_ok()
+}
+
+/// A domain as the lists hold it; the common case (already ASCII lower-case) is not copied.
+fn lookup_form(domain: &str) -> Option<Cow<'_, str>> {
+    if domain
+        .bytes()
+        .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.'))
+    {
+        Some(Cow::Borrowed(domain))
+    } else {
+        ascii_domain(domain).map(Cow::Owned)
+    }
+}
+
+/// Whether a domain belongs to a consumer mailbox provider: the built-in list
+/// (shared/data/free_email_domains.txt), a disposable-mail service (those are free mailboxes
+/// too), or one of the configuration's `extra` domains. Domains compare in their ASCII form.
 pub fn is_free_email_domain(domain: &str, extra: &[String]) -> bool {
-    builtin_free_domains().contains(domain) || extra.iter().any(|d| d.eq_ignore_ascii_case(domain))
+    let Some(d) = lookup_form(domain) else {
+        return false;
+    };
+    listed(builtin_free_domains(), &d)
+        || is_disposable_email_domain(&d)
+        || extra
+            .iter()
+            .any(|x| lookup_form(x.trim()).is_some_and(|x| x == d))
+}
+
+/// Whether a domain, or a domain it is a subdomain of, is a disposable (throw-away) mail
+/// service (shared/data/disposable_email_domains.txt): `mailinator.com`, `x.mailinator.com`.
+pub fn is_disposable_email_domain(domain: &str) -> bool {
+    let Some(d) = lookup_form(domain) else {
+        return false;
+    };
+    let list = builtin_disposable_domains();
+    let mut rest: &str = &d;
+    // The domain, then each parent that still has a dot: never the bare top-level domain.
+    while rest.contains('.') {
+        if listed(list, rest) {
+            return true;
+        }
+        rest = rest.split_once('.').map_or("", |(_, parent)| parent);
+    }
+    false
+}
+
+/// Whether a local part names a role rather than a person (`info`, `sales`, `no-reply`, …;
+/// shared/data/role_email_local_parts.txt), ignoring case and any `+tag`.
+pub fn is_role_local_part(local: &str) -> bool {
+    let base = local_part_base(local.trim());
+    if base.is_empty() {
+        return false;
+    }
+    let list = builtin_role_local_parts();
+    if base.bytes().any(|b| b.is_ascii_uppercase()) {
+        listed(list, &base.to_lowercase())
+    } else {
+        listed(list, base)
+    }
+}
+
+/// What an address says about who is behind it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EmailClass {
+    /// A consumer mailbox provider (disposable services included): says nothing of an employer.
+    pub free: bool,
+    /// A throw-away mailbox.
+    pub disposable: bool,
+    /// A shared mailbox for a role (`info@`, `sales+eu@`), not a person.
+    pub role: bool,
+}
+
+/// Classifies a normalised email (see [`email`]); `extra_free` are the configuration's own
+/// free-mail domains.
+pub fn classify_email(email: &str, extra_free: &[String]) -> EmailClass {
+    let Some((local, domain)) = email.rsplit_once('@') else {
+        return EmailClass::default();
+    };
+    EmailClass {
+        free: is_free_email_domain(domain, extra_free),
+        disposable: is_disposable_email_domain(domain),
+        role: is_role_local_part(local),
+    }
 }
 
 /// A country code or common English name to an ISO 3166-1 alpha-2 region.
@@ -129,26 +264,193 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
-    fn emails_are_trimmed_and_lower_cased() {
+    fn emails_are_validated_and_normalised() {
         for (raw, want) in [
             ("  Ana.Costa@Example.COM ", Some("ana.costa@example.com")),
+            // Plus-addressing is kept in the stored address.
             ("ana+leads@example.com", Some("ana+leads@example.com")),
+            ("Sales+EU@Acme.IO", Some("sales+eu@acme.io")),
+            // Upper-case domains, and IDN domains in Unicode or punycode: one ASCII form.
+            ("ana@ACME-ROBOTICS.IO", Some("ana@acme-robotics.io")),
+            ("José@Bücher.example", Some("josé@xn--bcher-kva.example")),
+            ("josé@BÜCHER.example", Some("josé@xn--bcher-kva.example")),
+            (
+                "info@xn--bcher-kva.example",
+                Some("info@xn--bcher-kva.example"),
+            ),
+            (
+                "INFO@XN--BCHER-KVA.EXAMPLE",
+                Some("info@xn--bcher-kva.example"),
+            ),
+            ("müller@münchen.de", Some("müller@xn--mnchen-3ya.de")),
+            ("user@例え.jp", Some("user@xn--r8jz45g.jp")),
+            // Unicode local parts are lower-cased as Unicode.
+            ("ÉLODIE@exemple.fr", Some("élodie@exemple.fr")),
+            ("o'brien@example.ie", Some("o'brien@example.ie")),
             ("not-an-email", None),
             ("a@b", None),
             ("a b@example.com", None),
             ("", None),
+            ("@example.com", None),
+            ("ana@", None),
+            ("ana@@example.com", None),
+            ("ana@.example.com", None),
+            ("ana@example.com.", None),
+            ("ana@exa mple.com", None),
+            ("ana@-acme.io", None),
+            ("ana@acme_robotics.io", None),
+            ("ana@xn--zz.example", None),
+            ("ana..costa@example.com", None),
             ("\"quoted\"@example.com", None),
             ("a@example.com\r\nBcc: x@evil.com", None),
+            ("ana@[127.0.0.1]", None),
         ] {
             assert_eq!(email(raw).as_deref(), want, "{raw:?}");
         }
+        let long = format!("{}@example.com", "a".repeat(250));
+        assert_eq!(email(&long), None);
     }
 
     #[test]
-    fn free_mail_is_recognised_and_extendable() {
+    fn plus_tags_are_stripped_for_the_base_address() {
+        for (e, want) in [
+            ("ana+leads@acme.io", "ana@acme.io"),
+            ("ana@acme.io", "ana@acme.io"),
+            ("sales+eu+de@acme.io", "sales@acme.io"),
+        ] {
+            assert_eq!(email_base(e).as_deref(), Some(want), "{e:?}");
+        }
+        assert_eq!(email_base("nope"), None);
+    }
+
+    #[test]
+    fn emails_are_classified() {
+        let extra = ["Example.org".to_string(), "Bücher.example".to_string()];
+        // (raw address, free, disposable, role)
+        for (raw, free, disposable, role) in [
+            ("ana@gmail.com", true, false, false),
+            ("Ana@GMAIL.COM", true, false, false),
+            ("jo.student@gmail.com", true, false, false),
+            ("ana@web.de", true, false, false),
+            ("ana@yahoo.co.jp", true, false, false),
+            ("ana@hey.com", true, false, false),
+            ("ana@acme-robotics.io", false, false, false),
+            ("ana.ferreira@northwind-logistics.com", false, false, false),
+            // Disposable services are free mail too, and so are their subdomains.
+            ("sam@mailinator.com", true, true, false),
+            ("Sam@MAILINATOR.COM", true, true, false),
+            ("sam@eu.mailinator.com", true, true, false),
+            ("sam@amailinator.com", false, false, false),
+            ("sam@mailinator.com.acme.io", false, false, false),
+            ("sam@10minutemail.com", true, true, false),
+            // Role addresses, before any +tag and whatever the case.
+            ("Sales+eu@Acme.io", false, false, true),
+            ("info@acme.io", false, false, true),
+            ("no-reply@acme.io", false, false, true),
+            ("noreply@acme.io", false, false, true),
+            ("postmaster@acme.io", false, false, true),
+            ("hello@acme.io", false, false, true),
+            ("info@gmail.com", true, false, true),
+            ("salesman@acme.io", false, false, false),
+            ("ana+sales@acme.io", false, false, false),
+            // IDN domains compare in ASCII form, so the configuration may name either form.
+            ("info@xn--bcher-kva.example", true, false, true),
+            ("José@Bücher.example", true, false, false),
+            ("ana@example.org", true, false, false),
+        ] {
+            let e = email(raw).unwrap_or_else(|| panic!("{raw:?} should be valid"));
+            let want = EmailClass {
+                free,
+                disposable,
+                role,
+            };
+            assert_eq!(classify_email(&e, &extra), want, "{raw:?}");
+        }
+        assert_eq!(classify_email("nope", &extra), EmailClass::default());
+    }
+
+    #[test]
+    fn domain_lookups_take_any_case_or_form() {
         assert!(is_free_email_domain("gmail.com", &[]));
+        assert!(is_free_email_domain("GMail.Com", &[]));
         assert!(!is_free_email_domain("acme-robotics.io", &[]));
         assert!(is_free_email_domain("example.org", &["Example.org".into()]));
+        assert!(is_free_email_domain(
+            "xn--bcher-kva.example",
+            &["bücher.example".into()]
+        ));
+        assert!(is_free_email_domain(
+            "bücher.example",
+            &["xn--bcher-kva.example".into()]
+        ));
+        assert!(is_disposable_email_domain("mailinator.com"));
+        assert!(is_disposable_email_domain("Mailinator.COM"));
+        assert!(!is_disposable_email_domain("com"));
+        assert!(!is_disposable_email_domain(""));
+        assert!(!is_disposable_email_domain("gmail.com"));
+        assert!(is_role_local_part("Sales+eu"));
+        assert!(is_role_local_part(" info "));
+        assert!(!is_role_local_part("+info"));
+        assert!(!is_role_local_part("ana"));
+    }
+
+    /// The data files are generated by scripts/refresh-email-lists; a hand edit or a broken
+    /// refresh that leaves them unsorted, duplicated or not lower-case fails here.
+    #[test]
+    fn the_list_files_are_sorted_lower_case_and_sizeable() {
+        for (name, text, min) in [
+            ("free_email_domains.txt", FREE_EMAIL_DOMAINS, 1_000),
+            (
+                "disposable_email_domains.txt",
+                DISPOSABLE_EMAIL_DOMAINS,
+                5_000,
+            ),
+            ("role_email_local_parts.txt", ROLE_EMAIL_LOCAL_PARTS, 200),
+        ] {
+            assert!(text.starts_with("# "), "{name} should name its origin");
+            let entries: Vec<&str> = text
+                .lines()
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .collect();
+            assert!(entries.len() >= min, "{name}: {} entries", entries.len());
+            for w in entries.windows(2) {
+                assert!(w[0] < w[1], "{name}: {:?} then {:?}", w[0], w[1]);
+            }
+            for e in &entries {
+                assert!(
+                    e.bytes()
+                        .all(|b| b.is_ascii_graphic() && !b.is_ascii_uppercase()),
+                    "{name}: {e:?}"
+                );
+            }
+        }
+        for d in builtin_free_domains() {
+            assert_eq!(ascii_domain(d).as_deref(), Some(*d), "free: {d:?}");
+        }
+        for r in [
+            "info",
+            "sales",
+            "support",
+            "admin",
+            "contact",
+            "hello",
+            "office",
+            "marketing",
+            "billing",
+            "noreply",
+            "no-reply",
+            "team",
+            "jobs",
+            "careers",
+            "hr",
+            "press",
+            "webmaster",
+            "postmaster",
+            "abuse",
+            "enquiries",
+        ] {
+            assert!(is_role_local_part(r), "{r}");
+        }
     }
 
     #[test]
@@ -198,6 +500,38 @@ mod tests {
             if let Some(once) = email(&s) {
                 prop_assert_eq!(email(&once), Some(once.clone()));
             }
+        }
+
+        #[test]
+        fn normalising_an_address_like_string_twice_equals_once(
+            s in "[ ]?[A-Za-zÀ-ÿ0-9._+'-]{1,12}@[A-Za-zÄÖÜäöüß0-9.-]{1,12}\\.[A-Za-z]{2,4}[ ]?"
+        ) {
+            if let Some(once) = email(&s) {
+                prop_assert_eq!(email(&once), Some(once.clone()));
+            }
+        }
+
+        #[test]
+        fn classifying_is_stable_under_renormalising(
+            local in prop::sample::select(vec![
+                "ana", "Ana.Costa", "INFO", "Sales+EU", "no-reply", "José", "jo+x",
+            ]),
+            domain in prop::sample::select(vec![
+                "Gmail.com", "GMAIL.COM", "mailinator.com", "Eu.Mailinator.COM", "Acme.io",
+                "Bücher.example", "XN--BCHER-KVA.example", "web.de", "münchen.de",
+            ]),
+            pad in "[ ]{0,2}",
+        ) {
+            let raw = format!("{pad}{local}@{domain}{pad}");
+            let once = email(&raw).expect("valid");
+            let twice = email(&once).expect("still valid");
+            prop_assert_eq!(&twice, &once);
+            prop_assert_eq!(classify_email(&twice, &[]), classify_email(&once, &[]));
+            prop_assert_eq!(
+                classify_email(&once, &[]),
+                classify_email(&raw.trim().to_lowercase(), &[]),
+                "classifying a normalised address should match its lower-cased raw form"
+            );
         }
 
         #[test]

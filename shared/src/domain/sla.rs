@@ -23,6 +23,12 @@ impl WorkingTime for WallClock {
     }
 }
 
+impl WorkingTime for super::calendar::BusinessCalendar {
+    fn add(&self, start: DateTime<Utc>, working: std::time::Duration) -> DateTime<Utc> {
+        super::calendar::BusinessCalendar::add(self, start, working)
+    }
+}
+
 /// Starts the clock at the lead's arrival. The deadline and every escalation step's time are
 /// fixed now, in working time, so a later pass only compares instants.
 pub fn start(
