@@ -35,7 +35,7 @@ pub fn enrich(
         free_email: class.free,
         disposable_email: class.disposable,
         role_email: class.role,
-        phone_invalid: fields.phone.is_some() && phone.is_none(),
+        phone_invalid: fields.phone.is_some() && !phone.as_ref().is_some_and(|p| p.valid),
         phone: phone.map(|p| p.e164),
         country,
         first_name,

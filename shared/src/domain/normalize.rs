@@ -226,21 +226,31 @@ pub fn region_code(r: Region) -> String {
 pub struct Phone {
     pub e164: String,
     pub region: Option<String>,
+    /// libphonenumber knows the number as assigned. A number of plausible length in a range it
+    /// does not know (a new range, a territory's range dialled under its parent's code, a
+    /// fictional range) is still given in E.164, flagged as not valid, never dropped.
+    pub valid: bool,
 }
 
-/// Parses a phone number; national formats need a region. `None` when it is not a valid number.
+/// Parses a phone number; national formats need a region. `None` when it cannot be read as a
+/// number of plausible length at all.
 pub fn phone(raw: &str, region: Option<Region>) -> Option<Phone> {
     let t = raw.trim();
     if t.is_empty() || t.len() > 64 {
         return None;
     }
     let n = phonenumber::parse(region, t).ok()?;
-    if !n.is_valid() {
+    let e164 = n.format().mode(Mode::E164).to_string();
+    let digits = e164.len().saturating_sub(1);
+    let valid = n.is_valid();
+    // E.164 allows at most 15 digits; shorter than 8 with the country code is not a subscriber.
+    if !valid && !(8..=15).contains(&digits) {
         return None;
     }
     Some(Phone {
-        e164: n.format().mode(Mode::E164).to_string(),
+        e164,
         region: n.country().id().map(region_code),
+        valid,
     })
 }
 
@@ -451,6 +461,15 @@ mod tests {
         ] {
             assert!(is_role_local_part(r), "{r}");
         }
+    }
+
+    #[test]
+    fn numbers_in_ranges_libphonenumber_does_not_know_are_kept_in_e164_and_flagged() {
+        // 06 39 … is Mayotte's range (+262 639), dialled here under France's code.
+        let p = phone("06 39 98 12 34", region("FR")).unwrap();
+        assert_eq!((p.e164.as_str(), p.valid), ("+33639981234", false));
+        let p = phone("06 12 34 56 78", region("FR")).unwrap();
+        assert_eq!((p.e164.as_str(), p.valid), ("+33612345678", true));
     }
 
     #[test]

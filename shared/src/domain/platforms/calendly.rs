@@ -300,7 +300,6 @@ mod tests {
     /// enrichment gives no E.164 where the sample expects one. Everything else is checked by
     /// `the_sample_passes_but_for_the_phone`.
     #[test]
-    #[ignore = "sample phone +33 639… is Mayotte's range; libphonenumber rejects it (enrichment's verdict)"]
     fn the_sample_passes() {
         check(&Calendly, "calendly-invitee-created", &FieldMapping::new());
     }

@@ -401,7 +401,6 @@ mod tests {
     }
 
     #[test]
-    #[ignore = "enrichment finds +33 6 39 … invalid (libphonenumber: Mayotte range); the sample expects +33639981234"]
     fn the_graph_response_sample_phone() {
         let f = Fixture::load("meta-graph-lead-response-unicode");
         let lead = parse_graph_lead(&f.body(), &FieldMapping::new()).unwrap();

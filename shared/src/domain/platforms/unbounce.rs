@@ -254,7 +254,6 @@ mod tests {
     /// gives no E.164 where the sample expects `+447700900123`. Everything else is checked by
     /// `the_basic_sample_passes_but_for_the_phone`.
     #[test]
-    #[ignore = "sample phone 07700 900123 is Ofcom's fictional range; libphonenumber rejects it (enrichment's verdict)"]
     fn the_basic_sample_passes() {
         check(&Unbounce, "unbounce-basic", &FieldMapping::new());
     }
