@@ -7,10 +7,8 @@
 //! `hub.verify_token` and `hub.challenge`, answered with the challenge when the token matches.
 
 use chrono::TimeZone;
-use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use serde_json::Value;
-use sha2::Sha256;
 
 use super::*;
 
@@ -267,10 +265,7 @@ impl Platform for Meta {
             .ok_or(AuthError::Malformed(
                 "X-Hub-Signature-256 header (want sha256=<hex>)",
             ))?;
-        let mut m = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes())
-            .map_err(|_| AuthError::BadSignature)?;
-        m.update(req.body);
-        m.verify_slice(&tag).map_err(|_| AuthError::BadSignature)
+        verify_hmac_sha256(secret, &[req.body], &tag)
     }
 
     /// A handshake is answered with its challenge (the token was checked by `authenticate`);
@@ -331,7 +326,9 @@ fn leadgen_change(entry: &Entry, value: &Value) -> Result<PlatformLead, IntakeEr
 mod tests {
     use super::*;
     use crate::domain::platforms::fixtures::{check, check_lead, Fixture};
+    use hmac::{Hmac, Mac};
     use proptest::prelude::*;
+    use sha2::Sha256;
 
     const SECRET: &str = "4f1c9e2b7a6d5e3f8091a2b3c4d5e6f7";
 

@@ -146,6 +146,17 @@ pub trait Platform: Sync {
     }
 }
 
+/// Checks `tag` is HMAC-SHA256 keyed with the secret over the parts, in constant time.
+pub fn verify_hmac_sha256(secret: &Secret, parts: &[&[u8]], tag: &[u8]) -> Result<(), AuthError> {
+    use hmac::{Hmac, Mac};
+    let mut m = Hmac::<sha2::Sha256>::new_from_slice(secret.expose().as_bytes())
+        .map_err(|_| AuthError::BadSignature)?;
+    for part in parts {
+        m.update(part);
+    }
+    m.verify_slice(tag).map_err(|_| AuthError::BadSignature)
+}
+
 /// Single-line text as the normalisation policy wants it: CR/LF/TAB runs collapsed to one
 /// space, trimmed; empty means absent. Not HTML-stripped: stored literally, escaped on output.
 pub fn line(s: &str) -> Option<String> {

@@ -3,9 +3,7 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use hmac::{Hmac, Mac};
 use serde::Deserialize;
-use sha2::Sha256;
 
 use super::*;
 
@@ -93,10 +91,7 @@ impl Platform for Tally {
         let tag = STANDARD
             .decode(sig.trim())
             .map_err(|_| AuthError::Malformed("Tally-Signature header (want base64)"))?;
-        let mut m =
-            Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes()).expect("any key length");
-        m.update(req.body);
-        m.verify_slice(&tag).map_err(|_| AuthError::BadSignature)
+        verify_hmac_sha256(secret, &[req.body], &tag)
     }
 
     fn parse(&self, req: &Incoming, mapping: &FieldMapping) -> Result<Intake, IntakeError> {

@@ -5,10 +5,8 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use serde_json::Value;
-use sha2::Sha256;
 
 use super::*;
 
@@ -109,10 +107,7 @@ impl Platform for Typeform {
             .ok_or(AuthError::Malformed(
                 "Typeform-Signature header (want sha256=<base64>)",
             ))?;
-        let mut m = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes())
-            .map_err(|_| AuthError::BadSignature)?;
-        m.update(req.body);
-        m.verify_slice(&tag).map_err(|_| AuthError::BadSignature)
+        verify_hmac_sha256(secret, &[req.body], &tag)
     }
 
     fn parse(&self, req: &Incoming, mapping: &FieldMapping) -> Result<Intake, IntakeError> {

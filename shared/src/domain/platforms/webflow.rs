@@ -4,10 +4,8 @@
 //! OAuth app's client secret or the webhook's `secretKey`; dashboard-created webhooks are unsigned
 //! and therefore refused.
 
-use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use serde_json::Value;
-use sha2::Sha256;
 
 use super::*;
 
@@ -82,13 +80,8 @@ impl Platform for Webflow {
             .trim();
         let tag = hex::decode(sig.trim())
             .map_err(|_| AuthError::Malformed("x-webflow-signature header (want hex)"))?;
-        let mut m = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes())
-            .map_err(|_| AuthError::BadSignature)?;
-        m.update(ts.as_bytes());
-        m.update(b":");
-        m.update(req.body);
         // The signature covers the timestamp: check it first.
-        m.verify_slice(&tag).map_err(|_| AuthError::BadSignature)?;
+        verify_hmac_sha256(secret, &[ts.as_bytes(), b":", req.body], &tag)?;
         let ms: i64 = ts.parse().map_err(|_| {
             AuthError::Malformed("x-webflow-timestamp header (want epoch milliseconds)")
         })?;
@@ -159,7 +152,9 @@ impl Platform for Webflow {
 mod tests {
     use super::*;
     use crate::domain::platforms::fixtures::{check, Fixture};
+    use hmac::{Hmac, Mac};
     use proptest::prelude::*;
+    use sha2::Sha256;
 
     fn creds(secret: &Secret) -> Credentials<'_> {
         Credentials {
