@@ -323,6 +323,20 @@ pub async fn leads(
     Ok(())
 }
 
+pub async fn preview(config_location: &str, file: &str, source: &str, route: bool) -> Result<()> {
+    let config = read_config(config_location).await?;
+    if config.source(source).is_none() {
+        bail!("no source is called {source:?} in {}", config.origin);
+    }
+    let lead = crate::preview::scored_lead(&config, file, source)?;
+    if route {
+        print!("{}", crate::preview::route_report(&config, &lead));
+    } else {
+        print!("{}", crate::preview::score_report(&lead));
+    }
+    Ok(())
+}
+
 pub async fn escalate(config_location: &str, once: bool, now: Option<DateTime<Utc>>) -> Result<()> {
     if !once {
         bail!("the schedule runs escalation in AWS and in `leadrelay local`; use --once for a single pass");

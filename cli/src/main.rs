@@ -1,6 +1,7 @@
 //! `leadrelay`: the operator's command.
 
 mod commands;
+mod preview;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -57,6 +58,22 @@ enum Command {
         #[arg(long)]
         since: Option<chrono::DateTime<chrono::Utc>>,
     },
+    /// What a lead (a JSON file of fields) would score, and why.
+    Score {
+        file: String,
+        /// The source it would arrive from (its default country applies).
+        #[arg(long, default_value = "json")]
+        source: String,
+    },
+    /// How a lead (a JSON file of fields) would be routed, without assigning anything.
+    Route {
+        file: String,
+        /// Print the trace only; the command never assigns (the flag says so at the call site).
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long, default_value = "json")]
+        source: String,
+    },
     /// Escalation passes.
     Escalate {
         /// Run one pass and exit.
@@ -105,6 +122,14 @@ async fn main() -> ExitCode {
             source,
             since,
         } => commands::leads(&cli.config, source.as_deref(), since).await,
+        Command::Score { file, source } => {
+            commands::preview(&cli.config, &file, &source, false).await
+        }
+        Command::Route {
+            file,
+            dry_run: _,
+            source,
+        } => commands::preview(&cli.config, &file, &source, true).await,
         Command::Escalate { once, now } => commands::escalate(&cli.config, once, now).await,
         Command::Config {
             command: ConfigCommand::Check { file },

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use http::{Request, Response, StatusCode};
 use leadrelay::config::{AuthScheme, SourceConfig, SourceKind};
 use leadrelay::domain::auth::{self, AuthError};
-use leadrelay::domain::intake::{self, IntakeError, Submission};
-use leadrelay::domain::lead::{EventKind, Lead, LeadEvent, LeadStatus, Stage};
+use leadrelay::domain::intake::{self, IntakeError};
+use leadrelay::domain::lead::{EventKind, Lead, LeadEvent, Stage};
 use leadrelay::queue::{LeadMessage, QueueName};
 use leadrelay::store::{Captured, RawDelivery};
 use leadrelay::Deps;
@@ -81,7 +81,7 @@ pub async fn handle(deps: &Deps, source_name: &str, req: Request<Body>) -> Respo
     };
 
     let lead_id = deps.clock.new_id().to_string();
-    let lead = new_lead(&lead_id, source_name, &delivery_id, now, submission);
+    let lead = Lead::captured(&lead_id, source_name, &delivery_id, now, submission);
     delivery.outcome = if lead.is_spam { "spam" } else { "accepted" }.into();
     delivery.lead_id = Some(lead_id.clone());
     let event = LeadEvent {
@@ -212,39 +212,6 @@ pub(crate) fn raw_delivery(
         error: None,
         lead_id: None,
         expires_at: None,
-    }
-}
-
-fn new_lead(
-    lead_id: &str,
-    source: &str,
-    delivery_id: &str,
-    now: DateTime<Utc>,
-    s: Submission,
-) -> Lead {
-    Lead {
-        lead_id: lead_id.to_owned(),
-        source: source.to_owned(),
-        received_at: now,
-        delivery_id: delivery_id.to_owned(),
-        stage: Stage::Captured,
-        status: LeadStatus::New,
-        is_spam: s.is_spam,
-        is_test: false,
-        fields: s.fields,
-        utm: s.utm,
-        attributes: s.attributes,
-        external_id: None,
-        submitted_at: None,
-        click_ids: Default::default(),
-        campaign: Default::default(),
-        phone_country_hint: None,
-        enrichment: None,
-        score: None,
-        assignment: None,
-        sla: None,
-        routing_claimed_at: None,
-        version: 0,
     }
 }
 

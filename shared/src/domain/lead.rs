@@ -208,6 +208,40 @@ pub struct Lead {
 }
 
 impl Lead {
+    /// A new lead, just captured, from a delivery in our own format (`json` or `form`).
+    pub fn captured(
+        lead_id: &str,
+        source: &str,
+        delivery_id: &str,
+        received_at: DateTime<Utc>,
+        s: super::intake::Submission,
+    ) -> Lead {
+        Lead {
+            lead_id: lead_id.to_owned(),
+            source: source.to_owned(),
+            received_at,
+            delivery_id: delivery_id.to_owned(),
+            stage: Stage::Captured,
+            status: LeadStatus::New,
+            is_spam: s.is_spam,
+            is_test: false,
+            fields: s.fields,
+            utm: s.utm,
+            attributes: s.attributes,
+            external_id: None,
+            submitted_at: None,
+            click_ids: BTreeMap::new(),
+            campaign: BTreeMap::new(),
+            phone_country_hint: None,
+            enrichment: None,
+            score: None,
+            assignment: None,
+            sla: None,
+            routing_claimed_at: None,
+            version: 0,
+        }
+    }
+
     /// The normalised email when enrich has run, else the one given.
     pub fn email(&self) -> Option<&str> {
         match &self.enrichment {
