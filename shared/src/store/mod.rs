@@ -551,12 +551,19 @@ impl Store {
         message_id: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        let reply_to = if email.reply_to.is_some() {
+            ", reply_to = :rt"
+        } else {
+            ""
+        };
         let mut update = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(items::email_key(lead_id, kind)))
-            .update_expression("SET #s = :sent, sent_at = :at, message_id = :mid, #to = :to, subject = :subj REMOVE claimed_epoch")
+            .update_expression(format!(
+                "SET #s = :sent, sent_at = :at, message_id = :mid, #to = :to, subject = :subj{reply_to} REMOVE claimed_epoch"
+            ))
             .expression_attribute_names("#s", "state")
             .expression_attribute_names("#to", "to")
             .expression_attribute_values(":sent", AttributeValue::S("sent".into()))
@@ -565,9 +572,7 @@ impl Store {
             .expression_attribute_values(":to", AttributeValue::S(email.to.clone()))
             .expression_attribute_values(":subj", AttributeValue::S(email.subject.clone()));
         if let Some(r) = &email.reply_to {
-            update = update
-                .update_expression("SET #s = :sent, sent_at = :at, message_id = :mid, #to = :to, subject = :subj, reply_to = :rt REMOVE claimed_epoch")
-                .expression_attribute_values(":rt", AttributeValue::S(r.clone()));
+            update = update.expression_attribute_values(":rt", AttributeValue::S(r.clone()));
         }
         update
             .send()
