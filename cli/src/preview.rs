@@ -25,7 +25,7 @@ pub fn scored_lead(config: &Config, file: &str, source: &str) -> Result<Lead> {
         default_country,
         &config.enrichment.free_email_domains,
     ));
-    lead.score = Some(scoring::score(&lead, &config.scoring));
+    lead.score = Some(scoring::score(&lead, &config.scoring, lead.received_at));
     Ok(lead)
 }
 
@@ -33,9 +33,16 @@ pub fn score_report(lead: &Lead) -> String {
     let mut out = String::new();
     if let Some(s) = &lead.score {
         out.push_str(&format!(
-            "score {} → tier {} (fit {}, intent {})\n",
+            "score {} → tier {} (fit {}, intent {})",
             s.points, s.tier, s.fit, s.intent
         ));
+        if let Some(g) = &s.grade {
+            out.push_str(&format!(", grade {g}"));
+        }
+        if let Some(q) = &s.qualification {
+            out.push_str(&format!(", {}", q.to_uppercase()));
+        }
+        out.push('\n');
         for r in &s.reasons {
             out.push_str(&format!(
                 "  {r}  [{}]\n",

@@ -13,7 +13,7 @@ use leadrelay::config::Config;
 use leadrelay::domain::auth;
 use leadrelay::domain::enrichment;
 use leadrelay::domain::intake::{self, Submission};
-use leadrelay::domain::lead::{Lead, LeadStatus, Stage};
+use leadrelay::domain::lead::Lead;
 use leadrelay::domain::routing;
 use leadrelay::domain::scoring;
 use leadrelay::secret::Secret;
@@ -53,19 +53,14 @@ fn secret(config: &Config) -> Secret {
     )
 }
 
-/// A captured lead with no fields yet. Built through serde (once, outside the timing) so that
-/// fields added to `Lead` later take their defaults here too.
+/// A captured lead with no fields yet (once, outside the timing).
 fn blank_lead(now: DateTime<Utc>) -> Lead {
-    serde_json::from_value(serde_json::json!({
-        "lead_id": "01JLEAD0000000000000000000",
-        "source": SOURCE,
-        "received_at": now,
-        "delivery_id": "01JDELIVERY000000000000000",
-        "stage": Stage::Captured,
-        "status": LeadStatus::New,
-        "fields": {},
-    }))
-    .expect("a minimal lead")
+    Lead::new(
+        "01JLEAD0000000000000000000",
+        SOURCE,
+        "01JDELIVERY000000000000000",
+        now,
+    )
 }
 
 /// The lead capture makes of a submission (as `functions/capture` does: a few owned strings
@@ -91,7 +86,7 @@ fn enrich_and_score(lead: &mut Lead, config: &Config) {
         default_country.as_deref(),
         &config.enrichment.free_email_domains,
     ));
-    lead.score = Some(scoring::score(lead, &config.scoring));
+    lead.score = Some(scoring::score(lead, &config.scoring, lead.received_at));
 }
 
 fn domain(c: &mut Criterion) {
@@ -114,7 +109,11 @@ fn domain(c: &mut Criterion) {
         &config.enrichment.free_email_domains,
     ));
     let mut scored = enriched.clone();
-    scored.score = Some(scoring::score(&enriched, &config.scoring));
+    scored.score = Some(scoring::score(
+        &enriched,
+        &config.scoring,
+        enriched.received_at,
+    ));
     let choice = routing::choose_team(&scored, &config).expect("the lead is routable");
     assert_eq!(choice.team, "sales", "{}", choice.why);
 
@@ -144,7 +143,7 @@ fn domain(c: &mut Criterion) {
         })
     });
     g.bench_function("score", |b| {
-        b.iter(|| scoring::score(black_box(&enriched), &config.scoring))
+        b.iter(|| scoring::score(black_box(&enriched), &config.scoring, enriched.received_at))
     });
     g.bench_function("choose_team+pick", |b| {
         let mut ticket = 0u64;

@@ -27,6 +27,67 @@ pub struct Config {
     pub enrichment: EnrichmentConfig,
     /// Business-hours calendars by name, ready to count with.
     pub calendars: BTreeMap<String, BusinessCalendar>,
+    pub identity: IdentityConfig,
+    pub lifecycle: LifecycleConfig,
+    pub crm: CrmConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityConfig {
+    /// A person submitting again within this long of their latest submission joins their open
+    /// lead; later, a new lead is made and linked to the same person.
+    #[serde(default = "default_identity_window", with = "humantime_serde")]
+    pub window: Duration,
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        Self {
+            window: default_identity_window(),
+        }
+    }
+}
+
+fn default_identity_window() -> Duration {
+    Duration::from_secs(30 * 24 * 3600)
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LifecycleConfig {
+    /// The reason codes a lead can be disqualified with.
+    #[serde(default = "default_disqualify_reasons")]
+    pub disqualify_reasons: Vec<String>,
+}
+
+impl Default for LifecycleConfig {
+    fn default() -> Self {
+        Self {
+            disqualify_reasons: default_disqualify_reasons(),
+        }
+    }
+}
+
+fn default_disqualify_reasons() -> Vec<String> {
+    [
+        "no_budget",
+        "no_need",
+        "competitor",
+        "wrong_contact",
+        "spam",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrmConfig {
+    /// The bearer token a CRM presents to `POST /v1/leads/{id}/status` (a secret reference);
+    /// `LEADRELAY_CRM_TOKEN` wins over it. None: the endpoint is closed.
+    #[serde(default)]
+    pub token: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -244,6 +305,34 @@ pub struct ScoringConfig {
     pub rules: Vec<ScoringRule>,
     /// Tiers from the top down: a lead is in the first tier whose `min_points` it reaches.
     pub tiers: Vec<TierConfig>,
+    /// Intent points halve every this long after the person's latest submission; none: intent
+    /// never decays.
+    #[serde(default, with = "humantime_option")]
+    pub intent_half_life: Option<Duration>,
+    /// A grade from the two dimensions: fit band and intent band, e.g. "A1".
+    #[serde(default)]
+    pub grades: Option<GradesConfig>,
+    /// Points at which a lead is marketing- or sales-qualified.
+    #[serde(default)]
+    pub qualification: Option<QualificationConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GradesConfig {
+    /// Fit bands from the top down (names like "A", "B", "C", "D").
+    pub fit: Vec<TierConfig>,
+    /// Intent bands from the top down (names like "1", "2", "3", "4").
+    pub intent: Vec<TierConfig>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QualificationConfig {
+    /// Marketing-qualified from this many points.
+    pub mql: i32,
+    /// Sales-qualified from this many points (above `mql`).
+    pub sql: i32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -335,6 +424,12 @@ struct RawConfig {
     enrichment: EnrichmentConfig,
     #[serde(default)]
     calendars: BTreeMap<String, CalendarConfig>,
+    #[serde(default)]
+    identity: IdentityConfig,
+    #[serde(default)]
+    lifecycle: LifecycleConfig,
+    #[serde(default)]
+    crm: CrmConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -384,6 +479,9 @@ impl Config {
             sla: raw.sla,
             enrichment: raw.enrichment,
             calendars: BTreeMap::new(),
+            identity: raw.identity,
+            lifecycle: raw.lifecycle,
+            crm: raw.crm,
         };
         let mut config = config;
         for (name, c) in &raw.calendars {
@@ -512,13 +610,21 @@ impl Config {
         if self.scoring.tiers.is_empty() {
             return Err(self.invalid("scoring.tiers", "at least one tier is needed"));
         }
-        for w in self.scoring.tiers.windows(2) {
-            if w[0].min_points <= w[1].min_points {
+        check_bands(&self.scoring.tiers).map_err(|m| self.invalid("scoring.tiers", m))?;
+        if let Some(g) = &self.scoring.grades {
+            check_bands(&g.fit).map_err(|m| self.invalid("scoring.grades.fit", m))?;
+            check_bands(&g.intent).map_err(|m| self.invalid("scoring.grades.intent", m))?;
+        }
+        if let Some(q) = &self.scoring.qualification {
+            if q.sql <= q.mql {
                 return Err(self.invalid(
-                    "scoring.tiers",
-                    "tiers go from the highest min_points down, each strictly lower",
+                    "scoring.qualification.sql",
+                    format!("must be above mql ({})", q.mql),
                 ));
             }
+        }
+        if self.scoring.intent_half_life.is_some_and(|d| d.is_zero()) {
+            return Err(self.invalid("scoring.intent_half_life", "must be positive"));
         }
         for (i, rule) in self.scoring.rules.iter().enumerate() {
             if rule.when.is_empty() {
@@ -553,6 +659,14 @@ impl Config {
                 return Err(self.invalid(
                     format!("sla.targets.{name}"),
                     format!("no scoring tier is called {name:?}"),
+                ));
+            }
+        }
+        for (i, code) in self.lifecycle.disqualify_reasons.iter().enumerate() {
+            if !is_slug(code) {
+                return Err(self.invalid(
+                    format!("lifecycle.disqualify_reasons[{i}]"),
+                    "reason codes use lower-case letters, digits, dashes and underscores",
                 ));
             }
         }
@@ -657,6 +771,14 @@ impl Config {
         })
     }
 
+    /// The CRM token reference; `LEADRELAY_CRM_TOKEN` wins over the file.
+    pub fn crm_token_ref(&self) -> Option<SecretRef> {
+        match std::env::var("LEADRELAY_CRM_TOKEN") {
+            Ok(v) => Some(SecretRef::Literal(crate::secret::Secret::new(v))),
+            Err(_) => self.crm.token.as_deref().map(SecretRef::parse),
+        }
+    }
+
     /// The link-signing secret reference; `LEADRELAY_LINK_SECRET` wins over the file.
     pub fn link_secret_ref(&self) -> SecretRef {
         match std::env::var("LEADRELAY_LINK_SECRET") {
@@ -664,6 +786,17 @@ impl Config {
             Err(_) => SecretRef::parse(&self.links.secret),
         }
     }
+}
+
+/// Bands (tiers, grades) go from the highest `min_points` down, each strictly lower.
+fn check_bands(bands: &[TierConfig]) -> Result<(), String> {
+    if bands.is_empty() {
+        return Err("at least one band is needed".into());
+    }
+    if bands.windows(2).any(|w| w[0].min_points <= w[1].min_points) {
+        return Err("bands go from the highest min_points down, each strictly lower".into());
+    }
+    Ok(())
 }
 
 fn is_slug(s: &str) -> bool {
@@ -689,6 +822,17 @@ mod humantime_serde {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let s = String::deserialize(d)?;
         humantime::parse_duration(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+mod humantime_option {
+    use serde::{Deserialize, Deserializer};
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|s| humantime::parse_duration(&s).map_err(serde::de::Error::custom))
+            .transpose()
     }
 }
 

@@ -46,6 +46,7 @@ pub struct Secrets {
     verify_tokens: BTreeMap<String, Secret>,
     access_tokens: BTreeMap<String, Secret>,
     link: Option<Secret>,
+    crm: Option<Secret>,
 }
 
 impl Secrets {
@@ -67,6 +68,11 @@ impl Secrets {
     /// The key that signs contacted links (absent in functions that read no secrets).
     pub fn link(&self) -> Option<&Secret> {
         self.link.as_ref()
+    }
+
+    /// The token a CRM presents to change a lead's status; none: the endpoint is closed.
+    pub fn crm(&self) -> Option<&Secret> {
+        self.crm.as_ref()
     }
 
     /// Reads every secret the configuration refers to: environment overrides first, then SSM
@@ -100,11 +106,16 @@ impl Secrets {
             }
         }
         let link = Some(fetch("links.secret", config.link_secret_ref(), ssm).await?);
+        let crm = match config.crm_token_ref() {
+            Some(r) => Some(fetch("crm.token", r, ssm).await?),
+            None => None,
+        };
         Ok(Self {
             sources,
             verify_tokens,
             access_tokens,
             link,
+            crm,
         })
     }
 }

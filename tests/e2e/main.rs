@@ -3,6 +3,7 @@
 
 mod capture;
 mod escalation;
+mod identity;
 mod pipeline;
 mod platforms;
 mod routing;

@@ -26,6 +26,10 @@ pub fn kind_label(k: EventKind) -> &'static str {
         EventKind::Reminded => "reminded",
         EventKind::Escalated => "escalated",
         EventKind::Contacted => "contacted",
+        EventKind::Resubmitted => "resubmitted",
+        EventKind::StatusChanged => "status",
+        EventKind::Recycled => "recycled",
+        EventKind::Reassigned => "reassigned",
     }
 }
 

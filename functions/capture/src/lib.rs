@@ -5,6 +5,7 @@
 //! The handler takes and returns plain `http` types, so the Lambda, the local runner and the
 //! tests call the very same function.
 
+mod admit;
 mod contacted;
 mod guard;
 mod platform;

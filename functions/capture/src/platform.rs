@@ -6,14 +6,14 @@ use std::time::Instant;
 
 use http::{Request, Response, StatusCode};
 use leadrelay::config::{SourceConfig, SourceKind};
-use leadrelay::domain::lead::{EventKind, Lead, LeadStatus, Stage};
+use leadrelay::domain::lead::{EventKind, Lead, Stage};
 use leadrelay::domain::platforms::{self, Credentials, Incoming, Intake, Platform, PlatformLead};
 use leadrelay::domain::timeline;
 use leadrelay::queue::{LeadMessage, QueueName};
 use leadrelay::secret::Secret;
-use leadrelay::store::Captured;
 use leadrelay::Deps;
 
+use crate::admit::{admit, Admitted};
 use crate::webhook::{raw_delivery, refuse, unavailable, REDELIVERY_WINDOW_DAYS};
 use crate::{json, json_error, Body};
 
@@ -226,17 +226,25 @@ async fn capture_one(
         summary,
     );
     let expires = now + chrono::Duration::days(REDELIVERY_WINDOW_DAYS);
-    // Pending leads go to enrich too: it fetches their details first.
-    let moves_on =
-        |l: &Lead| matches!(l.stage, Stage::Captured | Stage::PendingFetch) && !l.is_quarantined();
-    match deps.store.capture(&lead, None, &event, &key, expires).await {
-        Ok(Captured::Created) => {
-            if moves_on(&lead) {
+    // Pending leads go to enrich too: it fetches their details first; so do leads a repeat
+    // submission joined, for a new score.
+    let moves_on = |l: &Lead| {
+        (matches!(l.stage, Stage::Captured | Stage::PendingFetch) || l.needs_rescore)
+            && !l.is_quarantined()
+    };
+    let moves_on_now = moves_on(&lead);
+    match admit(deps, lead, None, event, &key, expires).await {
+        Ok(Admitted::Created) => {
+            if moves_on_now {
                 enqueue(deps, &lead_id).await?;
             }
             Ok((lead_id, true))
         }
-        Ok(Captured::Duplicate { lead_id }) => {
+        Ok(Admitted::Joined { lead_id }) => {
+            enqueue(deps, &lead_id).await?;
+            Ok((lead_id, false))
+        }
+        Ok(Admitted::Duplicate { lead_id }) => {
             // A retry after a failed enqueue is what moves a stuck lead on.
             match deps.store.get_lead(&lead_id).await {
                 Ok(Some(l)) if moves_on(&l) => enqueue(deps, &lead_id).await?,
@@ -284,16 +292,11 @@ fn new_lead(
         attributes.insert("consent".into(), consent.to_string());
     }
     Lead {
-        lead_id: lead_id.to_owned(),
-        source: source.to_owned(),
-        received_at: now,
-        delivery_id: delivery_id.to_owned(),
         stage: if p.requires_fetch {
             Stage::PendingFetch
         } else {
             Stage::Captured
         },
-        status: LeadStatus::New,
         is_spam,
         is_test: p.is_test,
         fields: p.fields,
@@ -304,11 +307,6 @@ fn new_lead(
         click_ids: p.click_ids,
         campaign: p.campaign,
         phone_country_hint: p.phone_country_hint,
-        enrichment: None,
-        score: None,
-        assignment: None,
-        sla: None,
-        routing_claimed_at: None,
-        version: 0,
+        ..Lead::new(lead_id, source, delivery_id, now)
     }
 }

@@ -7,9 +7,12 @@ use http::{Request, Response, StatusCode};
 use leadrelay::config::{AuthScheme, SourceConfig, SourceKind};
 use leadrelay::domain::auth::{self, AuthError};
 use leadrelay::domain::intake::{self, IntakeError};
-use leadrelay::domain::lead::{EventKind, Lead, LeadEvent, Stage};
+use leadrelay::domain::lead::{EventKind, Lead, Stage};
+use leadrelay::domain::timeline;
 use leadrelay::queue::{LeadMessage, QueueName};
-use leadrelay::store::{Captured, RawDelivery};
+use leadrelay::store::RawDelivery;
+
+use crate::admit::{admit, Admitted};
 use leadrelay::Deps;
 use sha2::{Digest, Sha256};
 
@@ -84,26 +87,33 @@ pub async fn handle(deps: &Deps, source_name: &str, req: Request<Body>) -> Respo
     let lead = Lead::captured(&lead_id, source_name, &delivery_id, now, submission);
     delivery.outcome = if lead.is_spam { "spam" } else { "accepted" }.into();
     delivery.lead_id = Some(lead_id.clone());
-    let event = LeadEvent {
-        lead_id: lead_id.clone(),
-        event_id: deps.clock.new_id().to_string(),
-        at: now,
-        kind: EventKind::Captured,
-        actor: "capture".into(),
-        summary: if lead.is_spam {
-            format!("captured from {source_name} as spam (honeypot filled); it will not be routed")
-        } else {
-            format!("captured from {source_name}")
-        },
+    let summary = if lead.is_spam {
+        format!("captured from {source_name} as spam (honeypot filled); it will not be routed")
+    } else {
+        format!("captured from {source_name}")
     };
+    let event = timeline::event_at(
+        deps.clock.as_ref(),
+        now,
+        &lead_id,
+        EventKind::Captured,
+        "capture",
+        summary,
+    );
     let expires = now + chrono::Duration::days(REDELIVERY_WINDOW_DAYS);
-    match deps
-        .store
-        .capture(&lead, Some(&delivery), &event, &idempotency_key, expires)
-        .await
+    let is_spam = lead.is_spam;
+    match admit(
+        deps,
+        lead,
+        Some(delivery.clone()),
+        event,
+        &idempotency_key,
+        expires,
+    )
+    .await
     {
-        Ok(Captured::Created) => {
-            if !lead.is_spam {
+        Ok(Admitted::Created) => {
+            if !is_spam {
                 if let Err(e) = deps
                     .queues
                     .send(
@@ -124,7 +134,7 @@ pub async fn handle(deps: &Deps, source_name: &str, req: Request<Body>) -> Respo
                 source = source_name,
                 lead_id,
                 delivery_id,
-                spam = lead.is_spam,
+                spam = is_spam,
                 elapsed_ms = started.elapsed().as_millis() as u64,
                 "lead captured"
             );
@@ -133,7 +143,34 @@ pub async fn handle(deps: &Deps, source_name: &str, req: Request<Body>) -> Respo
                 serde_json::json!({ "lead_id": lead_id }),
             )
         }
-        Ok(Captured::Duplicate { lead_id }) => {
+        Ok(Admitted::Joined { lead_id }) => {
+            // Enrich scores the lead again with the new submission in it.
+            if let Err(e) = deps
+                .queues
+                .send(
+                    QueueName::Captured,
+                    &LeadMessage {
+                        lead_id: lead_id.clone(),
+                    },
+                )
+                .await
+            {
+                tracing::error!(source = source_name, lead_id, error = %e, "joined lead not enqueued for a new score");
+                return unavailable(Some(&lead_id));
+            }
+            tracing::info!(
+                source = source_name,
+                lead_id,
+                delivery_id,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "repeat submission joined its open lead"
+            );
+            json(
+                StatusCode::OK,
+                serde_json::json!({ "lead_id": lead_id, "joined": true }),
+            )
+        }
+        Ok(Admitted::Duplicate { lead_id }) => {
             redelivered(deps, delivery, lead_id, now, started).await
         }
         Err(e) => {
@@ -266,7 +303,9 @@ async fn redelivered(
             return unavailable(Some(&lead_id));
         }
     };
-    if let Some(lead) = lead.filter(|l| l.stage == Stage::Captured && !l.is_spam) {
+    if let Some(lead) =
+        lead.filter(|l| (l.stage == Stage::Captured || l.needs_rescore) && !l.is_spam)
+    {
         if let Err(e) = deps
             .queues
             .send(

@@ -40,9 +40,12 @@ pub async fn enrich_lead(deps: &Deps, lead_id: String) -> Result<(), EnrichError
             if lead.is_quarantined() || lead.stage == Stage::PendingFetch {
                 return Change::Keep(false);
             }
-            if lead.stage >= Stage::Scored {
-                return Change::Keep(true);
+            // Scored already: pass it on again, unless a repeat submission asks for a new
+            // score.
+            if lead.stage >= Stage::Scored && !lead.needs_rescore {
+                return Change::Keep(lead.stage == Stage::Scored);
             }
+            let rescoring = lead.stage >= Stage::Scored;
             // The platform's word on the phone's country beats the source's default.
             let default_country = lead.phone_country_hint.clone().or_else(|| {
                 config
@@ -54,10 +57,15 @@ pub async fn enrich_lead(deps: &Deps, lead_id: String) -> Result<(), EnrichError
                 default_country.as_deref(),
                 &config.enrichment.free_email_domains,
             ));
-            let score = scoring::score(lead, &config.scoring);
+            let score = scoring::score(lead, &config.scoring, deps.clock.now());
             let reasons: Vec<String> = score.reasons.iter().map(|r| r.to_string()).collect();
             let summary = format!(
-                "scored {} ({}; fit {}, intent {}){}{}",
+                "{} {} ({}; fit {}, intent {}){}{}",
+                if rescoring {
+                    "scored again after a repeat submission:"
+                } else {
+                    "scored"
+                },
                 score.points,
                 score.tier,
                 score.fit,
@@ -66,7 +74,10 @@ pub async fn enrich_lead(deps: &Deps, lead_id: String) -> Result<(), EnrichError
                 reasons.join(", ")
             );
             lead.score = Some(score);
-            lead.stage = Stage::Scored;
+            lead.needs_rescore = false;
+            // A lead already routed keeps its owner: only a lead not yet routed moves on.
+            let forward = lead.stage <= Stage::Scored;
+            lead.stage = lead.stage.max(Stage::Scored);
             let e = timeline::event(
                 deps.clock.as_ref(),
                 &lead.lead_id,
@@ -74,7 +85,7 @@ pub async fn enrich_lead(deps: &Deps, lead_id: String) -> Result<(), EnrichError
                 "enrich",
                 summary,
             );
-            Change::Save(vec![e], true)
+            Change::Save(vec![e], forward)
         })
         .await?;
     let Some((lead, forward)) = outcome else {

@@ -66,6 +66,10 @@ pub const FIELDS: &[&str] = &[
     "fit",
     "intent",
     "tier",
+    "grade",
+    "qualification",
+    "submissions",
+    "status",
 ];
 
 /// Looks a field up on a lead. Normalised values win over what was typed.
@@ -98,6 +102,14 @@ pub fn field(lead: &Lead, name: &str) -> Option<FieldValue> {
         "fit" => lead.score.as_ref().map(|s| Number(s.fit.into())),
         "intent" => lead.score.as_ref().map(|s| Number(s.intent.into())),
         "tier" => lead.score.as_ref().map(|s| Text(s.tier.clone())),
+        "grade" => lead.score.as_ref().and_then(|s| s.grade.clone()).map(Text),
+        "qualification" => lead
+            .score
+            .as_ref()
+            .and_then(|s| s.qualification.clone())
+            .map(Text),
+        "submissions" => Some(Number(lead.submissions.into())),
+        "status" => Some(Text(lead.status.as_str().to_owned())),
         other => {
             if let Some(key) = other.strip_prefix("utm_") {
                 text(lead.utm.get(key))

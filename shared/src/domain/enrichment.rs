@@ -194,7 +194,7 @@ mod tests {
             let mut l = lead();
             l.fields.email = Some(email.into());
             l.enrichment = Some(enrich(&l.fields, None, &c.enrichment.free_email_domains));
-            let s = score(&l, &c.scoring);
+            let s = score(&l, &c.scoring, l.received_at);
             s.reasons.iter().map(|r| r.to_string()).collect::<Vec<_>>()
         };
         let r = reasons("sam@mailinator.com");

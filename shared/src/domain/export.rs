@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::lead::{Lead, LeadStatus, Stage};
+use super::lead::{Lead, Stage};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ExportedLead {
@@ -50,10 +50,9 @@ pub struct ExportedLead {
 pub fn export(lead: &Lead) -> ExportedLead {
     let e = lead.enrichment.as_ref();
     let f = &lead.fields;
-    let status = match (lead.stage, lead.status) {
-        (Stage::PendingFetch, _) => "pending_fetch".to_owned(),
-        (_, LeadStatus::New) => "new".to_owned(),
-        (_, LeadStatus::Working) => "working".to_owned(),
+    let status = match lead.stage {
+        Stage::PendingFetch => "pending_fetch".to_owned(),
+        _ => lead.status.as_str().to_owned(),
     };
     ExportedLead {
         lead_id: lead.lead_id.clone(),

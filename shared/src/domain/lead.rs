@@ -43,13 +43,69 @@ pub enum Stage {
     Unassigned,
 }
 
-/// Where the lead stands with the sales team.
+/// Where the lead stands with the sales team. The allowed moves between statuses are in
+/// [`super::lifecycle`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LeadStatus {
     New,
     /// First contact made.
     Working,
+    /// Sales accepted it: a real opportunity.
+    Qualified,
+    /// Not now: resurfaces at its recycle date.
+    Nurture,
+    /// Not a fit, with a reason code from the configuration.
+    Disqualified,
+    /// Became a customer (or an opportunity in the CRM).
+    Converted,
+}
+
+impl LeadStatus {
+    pub const ALL: [LeadStatus; 6] = [
+        LeadStatus::New,
+        LeadStatus::Working,
+        LeadStatus::Qualified,
+        LeadStatus::Nurture,
+        LeadStatus::Disqualified,
+        LeadStatus::Converted,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeadStatus::New => "new",
+            LeadStatus::Working => "working",
+            LeadStatus::Qualified => "qualified",
+            LeadStatus::Nurture => "nurture",
+            LeadStatus::Disqualified => "disqualified",
+            LeadStatus::Converted => "converted",
+        }
+    }
+
+    /// Open leads are still being worked; a returning person joins an open lead.
+    pub fn is_open(self) -> bool {
+        matches!(self, LeadStatus::New | LeadStatus::Working)
+    }
+}
+
+impl std::fmt::Display for LeadStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for LeadStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        LeadStatus::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s.trim().to_ascii_lowercase())
+            .ok_or_else(|| {
+                let names: Vec<&str> = LeadStatus::ALL.iter().map(|s| s.as_str()).collect();
+                format!("unknown status {s:?}; use one of {}", names.join(", "))
+            })
+    }
 }
 
 /// What enrich derived.
@@ -92,11 +148,18 @@ pub struct ScoreReason {
     pub points: i32,
     pub dimension: ScoreDimension,
     pub reason: String,
+    /// The rule's full points, when intent decay took some away.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undecayed: Option<i32>,
 }
 
 impl std::fmt::Display for ScoreReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:+} {}", self.points, self.reason)
+        write!(f, "{:+} {}", self.points, self.reason)?;
+        if let Some(full) = self.undecayed {
+            write!(f, " (decayed from {full:+})")?;
+        }
+        Ok(())
     }
 }
 
@@ -104,8 +167,18 @@ impl std::fmt::Display for ScoreReason {
 pub struct Score {
     pub points: i32,
     pub fit: i32,
+    /// After decay: what the lead's intent is worth at `scored_at`.
     pub intent: i32,
     pub tier: String,
+    /// Fit band and intent band together, e.g. "A1" (when the model defines grades).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grade: Option<String>,
+    /// "sql" or "mql" when the points reach the model's thresholds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qualification: Option<String>,
+    /// The instant the score holds for (intent decays from the lead's latest submission).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scored_at: Option<DateTime<Utc>>,
     pub reasons: Vec<ScoreReason>,
 }
 
@@ -202,20 +275,47 @@ pub struct Lead {
     /// round-robin ticket (which would skip an owner's turn).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routing_claimed_at: Option<DateTime<Utc>>,
+    /// The person behind the lead: every lead of the same email or phone shares it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person_id: Option<String>,
+    /// How many times the person submitted while this lead was open (1 for a fresh lead).
+    #[serde(default = "one")]
+    pub submissions: u32,
+    /// The latest submission joined to this lead; intent decays from here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_submitted_at: Option<DateTime<Utc>>,
+    /// Every delivery that fed this lead besides `delivery_id` (repeat submissions).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub joined_deliveries: Vec<String>,
+    /// Set when something changed that the score depends on (a repeat submission): enrich
+    /// scores the lead again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub needs_rescore: bool,
+    /// The disqualification reason code, when disqualified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_reason: Option<String>,
+    /// When a nurtured lead resurfaces and is routed again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recycle_at: Option<DateTime<Utc>>,
+    /// Routing rounds: 0 for the first assignment, one more for each recycle or reassignment.
+    /// Keys the once-only emails of each round.
+    #[serde(default)]
+    pub round: u32,
+    /// Owners who held the lead before and let it lapse or passed it on (never routed back).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub previous_owners: Vec<String>,
     /// Optimistic-concurrency version: every save is conditional on it.
     #[serde(default)]
     pub version: u64,
 }
 
+fn one() -> u32 {
+    1
+}
+
 impl Lead {
-    /// A new lead, just captured, from a delivery in our own format (`json` or `form`).
-    pub fn captured(
-        lead_id: &str,
-        source: &str,
-        delivery_id: &str,
-        received_at: DateTime<Utc>,
-        s: super::intake::Submission,
-    ) -> Lead {
+    /// A lead with nothing known yet but where and when it arrived.
+    pub fn new(lead_id: &str, source: &str, delivery_id: &str, received_at: DateTime<Utc>) -> Lead {
         Lead {
             lead_id: lead_id.to_owned(),
             source: source.to_owned(),
@@ -223,11 +323,11 @@ impl Lead {
             delivery_id: delivery_id.to_owned(),
             stage: Stage::Captured,
             status: LeadStatus::New,
-            is_spam: s.is_spam,
+            is_spam: false,
             is_test: false,
-            fields: s.fields,
-            utm: s.utm,
-            attributes: s.attributes,
+            fields: LeadFields::default(),
+            utm: BTreeMap::new(),
+            attributes: BTreeMap::new(),
             external_id: None,
             submitted_at: None,
             click_ids: BTreeMap::new(),
@@ -238,8 +338,39 @@ impl Lead {
             assignment: None,
             sla: None,
             routing_claimed_at: None,
+            person_id: None,
+            submissions: 1,
+            last_submitted_at: None,
+            joined_deliveries: Vec::new(),
+            needs_rescore: false,
+            status_reason: None,
+            recycle_at: None,
+            round: 0,
+            previous_owners: Vec::new(),
             version: 0,
         }
+    }
+
+    /// A new lead, just captured, from a delivery in our own format (`json` or `form`).
+    pub fn captured(
+        lead_id: &str,
+        source: &str,
+        delivery_id: &str,
+        received_at: DateTime<Utc>,
+        s: super::intake::Submission,
+    ) -> Lead {
+        Lead {
+            is_spam: s.is_spam,
+            fields: s.fields,
+            utm: s.utm,
+            attributes: s.attributes,
+            ..Lead::new(lead_id, source, delivery_id, received_at)
+        }
+    }
+
+    /// The latest time the person acted: their latest submission, else the arrival.
+    pub fn last_activity(&self) -> DateTime<Utc> {
+        self.last_submitted_at.unwrap_or(self.received_at)
     }
 
     /// The normalised email when enrich has run, else the one given.
@@ -294,6 +425,14 @@ pub enum EventKind {
     Reminded,
     Escalated,
     Contacted,
+    /// The same person submitted again while the lead was open.
+    Resubmitted,
+    /// The lead's status moved (before and after on the event).
+    StatusChanged,
+    /// A nurtured lead's recycle date came: it is routed again.
+    Recycled,
+    /// The lead went to another owner after the first let it lapse.
+    Reassigned,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -306,4 +445,18 @@ pub struct LeadEvent {
     pub actor: String,
     /// One line a person can read.
     pub summary: String,
+    /// For changes of a value (a status): what it was and what it became.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+}
+
+impl LeadEvent {
+    /// The value this event changed, before and after.
+    pub fn changing(mut self, before: impl Into<String>, after: impl Into<String>) -> Self {
+        self.before = Some(before.into());
+        self.after = Some(after.into());
+        self
+    }
 }

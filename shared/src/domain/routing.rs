@@ -102,6 +102,9 @@ mod tests {
             fit: 40,
             intent: 50,
             tier: "hot".into(),
+            grade: None,
+            qualification: None,
+            scored_at: None,
             reasons: vec![],
         });
         l

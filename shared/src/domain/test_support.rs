@@ -2,7 +2,7 @@
 
 use crate::config::Config;
 
-use super::lead::{Assignment, Lead, LeadFields, LeadStatus, Stage};
+use super::lead::{Assignment, Lead, LeadFields};
 
 pub fn config() -> Config {
     Config::from_toml(
@@ -14,33 +14,18 @@ pub fn config() -> Config {
 
 pub fn lead() -> Lead {
     Lead {
-        lead_id: "01JLEAD0000000000000000000".into(),
-        source: "json".into(),
-        received_at: "2026-03-02T10:00:00Z".parse().unwrap(),
-        delivery_id: "01JDELIVERY000000000000000".into(),
-        stage: Stage::Captured,
-        status: LeadStatus::New,
-        is_spam: false,
-        is_test: false,
         fields: LeadFields {
             email: Some("ana@acme.io".into()),
             first_name: Some("Ana".into()),
             last_name: Some("Costa".into()),
             ..Default::default()
         },
-        utm: Default::default(),
-        attributes: Default::default(),
-        external_id: None,
-        submitted_at: None,
-        click_ids: Default::default(),
-        campaign: Default::default(),
-        phone_country_hint: None,
-        enrichment: None,
-        score: None,
-        assignment: None,
-        sla: None,
-        routing_claimed_at: None,
-        version: 0,
+        ..Lead::new(
+            "01JLEAD0000000000000000000",
+            "json",
+            "01JDELIVERY000000000000000",
+            "2026-03-02T10:00:00Z".parse().unwrap(),
+        )
     }
 }
 

@@ -30,5 +30,7 @@ pub fn event_at(
         kind,
         actor: actor.to_owned(),
         summary: summary.into(),
+        before: None,
+        after: None,
     }
 }

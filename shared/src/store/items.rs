@@ -6,8 +6,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{EmailRecord, RawDelivery, StoreError};
-use crate::domain::lead::{Lead, LeadEvent};
+use super::{EmailRecord, PersonLink, RawDelivery, StoreError};
+use crate::domain::lead::{Lead, LeadEvent, LeadStatus};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -99,13 +99,9 @@ pub(super) fn lead_key(lead_id: &str) -> Item {
 pub(super) fn lead(lead: &Lead, shards: u32) -> Result<Item, StoreError> {
     let pk = lead_pk(&lead.lead_id);
     let mut item = keyed(pk.clone(), "LEAD", "lead", encode(&pk, lead)?);
-    // Only leads whose clock runs and that have a step ahead appear in the sparse index.
-    if let Some(next_at) = lead
-        .sla
-        .as_ref()
-        .filter(|s| s.is_open())
-        .and_then(|s| s.next_at)
-    {
+    // Only leads with something timed ahead appear in the sparse index: an SLA step while
+    // the clock runs, or the recycle date of a nurtured lead.
+    if let Some(next_at) = next_timed(lead) {
         item.insert(
             "sla_shard".into(),
             s(shard_name(sla_shard_of(&lead.lead_id, shards))),
@@ -113,6 +109,17 @@ pub(super) fn lead(lead: &Lead, shards: u32) -> Result<Item, StoreError> {
         item.insert("sla_next_at".into(), s(sla_time_key(next_at)));
     }
     Ok(item)
+}
+
+/// When the escalation pass next has something to do with a lead.
+fn next_timed(lead: &Lead) -> Option<DateTime<Utc>> {
+    if lead.status == LeadStatus::Nurture {
+        return lead.recycle_at;
+    }
+    lead.sla
+        .as_ref()
+        .filter(|s| s.is_open())
+        .and_then(|s| s.next_at)
 }
 
 pub(super) fn event(event: &LeadEvent) -> Result<Item, StoreError> {
@@ -143,6 +150,29 @@ pub(super) fn idempotency(
         "expires_at".into(),
         AttributeValue::N(expires_at.timestamp().to_string()),
     );
+    item
+}
+
+/// A person's item is keyed by a hash of their identity key, so the table's keys carry no
+/// email address or phone number.
+pub(super) fn person_pk(identity_key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    format!(
+        "PERSON#{}",
+        hex::encode(Sha256::digest(identity_key.as_bytes()))
+    )
+}
+
+pub(super) fn person_key(identity_key: &str) -> Item {
+    key(person_pk(identity_key), "PERSON")
+}
+
+pub(super) fn person(link: &PersonLink, now: DateTime<Utc>) -> Item {
+    let mut item = person_key(&link.identity_key);
+    item.insert("entity".into(), s("person"));
+    item.insert("person_id".into(), s(&link.person_id));
+    item.insert("lead_id".into(), s(&link.lead_id));
+    item.insert("updated_at".into(), s(time(now)));
     item
 }
 

@@ -9,6 +9,7 @@
 //! | redelivery key (TTL) | `IDEMPOTENCY#<source>#<key>`    | `IDEMPOTENCY`   |
 //! | round-robin cursor   | `TEAM#<team>`                   | `ROUND_ROBIN`   |
 //! | rate-limit window    | `RATE#<source>#<addr hash>#<minute>` | `RATE`     |
+//! | person (identity)    | `PERSON#<sha256 of email:… / phone:…>` | `PERSON` |
 //!
 //! Lead profiles whose SLA clock runs carry `sla_shard` and `sla_next_at`, the keys of the
 //! sparse, write-sharded `sla-open` index the escalation pass queries.
@@ -89,6 +90,26 @@ pub enum Captured {
     },
 }
 
+/// A person's identity key pointing at their latest lead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonLink {
+    /// `email:<address>` or `phone:<E.164>` (stored hashed).
+    pub identity_key: String,
+    pub person_id: String,
+    pub lead_id: String,
+    /// The lead the key pointed at when it was read (`None`: no such key yet). The write only
+    /// succeeds if that is still so, so two first submissions of one person cannot both start
+    /// a lead.
+    pub expected_lead_id: Option<String>,
+}
+
+/// What the table knows of an identity key.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Person {
+    pub person_id: String,
+    pub lead_id: String,
+}
+
 /// What claiming an email found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EmailClaim {
@@ -165,6 +186,10 @@ impl Store {
     /// Writes a new lead with its first event, redelivery key and (when given) its delivery,
     /// atomically. When
     /// the redelivery key exists already, nothing is written and the earlier lead is returned.
+    ///
+    /// The person's identity keys are pointed at the new lead in the same transaction, each only
+    /// if it still points where it did when read; otherwise [`StoreError::Conflict`], and the
+    /// caller decides again.
     pub async fn capture(
         &self,
         lead: &Lead,
@@ -172,48 +197,119 @@ impl Store {
         event: &LeadEvent,
         idempotency_key: &str,
         key_expires_at: DateTime<Utc>,
+        persons: &[PersonLink],
+    ) -> Result<Captured, StoreError> {
+        let lead_put = self
+            .put(items::lead(lead, self.sla_shards)?)
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .expect("table, item set");
+        self.write_submission(
+            lead,
+            lead_put,
+            delivery,
+            event,
+            idempotency_key,
+            key_expires_at,
+            persons,
+            "TransactWriteItems (capture)",
+        )
+        .await
+    }
+
+    /// Joins a repeat submission to the person's open lead: saves the lead (if nobody changed
+    /// it since it was read), its new timeline event, the delivery, the delivery's redelivery
+    /// key (pointing at this lead) and the person's keys, atomically. A redelivery of the same
+    /// submission finds its key and gets [`Captured::Duplicate`]; a lost race, `Conflict`.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn join(
+        &self,
+        lead: &mut Lead,
+        delivery: Option<&RawDelivery>,
+        event: &LeadEvent,
+        idempotency_key: &str,
+        key_expires_at: DateTime<Utc>,
+        persons: &[PersonLink],
+        source: &str,
+    ) -> Result<Captured, StoreError> {
+        let expected = lead.version;
+        let mut next = lead.clone();
+        next.version = expected + 1;
+        let lead_put = self
+            .put(items::lead(&next, self.sla_shards)?)
+            .condition_expression("#v = :v")
+            .expression_attribute_names("#v", "version")
+            .expression_attribute_values(":v", AttributeValue::N(expected.to_string()))
+            .build()
+            .expect("table, item set");
+        // The key belongs to the source the submission came from, not the lead's first source.
+        let mut keyed = next.clone();
+        keyed.source = source.to_owned();
+        let outcome = self
+            .write_submission(
+                &keyed,
+                lead_put,
+                delivery,
+                event,
+                idempotency_key,
+                key_expires_at,
+                persons,
+                "TransactWriteItems (join)",
+            )
+            .await?;
+        if outcome == Captured::Created {
+            lead.version = next.version;
+        }
+        Ok(outcome)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn write_submission(
+        &self,
+        lead: &Lead,
+        lead_put: Put,
+        delivery: Option<&RawDelivery>,
+        event: &LeadEvent,
+        idempotency_key: &str,
+        key_expires_at: DateTime<Utc>,
+        persons: &[PersonLink],
+        op: &'static str,
     ) -> Result<Captured, StoreError> {
         let idem = items::idempotency(&lead.source, idempotency_key, &lead.lead_id, key_expires_at);
         let idem_key = items::key_of(&idem);
+        let put = |p: Put| TransactWriteItem::builder().put(p).build();
         let mut writes = vec![
-            TransactWriteItem::builder()
-                .put(
-                    self.put(idem)
-                        .condition_expression("attribute_not_exists(pk)")
-                        .build()
-                        .expect("table, item set"),
-                )
-                .build(),
-            TransactWriteItem::builder()
-                .put(
-                    self.put(items::lead(lead, self.sla_shards)?)
-                        .condition_expression("attribute_not_exists(pk)")
-                        .build()
-                        .expect("table, item set"),
-                )
-                .build(),
-            TransactWriteItem::builder()
-                .put(
-                    self.put(items::event(event)?)
-                        .build()
-                        .expect("table, item set"),
-                )
-                .build(),
+            put(self
+                .put(idem)
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .expect("table, item set")),
+            put(lead_put),
+            put(self
+                .put(items::event(event)?)
+                .build()
+                .expect("table, item set")),
         ];
         if let Some(delivery) = delivery {
-            writes.push(
-                TransactWriteItem::builder()
-                    .put(
-                        self.put(items::delivery(delivery)?)
-                            .build()
-                            .expect("table, item set"),
-                    )
-                    .build(),
-            );
+            writes.push(put(self
+                .put(items::delivery(delivery)?)
+                .build()
+                .expect("table, item set")));
         }
-        match self.transact(writes, "TransactWriteItems (capture)").await {
+        for link in persons {
+            let p = self.put(items::person(link, event.at));
+            let p = match &link.expected_lead_id {
+                None => p.condition_expression("attribute_not_exists(pk)"),
+                Some(id) => p
+                    .condition_expression("lead_id = :expected")
+                    .expression_attribute_values(":expected", AttributeValue::S(id.clone())),
+            };
+            writes.push(put(p.build().expect("table, item set")));
+        }
+        match self.transact(writes, op).await {
             Ok(()) => Ok(Captured::Created),
-            Err(TransactFailure::ConditionFailed) => {
+            // The redelivery key (item 0) exists: this submission was taken before.
+            Err(TransactFailure::ConditionFailed(failed)) if failed.contains(&0) => {
                 let existing = self.get_raw(idem_key, true).await?;
                 let lead_id = existing
                     .as_ref()
@@ -227,8 +323,18 @@ impl Store {
                     None => Err(StoreError::Conflict),
                 }
             }
+            // The lead or a person key moved on since they were read.
+            Err(TransactFailure::ConditionFailed(_)) => Err(StoreError::Conflict),
             Err(TransactFailure::Store(e)) => Err(e),
         }
+    }
+
+    /// The person an identity key belongs to, and their latest lead.
+    pub async fn person(&self, identity_key: &str) -> Result<Option<Person>, StoreError> {
+        self.get_raw(items::person_key(identity_key), true)
+            .await?
+            .map(|i| items::decode(&items::person_pk(identity_key), i))
+            .transpose()
     }
 
     /// Keeps a delivery that made no new lead (rejected or redelivered).
@@ -307,7 +413,7 @@ impl Store {
                 lead.version = next.version;
                 Ok(())
             }
-            Err(TransactFailure::ConditionFailed) => Err(StoreError::Conflict),
+            Err(TransactFailure::ConditionFailed(_)) => Err(StoreError::Conflict),
             Err(TransactFailure::Store(e)) => Err(e),
         }
     }
@@ -368,6 +474,7 @@ impl Store {
                 Ok(_) => return Ok(()),
                 Err(e) => e,
             };
+            // One reason per item, in order ("None" for the items that were fine).
             let reasons: Vec<String> = err
                 .as_service_error()
                 .and_then(|s| match s {
@@ -378,10 +485,16 @@ impl Store {
                 })
                 .unwrap_or_default()
                 .into_iter()
-                .filter_map(|r| r.code)
+                .map(|r| r.code.unwrap_or_default())
                 .collect();
-            if reasons.iter().any(|c| c == "ConditionalCheckFailed") {
-                return Err(TransactFailure::ConditionFailed);
+            let failed: Vec<usize> = reasons
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| *c == "ConditionalCheckFailed")
+                .map(|(i, _)| i)
+                .collect();
+            if !failed.is_empty() {
+                return Err(TransactFailure::ConditionFailed(failed));
             }
             // A concurrent transaction on the same items: back off and try again.
             if reasons.iter().any(|c| c == "TransactionConflict") && attempt < TRANSACTION_ATTEMPTS
@@ -656,6 +769,7 @@ pub enum Change<T> {
 }
 
 enum TransactFailure {
-    ConditionFailed,
+    /// The items (by position) whose condition failed.
+    ConditionFailed(Vec<usize>),
     Store(StoreError),
 }
