@@ -181,6 +181,16 @@ pub async fn lead(config_location: &str, lead_id: &str, json: bool) -> Result<()
         return Ok(());
     }
     print!("{}", crate::commands::render_lead(&lead));
+    // Intent decays: what the lead is worth today, beside what it scored then.
+    if let Some(then) = lead.score.as_ref().filter(|_| lead.enrichment.is_some()) {
+        let now = leadrelay::domain::scoring::score(&lead, &deps.config.scoring, Utc::now());
+        if now.points != then.points {
+            println!(
+                "{:>12}  {} ({}; intent {} after decay)",
+                "score now", now.points, now.tier, now.intent
+            );
+        }
+    }
     println!("\nTimeline");
     for e in &timeline {
         println!("  {}", format_event(e));
@@ -219,7 +229,21 @@ pub fn render_lead(lead: &leadrelay::domain::lead::Lead) -> String {
         ),
     );
     row("stage", Some(format!("{:?}", lead.stage).to_lowercase()));
-    row("status", Some(format!("{:?}", lead.status).to_lowercase()));
+    let mut status = lead.status.to_string();
+    if let Some(r) = &lead.status_reason {
+        status.push_str(&format!(" ({r})"));
+    }
+    if let Some(at) = lead.recycle_at {
+        status.push_str(&format!(
+            ", resurfaces {}",
+            at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ));
+    }
+    row("status", Some(status));
+    if lead.submissions > 1 {
+        row("submissions", Some(lead.submissions.to_string()));
+    }
+    row("person", lead.person_id.clone());
     row(
         "flags",
         Some(
@@ -259,13 +283,23 @@ pub fn render_lead(lead: &leadrelay::domain::lead::Lead) -> String {
         ),
     );
     if let Some(s) = &lead.score {
-        row(
-            "score",
-            Some(format!(
-                "{} ({}; fit {}, intent {})",
-                s.points, s.tier, s.fit, s.intent
-            )),
+        let mut summary = format!(
+            "{} ({}; fit {}, intent {})",
+            s.points, s.tier, s.fit, s.intent
         );
+        if let Some(g) = &s.grade {
+            summary.push_str(&format!(", grade {g}"));
+        }
+        if let Some(q) = &s.qualification {
+            summary.push_str(&format!(", {}", q.to_uppercase()));
+        }
+        if let Some(at) = s.scored_at {
+            summary.push_str(&format!(
+                " as of {}",
+                at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ));
+        }
+        row("score", Some(summary));
         for r in &s.reasons {
             row("", Some(r.to_string()));
         }
@@ -297,6 +331,66 @@ pub fn render_lead(lead: &leadrelay::domain::lead::Lead) -> String {
         );
     }
     out
+}
+
+pub async fn status(
+    config_location: &str,
+    lead_id: &str,
+    status: &str,
+    reason: Option<String>,
+    recycle_at: Option<&str>,
+    by: &str,
+) -> Result<()> {
+    use leadrelay::domain::lifecycle::StatusChange;
+    use leadrelay_capture::status::{change_status, parse_when};
+    let to = status.parse().map_err(anyhow::Error::msg)?;
+    let recycle_at =
+        match recycle_at {
+            None => None,
+            Some(s) => Some(parse_when(s).with_context(|| {
+                format!("--recycle-at {s:?} is neither YYYY-MM-DD nor RFC 3339")
+            })?),
+        };
+    let deps = connect(config_location, Arc::new(SystemClock)).await?;
+    let change = StatusChange {
+        to,
+        reason,
+        recycle_at,
+    };
+    let (lead, before) = change_status(&deps, lead_id, &change, &format!("operator:{by}")).await?;
+    println!("lead {lead_id}: {before} → {}", lead.status);
+    Ok(())
+}
+
+pub async fn erase(config_location: &str, email: Option<&str>, phone: Option<&str>) -> Result<()> {
+    use leadrelay::store::Erasure;
+    let who = Erasure::of(email, phone);
+    if who.is_empty() {
+        bail!("nothing to look for: give a valid --email and/or an E.164 --phone");
+    }
+    let deps = connect(config_location, Arc::new(SystemClock)).await?;
+    let config = deps.config.clone();
+    let report = deps
+        .store
+        .erase(&who, |source| {
+            config
+                .source(source)
+                .and_then(|s| s.default_country.clone())
+        })
+        .await?;
+    if report.leads.is_empty() && report.items.is_empty() {
+        println!("nothing stored for that person");
+        return Ok(());
+    }
+    println!(
+        "erased {} lead(s): {}",
+        report.leads.len(),
+        report.leads.join(", ")
+    );
+    for (kind, n) in &report.items {
+        println!("  {n:>5} {kind} item(s)");
+    }
+    Ok(())
 }
 
 pub async fn leads(

@@ -46,6 +46,31 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Move a lead to another status: new → working → qualified | nurture | disqualified |
+    /// converted (illegal moves are refused).
+    Status {
+        lead_id: String,
+        /// working, qualified, nurture, disqualified or converted.
+        status: String,
+        /// The reason code (disqualified only; codes from `lifecycle.disqualify_reasons`).
+        #[arg(long)]
+        reason: Option<String>,
+        /// When a nurtured lead resurfaces and is routed again (YYYY-MM-DD or RFC 3339).
+        #[arg(long)]
+        recycle_at: Option<String>,
+        /// Who made the change, for the timeline.
+        #[arg(long, default_value = "operator")]
+        by: String,
+    },
+    /// Erase everything of one person on request (leads, timelines, deliveries, email log,
+    /// identity keys) and report what was removed.
+    Erase {
+        #[arg(long, required_unless_present = "phone")]
+        email: Option<String>,
+        /// In E.164 (+4930…).
+        #[arg(long)]
+        phone: Option<String>,
+    },
     /// Export leads, one JSON object per line (the schema is in the README).
     Leads {
         /// Print JSON lines (the only format for now).
@@ -117,6 +142,26 @@ async fn main() -> ExitCode {
         } => commands::local(&cli.config, &listen, escalate_every).await,
         Command::Demo { listen } => commands::demo(&cli.config, &listen).await,
         Command::Lead { lead_id, json } => commands::lead(&cli.config, &lead_id, json).await,
+        Command::Status {
+            lead_id,
+            status,
+            reason,
+            recycle_at,
+            by,
+        } => {
+            commands::status(
+                &cli.config,
+                &lead_id,
+                &status,
+                reason,
+                recycle_at.as_deref(),
+                &by,
+            )
+            .await
+        }
+        Command::Erase { email, phone } => {
+            commands::erase(&cli.config, email.as_deref(), phone.as_deref()).await
+        }
         Command::Leads {
             json: _,
             source,

@@ -4,6 +4,7 @@
 mod capture;
 mod escalation;
 mod identity;
+mod lifecycle;
 mod pipeline;
 mod platforms;
 mod routing;

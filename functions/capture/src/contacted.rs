@@ -37,7 +37,10 @@ pub async fn handle(deps: &Deps, lead_id: &str, req: Request<Body>) -> Response<
         .modify_lead(lead_id, |lead| match lead.sla.as_mut() {
             Some(clock) if clock.is_open() => {
                 sla::stop(clock, now);
-                lead.status = LeadStatus::Working;
+                let before = lead.status;
+                if before == LeadStatus::New {
+                    lead.status = LeadStatus::Working;
+                }
                 let owner = lead
                     .assignment
                     .as_ref()
@@ -52,7 +55,8 @@ pub async fn handle(deps: &Deps, lead_id: &str, req: Request<Body>) -> Response<
                     format!(
                         "first contact recorded {minutes} min after arrival; SLA clock stopped"
                     ),
-                );
+                )
+                .changing(before.as_str(), lead.status.as_str());
                 Change::Save(vec![e], true)
             }
             _ => Change::Keep(false),

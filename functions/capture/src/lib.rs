@@ -1,6 +1,7 @@
 //! capture: the HTTP edge. `POST /v1/webhooks/{source}` turns an authentic delivery into a
 //! durable lead before answering (DESIGN invariant 1); `GET /v1/leads/{id}/contacted` records
-//! an owner's first contact from the signed link in the assignment email.
+//! an owner's first contact from the signed link in the assignment email;
+//! `POST /v1/leads/{id}/status` takes a CRM's status change.
 //!
 //! The handler takes and returns plain `http` types, so the Lambda, the local runner and the
 //! tests call the very same function.
@@ -9,6 +10,7 @@ mod admit;
 mod contacted;
 mod guard;
 mod platform;
+pub mod status;
 mod webhook;
 
 use http::{Method, Request, Response, StatusCode};
@@ -53,7 +55,13 @@ pub async fn handle(deps: &Deps, req: Request<Body>) -> Response<String> {
             let id = (*id).to_owned();
             contacted::handle(deps, &id, req).await
         }
-        (_, ["v1", "webhooks", _]) | (_, ["v1", "leads", _, "contacted"]) => json_error(
+        (&Method::POST, ["v1", "leads", id, "status"]) => {
+            let id = (*id).to_owned();
+            status::handle(deps, &id, req).await
+        }
+        (_, ["v1", "webhooks", _])
+        | (_, ["v1", "leads", _, "contacted"])
+        | (_, ["v1", "leads", _, "status"]) => json_error(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
             "this route does not take that method",

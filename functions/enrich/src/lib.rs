@@ -10,8 +10,6 @@ use leadrelay::Deps;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EnrichError {
-    #[error("lead {0} does not exist")]
-    NoSuchLead(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -88,8 +86,13 @@ pub async fn enrich_lead(deps: &Deps, lead_id: String) -> Result<(), EnrichError
             Change::Save(vec![e], forward)
         })
         .await?;
+    // Only an erasure removes a lead: its messages have nothing left to do.
     let Some((lead, forward)) = outcome else {
-        return Err(EnrichError::NoSuchLead(lead_id));
+        tracing::warn!(
+            lead_id = lead_id,
+            "lead not found (erased on request?); message dropped"
+        );
+        return Ok(());
     };
     if forward {
         deps.queues
@@ -116,11 +119,9 @@ pub async fn enrich_lead(deps: &Deps, lead_id: String) -> Result<(), EnrichError
 /// and makes it a captured lead. A failed fetch is recorded on the timeline and the message
 /// fails, so SQS delivers it again later: the lead stays visible as pending, never dropped.
 async fn fetch_details(deps: &Deps, lead_id: &str) -> Result<(), EnrichError> {
-    let lead = deps
-        .store
-        .get_lead(lead_id)
-        .await?
-        .ok_or_else(|| EnrichError::NoSuchLead(lead_id.to_owned()))?;
+    let Some(lead) = deps.store.get_lead(lead_id).await? else {
+        return Ok(());
+    };
     if lead.stage != Stage::PendingFetch || lead.is_quarantined() {
         return Ok(());
     }

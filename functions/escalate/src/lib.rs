@@ -1,13 +1,14 @@
-//! escalate: the scheduled pass over leads whose SLA clock runs. Reads only the sparse,
+//! escalate: the scheduled pass over leads with something timed ahead. Reads only the sparse,
 //! write-sharded `sla-open` index (never a scan), takes each due step of the escalation ladder
-//! once, and records it on the lead.
+//! once and records it on the lead, and brings nurtured leads back at their recycle date.
 
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
 use leadrelay::config::EscalationAction;
+use leadrelay::domain::lead::Stage;
 use leadrelay::domain::lead::{EventKind, Lead};
-use leadrelay::domain::{sla, timeline};
-use leadrelay::queue::{NotifyMessage, QueueError, QueueName};
+use leadrelay::domain::{lifecycle, sla, timeline};
+use leadrelay::queue::{LeadMessage, NotifyMessage, QueueError, QueueName};
 use leadrelay::store::{Change, StoreError};
 use leadrelay::Deps;
 use serde::Serialize;
@@ -32,6 +33,8 @@ pub struct PassReport {
     pub due: usize,
     pub reminded: usize,
     pub escalated: usize,
+    /// Nurtured leads brought back to be routed again.
+    pub recycled: usize,
     /// Leads that could not be handled this pass (they stay in the index for the next).
     pub failed: usize,
 }
@@ -50,6 +53,7 @@ pub async fn run_pass(deps: &Deps, now: DateTime<Utc>) -> Result<PassReport, Esc
         report.due += r.due;
         report.reminded += r.reminded;
         report.escalated += r.escalated;
+        report.recycled += r.recycled;
         report.failed += r.failed;
     }
     if report.due > 0 {
@@ -57,6 +61,7 @@ pub async fn run_pass(deps: &Deps, now: DateTime<Utc>) -> Result<PassReport, Esc
             due = report.due,
             reminded = report.reminded,
             escalated = report.escalated,
+            recycled = report.recycled,
             failed = report.failed,
             "escalation pass"
         );
@@ -75,14 +80,15 @@ async fn pass_shard(
         let (leads, next) = deps.store.sla_due(shard, now, start, PAGE_SIZE).await?;
         report.due += leads.len();
         let results = stream::iter(leads)
-            .map(|lead| escalate_lead(deps, lead, now))
+            .map(|lead| handle_lead(deps, lead, now))
             .buffer_unordered(CONCURRENCY)
             .collect::<Vec<_>>()
             .await;
         for r in results {
             match r {
-                Ok(Some(EscalationAction::RemindOwner)) => report.reminded += 1,
-                Ok(Some(EscalationAction::NotifyManager)) => report.escalated += 1,
+                Ok(Some(Taken::Step(EscalationAction::RemindOwner))) => report.reminded += 1,
+                Ok(Some(Taken::Step(EscalationAction::NotifyManager))) => report.escalated += 1,
+                Ok(Some(Taken::Recycled)) => report.recycled += 1,
                 Ok(None) => {}
                 Err(e) => {
                     report.failed += 1;
@@ -95,6 +101,79 @@ async fn pass_shard(
             None => return Ok(report),
         }
     }
+}
+
+/// What the pass did with a lead.
+enum Taken {
+    Step(EscalationAction),
+    Recycled,
+}
+
+async fn handle_lead(
+    deps: &Deps,
+    lead: Lead,
+    now: DateTime<Utc>,
+) -> Result<Option<Taken>, EscalateError> {
+    if lifecycle::recycle_due(&lead, now) {
+        return recycle(deps, &lead.lead_id, now).await;
+    }
+    if lifecycle::awaiting_reroute(&lead) {
+        send_on(deps, &lead).await?;
+        return Ok(None);
+    }
+    Ok(escalate_lead(deps, lead, now).await?.map(Taken::Step))
+}
+
+/// Brings a nurtured lead back: a new round, scored again (its intent decayed) and routed.
+/// Saved before it is queued; until it is routed the lead stays in the index, so a failed
+/// send is made good by the next pass.
+async fn recycle(
+    deps: &Deps,
+    lead_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Taken>, EscalateError> {
+    let outcome = deps
+        .store
+        .modify_lead(lead_id, |lead| {
+            if !lifecycle::recycle_due(lead, now) {
+                return Change::Keep(None);
+            }
+            let previous = lifecycle::recycle(lead, now);
+            let summary = format!(
+                "recycle date reached: back from nurture as new, to be scored and routed again (round {}){}",
+                lead.round,
+                previous.map(|o| format!("; previous owner {o}")).unwrap_or_default()
+            );
+            let e = timeline::event(deps.clock.as_ref(), lead_id, EventKind::Recycled, "escalate", summary)
+                .changing("nurture", "new");
+            Change::Save(vec![e], Some(lead.clone()))
+        })
+        .await?;
+    match outcome {
+        Some((_, Some(lead))) => {
+            send_on(deps, &lead).await?;
+            tracing::info!(lead_id, round = lead.round, "nurtured lead recycled");
+            Ok(Some(Taken::Recycled))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Sends a recycled lead to the stage it waits for.
+async fn send_on(deps: &Deps, lead: &Lead) -> Result<(), EscalateError> {
+    let queue = match lead.stage {
+        Stage::Scored => QueueName::Scored,
+        _ => QueueName::Captured,
+    };
+    deps.queues
+        .send(
+            queue,
+            &LeadMessage {
+                lead_id: lead.lead_id.clone(),
+            },
+        )
+        .await?;
+    Ok(())
 }
 
 /// Takes the due step of one lead. The notification is queued before the step is recorded: if

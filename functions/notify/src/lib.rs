@@ -15,8 +15,6 @@ use leadrelay::Deps;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
-    #[error("lead {0} does not exist")]
-    NoSuchLead(String),
     #[error("lead {0} has no owner to notify")]
     NoOwner(String),
     #[error("escalation step {step} of lead {lead_id} is not in the configured ladder")]
@@ -38,11 +36,14 @@ pub async fn handle_batch(deps: &Deps, messages: Vec<QueueMessage>) -> BatchOutc
 
 pub async fn notify(deps: &Deps, message: NotifyMessage) -> Result<(), NotifyError> {
     let lead_id = message.lead_id().to_owned();
-    let lead = deps
-        .store
-        .get_lead(&lead_id)
-        .await?
-        .ok_or_else(|| NotifyError::NoSuchLead(lead_id.clone()))?;
+    // Only an erasure removes a lead: its messages have nothing left to do.
+    let Some(lead) = deps.store.get_lead(&lead_id).await? else {
+        tracing::warn!(
+            lead_id = lead_id,
+            "lead not found (erased on request?); message dropped"
+        );
+        return Ok(());
+    };
     if lead.is_quarantined() {
         return Ok(());
     }
@@ -153,7 +154,13 @@ async fn send_once(
     email: Email,
     to_whom: &str,
 ) -> Result<(), NotifyError> {
-    let key = kind.key();
+    // The acknowledgement goes to the person once ever; the owners' emails once per routing
+    // round (a recycled or reassigned lead has a new owner to tell).
+    let key = if lead.round == 0 || matches!(kind, EmailKind::Acknowledgement) {
+        kind.key()
+    } else {
+        format!("{}@round{}", kind.key(), lead.round)
+    };
     let now = deps.clock.now();
     match deps.store.claim_email(&lead.lead_id, &key, now).await? {
         EmailClaim::AlreadySent => return Ok(()),

@@ -11,8 +11,6 @@ use leadrelay::Deps;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RouteError {
-    #[error("lead {0} does not exist")]
-    NoSuchLead(String),
     #[error("lead {0} has not been scored yet")]
     NotScored(String),
     #[error("lead {0} is being routed by another worker")]
@@ -42,11 +40,14 @@ pub async fn handle_batch(deps: &Deps, messages: Vec<QueueMessage>) -> BatchOutc
 /// notification request (notify sends each email once).
 pub async fn route_lead(deps: &Deps, lead_id: String) -> Result<(), RouteError> {
     for _ in 0..ATTEMPTS {
-        let mut lead = deps
-            .store
-            .get_lead(&lead_id)
-            .await?
-            .ok_or_else(|| RouteError::NoSuchLead(lead_id.clone()))?;
+        // Only an erasure removes a lead: its messages have nothing left to do.
+        let Some(mut lead) = deps.store.get_lead(&lead_id).await? else {
+            tracing::warn!(
+                lead_id = lead_id,
+                "lead not found (erased on request?); message dropped"
+            );
+            return Ok(());
+        };
         if lead.is_quarantined() {
             return Ok(());
         }
@@ -143,7 +144,8 @@ pub async fn route_lead(deps: &Deps, lead_id: String) -> Result<(), RouteError> 
     Err(RouteError::Contended { lead_id })
 }
 
-/// The clock starts when the lead arrived, not now (DESIGN invariant 5).
+/// The clock starts when the lead arrived, not now (DESIGN invariant 5); in a later round
+/// (recycled, reassigned), when that round began.
 fn start_sla(deps: &Deps, lead: &mut Lead) {
     let tier = lead
         .score
@@ -167,7 +169,12 @@ fn start_sla(deps: &Deps, lead: &mut Lead) {
         Some(c) => c,
         None => &sla::WallClock,
     };
-    lead.sla = Some(sla::start(lead.received_at, target, &cfg.escalation, time));
+    lead.sla = Some(sla::start(
+        lead.clock_starts_at(),
+        target,
+        &cfg.escalation,
+        time,
+    ));
 }
 
 async fn notify(deps: &Deps, message: NotifyMessage) -> Result<(), RouteError> {

@@ -301,6 +301,10 @@ pub struct Lead {
     /// Keys the once-only emails of each round.
     #[serde(default)]
     pub round: u32,
+    /// When the current routing round began (a recycle or a reassignment); the SLA clock of
+    /// a later round starts here instead of at arrival.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub round_started_at: Option<DateTime<Utc>>,
     /// Owners who held the lead before and let it lapse or passed it on (never routed back).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub previous_owners: Vec<String>,
@@ -346,6 +350,7 @@ impl Lead {
             status_reason: None,
             recycle_at: None,
             round: 0,
+            round_started_at: None,
             previous_owners: Vec::new(),
             version: 0,
         }
@@ -400,6 +405,11 @@ impl Lead {
             .as_ref()
             .and_then(|e| e.first_name.as_deref())
             .or(self.fields.first_name.as_deref())
+    }
+
+    /// Where the current round's SLA clock starts: the arrival, or the start of a later round.
+    pub fn clock_starts_at(&self) -> DateTime<Utc> {
+        self.round_started_at.unwrap_or(self.received_at)
     }
 
     /// Leads that must never be routed or emailed.

@@ -110,6 +110,30 @@ pub fn recycle_due(lead: &Lead, now: DateTime<Utc>) -> bool {
     lead.status == LeadStatus::Nurture && lead.recycle_at.is_some_and(|at| at <= now)
 }
 
+/// Brings a nurtured lead back: new again, a new routing round starting `now`, its owner and
+/// clock cleared so it is scored (intent decayed) and routed afresh. Its history stays.
+/// Returns the owner it had.
+pub fn recycle(lead: &mut Lead, now: DateTime<Utc>) -> Option<String> {
+    let previous = lead.assignment.take().map(|a| a.owner_id);
+    lead.status = LeadStatus::New;
+    lead.status_reason = None;
+    lead.recycle_at = None;
+    lead.stage = super::lead::Stage::Captured;
+    lead.sla = None;
+    lead.routing_claimed_at = None;
+    lead.round += 1;
+    lead.round_started_at = Some(now);
+    previous
+}
+
+/// A recycled lead still on its way to an owner (its message may need sending again).
+pub fn awaiting_reroute(lead: &Lead) -> bool {
+    lead.round > 0
+        && lead.status == LeadStatus::New
+        && lead.stage < super::lead::Stage::Routed
+        && !lead.is_quarantined()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,5 +258,21 @@ mod tests {
         let clock = l.sla.as_ref().unwrap();
         assert!(!clock.is_open());
         assert_eq!(l.status_reason.as_deref(), Some("no_budget"));
+    }
+
+    #[test]
+    fn a_recycled_lead_starts_a_new_round_with_no_owner_and_keeps_its_history() {
+        let mut l = lead();
+        l.status = Nurture;
+        l.stage = crate::domain::lead::Stage::Routed;
+        l.assignment = Some(crate::domain::test_support::assignment_for(&l));
+        l.submissions = 3;
+        let now = l.received_at + chrono::Duration::days(90);
+        assert_eq!(recycle(&mut l, now), Some("rui".to_string()));
+        assert_eq!((l.status, l.round), (New, 1));
+        assert_eq!(l.clock_starts_at(), now);
+        assert!(l.assignment.is_none() && l.sla.is_none());
+        assert_eq!(l.submissions, 3, "history kept");
+        assert!(awaiting_reroute(&l));
     }
 }

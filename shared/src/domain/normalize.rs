@@ -254,6 +254,13 @@ pub fn phone(raw: &str, region: Option<Region>) -> Option<Phone> {
     })
 }
 
+/// The national significant number of an E.164 number (`+14155552671` → `4155552671`): the
+/// digits as people type them at home, without trunk prefix or formatting.
+pub fn national_number(e164: &str) -> Option<String> {
+    let n = phonenumber::parse(None, e164).ok()?;
+    Some(n.national().value().to_string())
+}
+
 /// Splits a full name into first and last: the first word, and the rest.
 pub fn split_name(full: &str) -> (Option<String>, Option<String>) {
     let mut words = full.split_whitespace();

@@ -116,6 +116,10 @@ fn next_timed(lead: &Lead) -> Option<DateTime<Utc>> {
     if lead.status == LeadStatus::Nurture {
         return lead.recycle_at;
     }
+    // Recycled and not routed yet: the pass sends it on again until it is.
+    if crate::domain::lifecycle::awaiting_reroute(lead) {
+        return lead.round_started_at;
+    }
     lead.sla
         .as_ref()
         .filter(|s| s.is_open())

@@ -14,7 +14,10 @@
 //! Lead profiles whose SLA clock runs carry `sla_shard` and `sla_next_at`, the keys of the
 //! sparse, write-sharded `sla-open` index the escalation pass queries.
 
+mod erase;
 mod items;
+
+pub use erase::{Erasure, ErasureReport};
 
 use std::collections::HashMap;
 
