@@ -362,6 +362,26 @@ pub async fn status(
     Ok(())
 }
 
+pub async fn owner_away(config_location: &str, owner: &str, until: Option<&str>) -> Result<()> {
+    let until = match until {
+        None => None,
+        Some(s) => Some(
+            leadrelay_capture::status::parse_when(s)
+                .with_context(|| format!("--until {s:?} is neither YYYY-MM-DD nor RFC 3339"))?,
+        ),
+    };
+    let deps = connect(config_location, Arc::new(SystemClock)).await?;
+    leadrelay_route::set_away(&deps, owner, until).await?;
+    match until {
+        Some(t) => println!(
+            "{owner} is away until {}: no leads until then",
+            t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ),
+        None => println!("{owner} is back: leads again from now"),
+    }
+    Ok(())
+}
+
 pub async fn erase(config_location: &str, email: Option<&str>, phone: Option<&str>) -> Result<()> {
     use leadrelay::store::Erasure;
     let who = Erasure::of(email, phone);
@@ -424,7 +444,24 @@ pub async fn preview(config_location: &str, file: &str, source: &str, route: boo
     }
     let lead = crate::preview::scored_lead(&config, file, source)?;
     if route {
-        print!("{}", crate::preview::route_report(&config, &lead));
+        // The live rotations (who is away, who is at capacity) when a deployment is reachable.
+        let states = match connect(config_location, Arc::new(SystemClock)).await {
+            Ok(deps) => deps
+                .store
+                .rotations(config.teams.keys().map(String::as_str))
+                .await
+                .unwrap_or_default(),
+            Err(_) => {
+                eprintln!(
+                    "(no deployment reachable: the trace assumes fresh rotations, nobody away)"
+                );
+                Default::default()
+            }
+        };
+        print!(
+            "{}",
+            crate::preview::route_report(&config, &lead, &states, Utc::now())
+        );
     } else {
         print!("{}", crate::preview::score_report(&lead));
     }

@@ -99,6 +99,11 @@ enum Command {
         #[arg(long, default_value = "json")]
         source: String,
     },
+    /// An owner's availability: out of office and back.
+    Owner {
+        #[command(subcommand)]
+        command: OwnerCommand,
+    },
     /// Escalation passes.
     Escalate {
         /// Run one pass and exit.
@@ -113,6 +118,18 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum OwnerCommand {
+    /// Out of office: no leads until the given time (YYYY-MM-DD or RFC 3339).
+    Away {
+        owner: String,
+        #[arg(long)]
+        until: String,
+    },
+    /// Back: leads again from now, without a burst of the ones missed.
+    Back { owner: String },
 }
 
 #[derive(Subcommand)]
@@ -175,6 +192,12 @@ async fn main() -> ExitCode {
             dry_run: _,
             source,
         } => commands::preview(&cli.config, &file, &source, true).await,
+        Command::Owner {
+            command: OwnerCommand::Away { owner, until },
+        } => commands::owner_away(&cli.config, &owner, Some(&until)).await,
+        Command::Owner {
+            command: OwnerCommand::Back { owner },
+        } => commands::owner_away(&cli.config, &owner, None).await,
         Command::Escalate { once, now } => commands::escalate(&cli.config, once, now).await,
         Command::Config {
             command: ConfigCommand::Check { file },

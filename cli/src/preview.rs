@@ -79,26 +79,38 @@ pub fn score_report(lead: &Lead) -> String {
     out
 }
 
-/// The routing trace: which rule, which team, who could take it, who was skipped and why.
-pub fn route_report(config: &Config, lead: &Lead) -> String {
+/// The routing trace: which rule, which team, who could take it, who was skipped and why, who
+/// would be picked — the decision route makes, on `states` (the teams' rotations), without
+/// assigning anything.
+pub fn route_report(
+    config: &Config,
+    lead: &Lead,
+    states: &std::collections::BTreeMap<String, routing::TeamState>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> String {
     let mut out = score_report(lead);
-    match routing::choose_team(lead, config) {
-        Ok(choice) => {
-            out.push_str(&format!("route: {} → team {}\n", choice.why, choice.team));
-            let ids: Vec<&str> = choice.candidates.iter().map(|o| o.id.as_str()).collect();
-            out.push_str(&format!(
-                "  candidates in rotation order: {}\n",
-                ids.join(", ")
-            ));
-            for (id, why) in &choice.skipped {
-                out.push_str(&format!("  {id} skipped: {why}\n"));
+    let at = routing::Situation {
+        now,
+        states,
+        account: None,
+    };
+    match routing::decide(lead, config, &at) {
+        Ok(d) => {
+            out.push_str("route (dry run: nothing assigned):\n");
+            for line in &d.trace {
+                out.push_str(&format!("  {line}\n"));
             }
-            out.push_str("  round robin gives the lead to the next owner in that rotation (dry run: nothing assigned)\n");
         }
-        Err(e) => out.push_str(&format!(
-            "route: {}; the lead would be unassigned and the manager of team {} told\n",
-            e.why, e.team
-        )),
+        Err(e) => {
+            out.push_str("route (dry run):\n");
+            for line in e.why.split("; ") {
+                out.push_str(&format!("  {line}\n"));
+            }
+            out.push_str(&format!(
+                "  nobody can take it: the lead would be unassigned and the manager of team {} told\n",
+                e.team
+            ));
+        }
     }
     out
 }
@@ -119,16 +131,14 @@ mod tests {
         let file = dir.join("lead.json");
         std::fs::write(&file, r#"{"email":"cto@globex.example","job_title":"CTO","message":"demo please","employees":5000}"#).unwrap();
         let lead = scored_lead(&config, file.to_str().unwrap(), "json").unwrap();
-        let trace = route_report(&config, &lead);
+        let trace = route_report(&config, &lead, &Default::default(), lead.received_at);
         assert!(trace.contains("+30 asked for a demo"), "{trace}");
         assert!(
             trace.contains("rule enterprise-size matched → team enterprise"),
             "{trace}"
         );
-        assert!(
-            trace.contains("candidates in rotation order: dana, emil"),
-            "{trace}"
-        );
+        assert!(trace.contains("team enterprise candidates:"), "{trace}");
+        assert!(trace.contains("dana") && trace.contains("emil"), "{trace}");
         std::fs::remove_dir_all(dir).ok();
     }
 }

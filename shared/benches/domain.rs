@@ -114,8 +114,14 @@ fn domain(c: &mut Criterion) {
         &config.scoring,
         enriched.received_at,
     ));
-    let choice = routing::choose_team(&scored, &config).expect("the lead is routable");
-    assert_eq!(choice.team, "sales", "{}", choice.why);
+    let states = std::collections::BTreeMap::new();
+    let at = routing::Situation {
+        now,
+        states: &states,
+        account: None,
+    };
+    let decision = routing::decide(&scored, &config, &at).expect("the lead is routable");
+    assert_eq!(decision.team, "sales", "{}", decision.reason());
 
     let mut g = c.benchmark_group("domain");
     g.bench_function("parse_json", |b| {
@@ -145,26 +151,20 @@ fn domain(c: &mut Criterion) {
     g.bench_function("score", |b| {
         b.iter(|| scoring::score(black_box(&enriched), &config.scoring, enriched.received_at))
     });
-    g.bench_function("choose_team+pick", |b| {
-        let mut ticket = 0u64;
+    g.bench_function("route_decision", |b| {
         b.iter(|| {
-            ticket += 1;
-            let choice = routing::choose_team(black_box(&scored), &config).unwrap();
-            let (owner, reason) = routing::pick(&choice, ticket);
-            (owner.id.len(), reason)
+            let d = routing::decide(black_box(&scored), &config, &at).unwrap();
+            (d.owner.id.len(), d.reason())
         })
     });
     g.bench_function("whole_lead", |b| {
-        let mut ticket = 0u64;
         b.iter(|| {
-            ticket += 1;
             let body = black_box(&body);
             auth::verify_hmac(&secret, Some(signature.as_str()), None, body, now).unwrap();
             let mut lead = new_lead(&blank, intake::parse_json(body).unwrap());
             enrich_and_score(&mut lead, &config);
-            let choice = routing::choose_team(&lead, &config).unwrap();
-            let (owner, reason) = routing::pick(&choice, ticket);
-            (lead, owner.id.len(), reason)
+            let d = routing::decide(&lead, &config, &at).unwrap();
+            (d.owner.id.len(), d.reason())
         })
     });
     g.finish();

@@ -30,6 +30,8 @@ pub struct Config {
     pub identity: IdentityConfig,
     pub lifecycle: LifecycleConfig,
     pub crm: CrmConfig,
+    /// Named sets of ISO country codes for `in_region` conditions.
+    pub regions: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -259,6 +261,26 @@ pub struct TeamConfig {
     #[serde(default)]
     pub calendar: Option<String>,
     pub owners: Vec<OwnerConfig>,
+    /// What happens to a lead when nobody in the team is available (all away, off shift or
+    /// at capacity).
+    #[serde(default)]
+    pub when_none_available: NoneAvailable,
+    /// The owner who takes leads now when nobody is available (`fallback_owner` policy).
+    #[serde(default)]
+    pub fallback_owner: Option<String>,
+    /// Speed-to-lead targets for this team's leads, by grade or tier, over `[sla.targets]`.
+    #[serde(default, with = "humantime_map")]
+    pub sla_targets: BTreeMap<String, Duration>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoneAvailable {
+    /// The owner who is available soonest takes it; their SLA counts from their opening.
+    #[default]
+    NextAvailable,
+    /// The team's `fallback_owner` takes it now.
+    FallbackOwner,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -270,9 +292,23 @@ pub struct OwnerConfig {
     pub manager_email: String,
     #[serde(default = "yes")]
     pub active: bool,
-    /// The owner's own calendar (a name under `[calendars]`), over the team's.
+    /// The owner's own calendar (a name under `[calendars]`), over the team's: their working
+    /// hours and holidays, for availability and the SLA.
     #[serde(default)]
     pub calendar: Option<String>,
+    /// Share of the team's leads relative to the others' (2 takes twice as many as 1).
+    #[serde(default = "one_u32")]
+    pub weight: u32,
+    /// Most leads a day (in the owner's time zone), when set.
+    #[serde(default)]
+    pub max_per_day: Option<u32>,
+    /// Most leads a week (ISO week, Monday to Sunday), when set.
+    #[serde(default)]
+    pub max_per_week: Option<u32>,
+}
+
+fn one_u32() -> u32 {
+    1
 }
 
 fn yes() -> bool {
@@ -286,6 +322,21 @@ pub struct RoutingConfig {
     pub rules: Vec<RoutingRule>,
     /// The team that takes what no rule matched, and what a matched team could not take.
     pub fallback_team: String,
+    /// Accounts and their owners: a lead from the domain goes to its owner first.
+    #[serde(default)]
+    pub accounts: Vec<AccountConfig>,
+    /// A company domain whose lead an owner took within this long is that owner's account too
+    /// (learned); none: only configured accounts.
+    #[serde(default, with = "humantime_option")]
+    pub learn_accounts_for: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountConfig {
+    /// The company's email domain, e.g. `northwind-logistics.com`.
+    pub domain: String,
+    pub owner: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -295,7 +346,12 @@ pub struct RoutingRule {
     /// All conditions must hold (an empty list always matches).
     #[serde(default)]
     pub when: Vec<Condition>,
-    pub team: String,
+    /// Where matching leads go: a team (its rotation) …
+    #[serde(default)]
+    pub team: Option<String>,
+    /// … or one owner (when available; else their team's rotation).
+    #[serde(default)]
+    pub owner: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -375,6 +431,13 @@ pub struct SlaConfig {
     /// Steps taken while a lead waits for first contact, in order of `at_percent`.
     #[serde(default = "default_ladder")]
     pub escalation: Vec<EscalationStep>,
+    /// How many times one lead may be reassigned by the ladder.
+    #[serde(default = "default_max_reassignments")]
+    pub max_reassignments: u32,
+}
+
+fn default_max_reassignments() -> u32 {
+    2
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -384,6 +447,11 @@ pub enum EscalationAction {
     RemindOwner,
     /// Tell the owner's manager the lead is past its SLA.
     NotifyManager,
+    /// Give the lead to the next available owner of the team (never one who let it lapse),
+    /// with a fresh clock; bounded by `max_reassignments`.
+    Reassign,
+    /// Tell the team's manager.
+    NotifyTeamManager,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -430,6 +498,8 @@ struct RawConfig {
     lifecycle: LifecycleConfig,
     #[serde(default)]
     crm: CrmConfig,
+    #[serde(default)]
+    regions: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -482,6 +552,11 @@ impl Config {
             identity: raw.identity,
             lifecycle: raw.lifecycle,
             crm: raw.crm,
+            regions: raw
+                .regions
+                .into_iter()
+                .map(|(k, v)| (k, v.into_iter().map(|c| c.to_ascii_uppercase()).collect()))
+                .collect(),
         };
         let mut config = config;
         for (name, c) in &raw.calendars {
@@ -497,8 +572,43 @@ impl Config {
             })?;
             config.calendars.insert(name.clone(), calendar);
         }
+        config.expand_regions()?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// Fills every `in_region` condition with its region's countries.
+    fn expand_regions(&mut self) -> Result<(), ConfigError> {
+        let regions = self.regions.clone();
+        let origin = self.origin.clone();
+        let expand = |key: String, c: &mut Condition| -> Result<(), ConfigError> {
+            if let Some(name) = &c.in_region {
+                c.region_countries =
+                    regions
+                        .get(name)
+                        .cloned()
+                        .ok_or_else(|| ConfigError::Invalid {
+                            origin: origin.clone(),
+                            key,
+                            message: format!(
+                                "unknown region {name:?}; define it under [regions] ({})",
+                                regions.keys().cloned().collect::<Vec<_>>().join(", ")
+                            ),
+                        })?;
+            }
+            Ok(())
+        };
+        for (i, r) in self.routing.rules.iter_mut().enumerate() {
+            for (j, c) in r.when.iter_mut().enumerate() {
+                expand(format!("routing.rules[{i}].when[{j}].in_region"), c)?;
+            }
+        }
+        for (i, r) in self.scoring.rules.iter_mut().enumerate() {
+            for (j, c) in r.when.iter_mut().enumerate() {
+                expand(format!("scoring.rules[{i}].when[{j}].in_region"), c)?;
+            }
+        }
+        Ok(())
     }
 
     fn invalid(&self, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
@@ -589,6 +699,49 @@ impl Config {
                 }
             }
         }
+        for (i, a) in self.routing.accounts.iter().enumerate() {
+            if self.owner(&a.owner).is_none() {
+                return Err(self.invalid(
+                    format!("routing.accounts[{i}].owner"),
+                    format!("unknown owner {:?}", a.owner),
+                ));
+            }
+            if crate::domain::normalize::ascii_domain(&a.domain).is_none() {
+                return Err(self.invalid(
+                    format!("routing.accounts[{i}].domain"),
+                    format!("{:?} is not a domain", a.domain),
+                ));
+            }
+        }
+        for (name, team) in &self.teams {
+            let key = format!("teams.{name}");
+            for (i, o) in team.owners.iter().enumerate() {
+                if o.weight == 0 {
+                    return Err(self.invalid(
+                        format!("{key}.owners[{i}].weight"),
+                        "must be at least 1 (set active = false to take an owner out)",
+                    ));
+                }
+            }
+            match (&team.when_none_available, &team.fallback_owner) {
+                (NoneAvailable::FallbackOwner, None) => {
+                    return Err(self.invalid(
+                        format!("{key}.fallback_owner"),
+                        "when_none_available = \"fallback_owner\" needs a fallback_owner",
+                    ))
+                }
+                (_, Some(o)) if self.owner(o).is_none() => {
+                    return Err(self.invalid(
+                        format!("{key}.fallback_owner"),
+                        format!("unknown owner {o:?}"),
+                    ))
+                }
+                _ => {}
+            }
+            for (k, d) in &team.sla_targets {
+                self.check_sla_key(&format!("{key}.sla_targets.{k}"), k, d)?;
+            }
+        }
         if !self.teams.contains_key(&self.routing.fallback_team) {
             return Err(self.invalid(
                 "routing.fallback_team",
@@ -596,11 +749,27 @@ impl Config {
             ));
         }
         for (i, rule) in self.routing.rules.iter().enumerate() {
-            if !self.teams.contains_key(&rule.team) {
-                return Err(self.invalid(
-                    format!("routing.rules[{i}].team"),
-                    format!("unknown team {:?} (rule {:?})", rule.team, rule.name),
-                ));
+            let key = format!("routing.rules[{i}]");
+            match (&rule.team, &rule.owner) {
+                (Some(team), None) if !self.teams.contains_key(team) => {
+                    return Err(self.invalid(
+                        format!("{key}.team"),
+                        format!("unknown team {team:?} (rule {:?})", rule.name),
+                    ));
+                }
+                (None, Some(owner)) if self.owner(owner).is_none() => {
+                    return Err(self.invalid(
+                        format!("{key}.owner"),
+                        format!("unknown owner {owner:?} (rule {:?})", rule.name),
+                    ));
+                }
+                (Some(_), None) | (None, Some(_)) => {}
+                _ => {
+                    return Err(self.invalid(
+                        key,
+                        format!("rule {:?} needs exactly one of team or owner", rule.name),
+                    ))
+                }
             }
             for (j, c) in rule.when.iter().enumerate() {
                 c.validate()
@@ -654,13 +823,8 @@ impl Config {
                 Some(_) => {}
             }
         }
-        for name in self.sla.targets.keys() {
-            if !self.scoring.tiers.iter().any(|t| &t.name == name) {
-                return Err(self.invalid(
-                    format!("sla.targets.{name}"),
-                    format!("no scoring tier is called {name:?}"),
-                ));
-            }
+        for (name, d) in &self.sla.targets {
+            self.check_sla_key(&format!("sla.targets.{name}"), name, d)?;
         }
         for (i, code) in self.lifecycle.disqualify_reasons.iter().enumerate() {
             if !is_slug(code) {
@@ -683,6 +847,35 @@ impl Config {
         Ok(())
     }
 
+    /// An SLA target names a tier or a grade, and is positive.
+    fn check_sla_key(&self, key: &str, name: &str, d: &Duration) -> Result<(), ConfigError> {
+        if d.is_zero() {
+            return Err(self.invalid(key, "must be positive"));
+        }
+        let is_tier = self.scoring.tiers.iter().any(|t| t.name == name);
+        let is_grade = self.scoring.grades.as_ref().is_some_and(|g| {
+            g.fit.iter().any(|f| {
+                name.strip_prefix(f.name.as_str())
+                    .is_some_and(|i| g.intent.iter().any(|b| b.name == i))
+            })
+        });
+        if !is_tier && !is_grade {
+            return Err(self.invalid(key, format!("no scoring tier or grade is called {name:?}")));
+        }
+        Ok(())
+    }
+
+    /// The SLA target for a lead of `grade` and `tier` in `team`: the team's own target by grade,
+    /// then by tier, then the global ones the same way.
+    pub fn sla_target(&self, team: &str, grade: Option<&str>, tier: &str) -> Option<Duration> {
+        let team_targets = self.teams.get(team).map(|t| &t.sla_targets);
+        [team_targets, Some(&self.sla.targets)]
+            .into_iter()
+            .flatten()
+            .find_map(|targets| grade.and_then(|g| targets.get(g)).or(targets.get(tier)))
+            .copied()
+    }
+
     pub fn source(&self, name: &str) -> Option<&SourceConfig> {
         self.sources.get(name)
     }
@@ -692,6 +885,13 @@ impl Config {
         self.teams
             .iter()
             .flat_map(|(team, t)| t.owners.iter().map(move |o| (team.as_str(), o)))
+    }
+
+    /// The team an owner belongs to.
+    pub fn team_of(&self, owner_id: &str) -> Option<&str> {
+        self.owners()
+            .find(|(_, o)| o.id == owner_id)
+            .map(|(t, _)| t)
     }
 
     /// The calendar an owner's SLA counts on: the owner's own, else the team's.

@@ -28,15 +28,16 @@ pub struct MotoServer {
     child: Child,
 }
 
-/// Where moto_server is: `LEADRELAY_MOTO_SERVER`, the project's `.venv`, or the `PATH`.
+/// Where moto's server is: `LEADRELAY_MOTO_SERVER`, the project's `scripts/moto-server` (moto
+/// with DynamoDB's write isolation) once `.venv` is installed, or `moto_server` on the `PATH`.
 pub fn locate() -> Option<PathBuf> {
     if let Ok(p) = std::env::var("LEADRELAY_MOTO_SERVER") {
         return Some(PathBuf::from(p));
     }
     let mut dir = std::env::current_dir().ok();
     while let Some(d) = dir {
-        let candidate = d.join(".venv/bin/moto_server");
-        if candidate.is_file() {
+        let candidate = d.join("scripts/moto-server");
+        if candidate.is_file() && d.join(".venv/bin/python").is_file() {
             return Some(candidate);
         }
         dir = d.parent().map(PathBuf::from);

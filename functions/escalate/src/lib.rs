@@ -33,6 +33,8 @@ pub struct PassReport {
     pub due: usize,
     pub reminded: usize,
     pub escalated: usize,
+    /// Leads passed to another owner after the first let them lapse.
+    pub reassigned: usize,
     /// Nurtured leads brought back to be routed again.
     pub recycled: usize,
     /// Leads that could not be handled this pass (they stay in the index for the next).
@@ -54,6 +56,7 @@ pub async fn run_pass(deps: &Deps, now: DateTime<Utc>) -> Result<PassReport, Esc
         report.reminded += r.reminded;
         report.escalated += r.escalated;
         report.recycled += r.recycled;
+        report.reassigned += r.reassigned;
         report.failed += r.failed;
     }
     if report.due > 0 {
@@ -62,6 +65,7 @@ pub async fn run_pass(deps: &Deps, now: DateTime<Utc>) -> Result<PassReport, Esc
             reminded = report.reminded,
             escalated = report.escalated,
             recycled = report.recycled,
+            reassigned = report.reassigned,
             failed = report.failed,
             "escalation pass"
         );
@@ -87,7 +91,10 @@ async fn pass_shard(
         for r in results {
             match r {
                 Ok(Some(Taken::Step(EscalationAction::RemindOwner))) => report.reminded += 1,
-                Ok(Some(Taken::Step(EscalationAction::NotifyManager))) => report.escalated += 1,
+                Ok(Some(Taken::Step(
+                    EscalationAction::NotifyManager | EscalationAction::NotifyTeamManager,
+                ))) => report.escalated += 1,
+                Ok(Some(Taken::Step(EscalationAction::Reassign))) => report.reassigned += 1,
                 Ok(Some(Taken::Recycled)) => report.recycled += 1,
                 Ok(None) => {}
                 Err(e) => {
@@ -192,6 +199,9 @@ async fn escalate_lead(
     else {
         return Ok(None);
     };
+    if action == EscalationAction::Reassign {
+        return reassign(deps, &lead.lead_id, step, now).await;
+    }
     deps.queues
         .send(
             QueueName::Notify,
@@ -209,18 +219,84 @@ async fn escalate_lead(
                 return Change::Keep(());
             }
             sla::record_step(clock, ladder, step, now);
-            let late = (now - clock.due_at).num_minutes();
+            let late = late(clock, now);
             let owner = lead.assignment.as_ref().map(|a| a.owner_id.as_str()).unwrap_or("-");
+            let team = lead.assignment.as_ref().map(|a| a.team.as_str()).unwrap_or("-");
             let (kind, summary) = match action {
                 EscalationAction::RemindOwner => (EventKind::Reminded, format!("owner {owner} reminded; not contacted yet")),
                 EscalationAction::NotifyManager => (
                     EventKind::Escalated,
-                    format!("escalated to the manager of {owner}: {late} min past the SLA without contact"),
+                    format!("escalated to the manager of {owner}: {late} past the SLA without contact"),
                 ),
+                EscalationAction::NotifyTeamManager => (
+                    EventKind::Escalated,
+                    format!("escalated to the manager of team {team}: {late} past the SLA without contact"),
+                ),
+                // Handled above.
+                EscalationAction::Reassign => return Change::Keep(()),
             };
             Change::Save(vec![timeline::event(deps.clock.as_ref(), &lead.lead_id, kind, "escalate", summary)], ())
         })
         .await?;
     tracing::info!(lead_id = lead.lead_id, step, action = ?action, "escalation step taken");
     Ok(Some(action))
+}
+
+/// How late a lead is, in words ("12 min", "3 h 5 min").
+fn late(clock: &leadrelay::domain::lead::SlaState, now: DateTime<Utc>) -> String {
+    let m = (now - clock.due_at).num_minutes().max(0);
+    if m < 60 {
+        format!("{m} min")
+    } else {
+        format!("{} h {} min", m / 60, m % 60)
+    }
+}
+
+/// The owner let the lead lapse: it goes to the next available owner of the team (never back
+/// to anyone who had it) with a fresh clock — unless it has been passed on as often as
+/// allowed, when the step is recorded as skipped and the ladder goes on.
+async fn reassign(
+    deps: &Deps,
+    lead_id: &str,
+    step: usize,
+    now: DateTime<Utc>,
+) -> Result<Option<EscalationAction>, EscalateError> {
+    let ladder = &deps.config.sla.escalation;
+    let max = deps.config.sla.max_reassignments as usize;
+    let outcome = deps
+        .store
+        .modify_lead(lead_id, |lead| {
+            let Some(clock) = lead.sla.as_mut() else { return Change::Keep(None) };
+            if sla::due_step(clock, ladder, now) != Some((step, EscalationAction::Reassign)) {
+                return Change::Keep(None);
+            }
+            let late = late(clock, now);
+            let hops = lead.previous_owners.len();
+            if hops >= max {
+                sla::record_step(clock, ladder, step, now);
+                let e = timeline::event(deps.clock.as_ref(), lead_id, EventKind::Escalated, "escalate",
+                    format!("not reassigned: already passed on {hops} time(s), the most allowed"));
+                return Change::Save(vec![e], None);
+            }
+            let Some(owner) = lead.assignment.take() else { return Change::Keep(None) };
+            lead.previous_owners.push(owner.owner_id.clone());
+            lead.stage = Stage::Scored;
+            lead.sla = None;
+            lead.round += 1;
+            lead.round_started_at = Some(now);
+            let e = timeline::event(deps.clock.as_ref(), lead_id, EventKind::Reassigned, "escalate",
+                format!("{} let it lapse ({late} past the SLA without contact): reassigning in team {}, hop {} of {max}",
+                    owner.owner_id, owner.team, hops + 1))
+            .changing(owner.owner_id.as_str(), "");
+            Change::Save(vec![e], Some(lead.clone()))
+        })
+        .await?;
+    match outcome {
+        Some((_, Some(lead))) => {
+            send_on(deps, &lead).await?;
+            tracing::info!(lead_id, hop = lead.previous_owners.len(), "lead reassigned");
+            Ok(Some(EscalationAction::Reassign))
+        }
+        _ => Ok(None),
+    }
 }

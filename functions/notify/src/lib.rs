@@ -129,6 +129,23 @@ pub async fn notify(deps: &Deps, message: NotifyMessage) -> Result<(), NotifyErr
                     )
                     .await
                 }
+                EscalationAction::NotifyTeamManager => {
+                    let mut email = emails::escalation(&lead, owner, now);
+                    if let Some(team) = deps.config.teams.get(&owner.team) {
+                        email.to.clone_from(&team.manager_email);
+                    }
+                    send_once(
+                        deps,
+                        &lead,
+                        EmailKind::Escalation { step },
+                        email,
+                        &format!("manager of team {}", owner.team),
+                    )
+                    .await
+                }
+                // Escalate reassigns; there is no email of its own (the new owner's
+                // assignment email says it all).
+                EscalationAction::Reassign => Ok(()),
             }
         }
     }

@@ -34,6 +34,12 @@ pub struct Condition {
     /// Numeric: at most.
     #[serde(default)]
     pub lte: Option<f64>,
+    /// A country code in one of the configuration's `[regions]` ("dach", "emea", …).
+    #[serde(default)]
+    pub in_region: Option<String>,
+    /// The region's countries, filled in from `[regions]` when the configuration is loaded.
+    #[serde(skip)]
+    pub region_countries: Vec<String>,
 }
 
 /// A field's value as conditions see it.
@@ -131,6 +137,7 @@ impl Condition {
             self.contains.is_some(),
             self.present.is_some(),
             self.gte.is_some() || self.lte.is_some(),
+            self.in_region.is_some(),
         ]
         .iter()
         .filter(|b| **b)
@@ -156,7 +163,7 @@ impl Condition {
             1 => {}
             0 => {
                 return Err(
-                    "needs one test: equals, one_of, prefix, suffix, contains, present, gte or lte"
+                    "needs one test: equals, one_of, prefix, suffix, contains, present, gte, lte or in_region"
                         .into(),
                 )
             }
@@ -198,6 +205,12 @@ impl Condition {
         }
         if let Some(set) = &self.one_of {
             return set.iter().any(|w| w.to_lowercase() == text);
+        }
+        if self.in_region.is_some() {
+            return self
+                .region_countries
+                .iter()
+                .any(|c| c.to_lowercase() == text);
         }
         if let Some(p) = &self.prefix {
             return text.starts_with(&p.to_lowercase());

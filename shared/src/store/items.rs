@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{EmailRecord, PersonLink, RawDelivery, StoreError};
 use crate::domain::lead::{Lead, LeadEvent, LeadStatus};
+use crate::domain::routing::TeamState;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -180,8 +181,30 @@ pub(super) fn person(link: &PersonLink, now: DateTime<Utc>) -> Item {
     item
 }
 
-pub(super) fn round_robin_key(team: &str) -> Item {
-    key(format!("TEAM#{team}"), "ROUND_ROBIN")
+pub(super) fn rotation_key(team: &str) -> Item {
+    key(format!("TEAM#{team}"), "ROTATION")
+}
+
+pub(super) fn rotation(team: &str, state: &TeamState) -> Result<Item, StoreError> {
+    let pk = format!("TEAM#{team}");
+    Ok(keyed(
+        pk.clone(),
+        "ROTATION",
+        "rotation",
+        encode(&pk, state)?,
+    ))
+}
+
+pub(super) fn account_key(domain: &str) -> Item {
+    key(format!("ACCOUNT#{domain}"), "ACCOUNT")
+}
+
+pub(super) fn account(domain: &str, owner_id: &str, at: DateTime<Utc>) -> Item {
+    let mut item = account_key(domain);
+    item.insert("entity".into(), s("account"));
+    item.insert("owner_id".into(), s(owner_id));
+    item.insert("at".into(), s(time(at)));
+    item
 }
 
 pub(super) fn rate_key(key: &str) -> Item {

@@ -7,7 +7,8 @@
 //! | email sent (once)    | `LEAD#<lead id>`                | `EMAIL#<kind>`  |
 //! | raw delivery         | `DELIVERY#<delivery id>`        | `DELIVERY`      |
 //! | redelivery key (TTL) | `IDEMPOTENCY#<source>#<key>`    | `IDEMPOTENCY`   |
-//! | round-robin cursor   | `TEAM#<team>`                   | `ROUND_ROBIN`   |
+//! | team rotation        | `TEAM#<team>`                   | `ROTATION`      |
+//! | account owner        | `ACCOUNT#<domain>`              | `ACCOUNT`       |
 //! | rate-limit window    | `RATE#<source>#<addr hash>#<minute>` | `RATE`     |
 //! | person (identity)    | `PERSON#<sha256 of email:… / phone:…>` | `PERSON` |
 //!
@@ -19,7 +20,7 @@ mod items;
 
 pub use erase::{Erasure, ErasureReport};
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -30,6 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::emails::Email;
 use crate::domain::lead::{Lead, LeadEvent};
+use crate::domain::routing::TeamState;
 
 pub use items::{sla_shard_of, sla_time_key};
 
@@ -544,29 +546,140 @@ impl Store {
         Ok(out)
     }
 
-    /// The next ticket of a team's round robin: 1, 2, 3, … An atomic counter, so concurrent
-    /// routers never draw the same ticket.
-    pub async fn next_ticket(&self, team: &str) -> Result<u64, StoreError> {
-        let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(items::round_robin_key(team)))
-            .update_expression("ADD tickets :one")
-            .expression_attribute_values(":one", AttributeValue::N("1".into()))
-            .return_values(ReturnValue::UpdatedNew)
-            .send()
-            .await
-            .map_err(aws("UpdateItem (round robin)"))?;
-        out.attributes
-            .as_ref()
-            .and_then(|a| a.get("tickets"))
-            .and_then(|v| v.as_n().ok())
-            .and_then(|n| n.parse().ok())
-            .ok_or_else(|| StoreError::Decode {
-                key: format!("TEAM#{team}"),
-                message: "round-robin counter missing".into(),
-            })
+    /// A team's rotation as stored (a fresh one when never saved).
+    pub async fn rotation(&self, team: &str) -> Result<TeamState, StoreError> {
+        Ok(self
+            .get_raw(items::rotation_key(team), true)
+            .await?
+            .map(|i| items::decode(&format!("TEAM#{team}"), i))
+            .transpose()?
+            .unwrap_or_default())
+    }
+
+    /// Every team's rotation.
+    pub async fn rotations(
+        &self,
+        teams: impl IntoIterator<Item = &str>,
+    ) -> Result<BTreeMap<String, TeamState>, StoreError> {
+        let mut out = BTreeMap::new();
+        for team in teams {
+            out.insert(team.to_owned(), self.rotation(team).await?);
+        }
+        Ok(out)
+    }
+
+    /// The owner who last took a lead of a company domain, and when.
+    pub async fn account(
+        &self,
+        domain: &str,
+    ) -> Result<Option<(String, DateTime<Utc>)>, StoreError> {
+        let Some(item) = self.get_raw(items::account_key(domain), false).await? else {
+            return Ok(None);
+        };
+        let owner = item.get("owner_id").and_then(|v| v.as_s().ok()).cloned();
+        let at = item
+            .get("at")
+            .and_then(|v| v.as_s().ok())
+            .and_then(|s| s.parse().ok());
+        Ok(owner.zip(at))
+    }
+
+    /// Saves a routing decision: the lead (if unchanged since read), its events, the team's
+    /// rotation with the assignment counted (if unchanged since read) and, when learning
+    /// accounts, the domain's owner — all or nothing. `Conflict` when another router or writer
+    /// came first: read both again and decide again.
+    pub async fn save_routing(
+        &self,
+        lead: &mut Lead,
+        events: &[LeadEvent],
+        team: &str,
+        state: &TeamState,
+        account: Option<(&str, &str)>,
+    ) -> Result<(), StoreError> {
+        let expected = lead.version;
+        let mut next = lead.clone();
+        next.version = expected + 1;
+        let mut new_state = state.clone();
+        new_state.version = state.version + 1;
+        let put = |p: Put| TransactWriteItem::builder().put(p).build();
+        let rotation = self.put(items::rotation(team, &new_state)?);
+        let rotation = if state.version == 0 {
+            rotation.condition_expression("attribute_not_exists(pk)")
+        } else {
+            rotation
+                .condition_expression("#v = :v")
+                .expression_attribute_names("#v", "version")
+                .expression_attribute_values(":v", AttributeValue::N(state.version.to_string()))
+        };
+        let mut writes = vec![
+            put(self
+                .put(items::lead(&next, self.sla_shards)?)
+                .condition_expression("#v = :v")
+                .expression_attribute_names("#v", "version")
+                .expression_attribute_values(":v", AttributeValue::N(expected.to_string()))
+                .build()
+                .expect("table, item set")),
+            put(rotation.build().expect("table, item set")),
+        ];
+        for e in events {
+            writes.push(put(self
+                .put(items::event(e)?)
+                .build()
+                .expect("table, item set")));
+        }
+        if let Some((domain, owner)) = account {
+            let at = events.first().map_or_else(Utc::now, |e| e.at);
+            writes.push(put(self
+                .put(items::account(domain, owner, at))
+                .build()
+                .expect("table, item set")));
+        }
+        match self.transact(writes, "TransactWriteItems (routing)").await {
+            Ok(()) => {
+                lead.version = next.version;
+                Ok(())
+            }
+            Err(TransactFailure::ConditionFailed(_)) => Err(StoreError::Conflict),
+            Err(TransactFailure::Store(e)) => Err(e),
+        }
+    }
+
+    /// Changes a team's rotation outside routing (an owner away or back), retrying on
+    /// concurrent routing.
+    pub async fn modify_rotation(
+        &self,
+        team: &str,
+        mut change: impl FnMut(&mut TeamState),
+    ) -> Result<TeamState, StoreError> {
+        for _ in 0..MODIFY_ATTEMPTS * 4 {
+            let mut state = self.rotation(team).await?;
+            let expected = state.version;
+            change(&mut state);
+            state.version = expected + 1;
+            let put = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(items::rotation(team, &state)?));
+            let put = if expected == 0 {
+                put.condition_expression("attribute_not_exists(pk)")
+            } else {
+                put.condition_expression("#v = :v")
+                    .expression_attribute_names("#v", "version")
+                    .expression_attribute_values(":v", AttributeValue::N(expected.to_string()))
+            };
+            match put.send().await {
+                Ok(_) => return Ok(state),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+                {
+                    continue
+                }
+                Err(e) => return Err(aws("PutItem (rotation)")(e)),
+            }
+        }
+        Err(StoreError::Conflict)
     }
 
     /// Counts one request against a rate-limit window and returns the count so far. The
