@@ -2,6 +2,7 @@
 //! area; `support` holds the `TestApp` harness.
 
 mod capture;
+mod enrichment;
 mod escalation;
 mod identity;
 mod lifecycle;
