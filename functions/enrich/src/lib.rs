@@ -164,12 +164,8 @@ async fn look_up_company(deps: &Deps, lead: &Lead) -> Option<CompanyAnswer> {
     if !to_score || lead.is_quarantined() {
         return None;
     }
-    let domain = enrichment::enrich(
-        &lead.fields,
-        None,
-        &deps.config.enrichment.free_email_domains,
-    )
-    .company_domain?;
+    let domain =
+        enrichment::company_domain(&lead.fields, &deps.config.enrichment.free_email_domains)?;
     let lead_id = lead.lead_id.as_str();
     let now = deps.clock.now();
     match deps.store.get_company(&domain).await {

@@ -471,6 +471,43 @@ mod tests {
     }
 
     #[test]
+    fn the_local_scoring_rules_count_company_size_and_industry() {
+        use crate::domain::scoring::score;
+        use crate::domain::test_support::{config, lead};
+        let c = config();
+        let reasons = |result: LookupResult| {
+            let mut l = lead();
+            let mut e = super::super::enrichment::enrich(&l.fields, None, &[]);
+            apply(&mut e, &l.fields, &result);
+            l.enrichment = Some(e);
+            let s = score(&l, &c.scoring);
+            s.reasons.iter().map(|r| r.to_string()).collect::<Vec<_>>()
+        };
+        let big = Company {
+            employees: Some(200),
+            industry: Some("logistics".into()),
+            ..Company::default()
+        };
+        let r = reasons(Ok(Some(big)));
+        assert!(
+            r.contains(&"+15 company of 200+ people".to_string()),
+            "{r:?}"
+        );
+        assert!(
+            r.contains(&"+10 company in a target industry".to_string()),
+            "{r:?}"
+        );
+        let small = Company {
+            employees: Some(199),
+            ..Company::default()
+        };
+        for result in [Ok(Some(small)), Ok(None), Err(LookupError::Unreachable)] {
+            let r = reasons(result);
+            assert!(!r.iter().any(|r| r.contains("company")), "{r:?}");
+        }
+    }
+
+    #[test]
     fn timeline_summaries_say_what_happened() {
         let c = Company {
             name: Some("Acme".into()),

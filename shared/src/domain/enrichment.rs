@@ -28,10 +28,7 @@ pub fn enrich(
         .map(normalize::region_code)
         .or_else(|| phone.as_ref().and_then(|p| p.region.clone()));
     let (first_name, last_name, full_name) = names(fields);
-    // A corporate mailbox's domain is the company's; a free or throw-away one says nothing.
-    let company_domain = email_domain
-        .clone()
-        .filter(|_| !class.free && !class.disposable);
+    let company_domain = corporate_domain(email_domain.as_deref(), class);
     let company = super::company::given_company(fields).or_else(|| company_domain.clone());
     Enrichment {
         email_invalid: fields.email.is_some() && email.is_none(),
@@ -55,6 +52,21 @@ pub fn enrich(
         company_lookup: None,
         company_lookup_error: None,
     }
+}
+
+/// The company domain a lead's email gives, if any: what enrich would put in
+/// `company_domain`, without the rest of the work (for deciding on a company lookup).
+pub fn company_domain(fields: &LeadFields, extra_free_domains: &[String]) -> Option<String> {
+    let email = fields.email.as_deref().and_then(normalize::email)?;
+    let class = normalize::classify_email(&email, extra_free_domains);
+    corporate_domain(normalize::email_domain(&email), class)
+}
+
+/// A corporate mailbox's domain is the company's; a free or throw-away one says nothing.
+fn corporate_domain(domain: Option<&str>, class: normalize::EmailClass) -> Option<String> {
+    domain
+        .filter(|_| !class.free && !class.disposable)
+        .map(str::to_owned)
 }
 
 fn names(f: &LeadFields) -> (Option<String>, Option<String>, Option<String>) {
@@ -253,6 +265,18 @@ mod tests {
                 &[],
             );
             assert_eq!(e.company_domain.as_deref(), domain, "{email}");
+            assert_eq!(
+                company_domain(
+                    &LeadFields {
+                        email: Some(email.into()),
+                        ..fields()
+                    },
+                    &[]
+                )
+                .as_deref(),
+                domain,
+                "{email}"
+            );
             assert_eq!(e.company.as_deref(), company, "{email} {given:?}");
             assert_eq!(e.company_lookup, None);
         }
