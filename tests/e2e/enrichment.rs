@@ -337,3 +337,34 @@ async fn a_provider_answering_garbage_leaves_the_lead_unenriched_but_scored_and_
     let p = provider(Mode::Garbage).await;
     goes_on_unenriched(&p.url, "2s", "answer not understood").await;
 }
+
+#[tokio::test]
+async fn a_returning_person_rescored_keeps_their_company_data_from_the_cache() {
+    let p = provider(Mode::Companies).await;
+    let app = app_with_provider(&p.url, "2s").await;
+    let first = captured_and_drained(&app, lead_at("ana.ferreira@northwind-logistics.com")).await;
+    app.clock.advance(chrono::Duration::days(3));
+    let again = json!({
+        "email": "ana.ferreira@northwind-logistics.com",
+        "message": "And what is your pricing for 40 users?",
+    });
+    let (status, body) = app.send(app.signed_json(&again)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["lead_id"],
+        first.lead_id.as_str(),
+        "joined the open lead"
+    );
+    app.drain().await;
+
+    let lead = app.lead(&first.lead_id).await;
+    let e = lead.enrichment.as_ref().unwrap();
+    assert_eq!(
+        e.company_size,
+        Some(450),
+        "company data survives the rescore"
+    );
+    let r = reasons(&lead);
+    assert!(r.contains(&"+15 company of 200+ people".into()), "{r:?}");
+    assert_eq!(p.calls(), 1, "the rescore reads the cache");
+}

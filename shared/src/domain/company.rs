@@ -480,7 +480,7 @@ mod tests {
             let mut e = super::super::enrichment::enrich(&l.fields, None, &[]);
             apply(&mut e, &l.fields, &result);
             l.enrichment = Some(e);
-            let s = score(&l, &c.scoring);
+            let s = score(&l, &c.scoring, l.received_at);
             s.reasons.iter().map(|r| r.to_string()).collect::<Vec<_>>()
         };
         let big = Company {
