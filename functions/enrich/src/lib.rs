@@ -184,7 +184,11 @@ async fn look_up_company(deps: &Deps, lead: &Lead) -> Option<CompanyAnswer> {
         }
         Ok(_) => {}
         Err(e) => {
-            tracing::warn!(lead_id, error = %e, "company cache not read; asking the provider")
+            tracing::warn!(
+                lead_id,
+                error = cache_failure(&e),
+                "company cache not read; asking the provider"
+            )
         }
     }
     let started = Instant::now();
@@ -204,7 +208,11 @@ async fn look_up_company(deps: &Deps, lead: &Lead) -> Option<CompanyAnswer> {
     );
     if let Some(entry) = CachedCompany::of(&domain, &result, now, provider.cache_ttl()) {
         if let Err(e) = deps.store.put_company(&entry).await {
-            tracing::warn!(lead_id, error = %e, "company answer not cached");
+            tracing::warn!(
+                lead_id,
+                error = cache_failure(&e),
+                "company answer not cached"
+            );
         }
     }
     Some(CompanyAnswer {
@@ -212,6 +220,15 @@ async fn look_up_company(deps: &Deps, lead: &Lead) -> Option<CompanyAnswer> {
         result,
         cached: false,
     })
+}
+
+/// A company cache failure for the logs: without the item's key, which holds the domain.
+fn cache_failure(e: &StoreError) -> String {
+    match e {
+        StoreError::Decode { message, .. } => format!("cached item unreadable: {message}"),
+        StoreError::Encode { message, .. } => format!("item cannot be written: {message}"),
+        other => other.to_string(),
+    }
 }
 
 fn outcome(result: &LookupResult) -> &'static str {
