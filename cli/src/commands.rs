@@ -211,6 +211,30 @@ pub async fn lead(config_location: &str, lead_id: &str, json: bool) -> Result<()
     Ok(())
 }
 
+/// What the company provider said: "1200 employees, Software, DE", "not known to the
+/// provider", "lookup failed: <why>"; nothing when there was no lookup.
+fn company_data(e: &leadrelay::domain::lead::Enrichment) -> Option<String> {
+    use leadrelay::domain::company::CompanyLookup;
+    match e.company_lookup? {
+        CompanyLookup::Found => Some(
+            [
+                e.company_size.map(|n| format!("{n} employees")),
+                e.industry.clone(),
+                e.company_country.clone(),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(", "),
+        ),
+        CompanyLookup::NotFound => Some("not known to the provider".into()),
+        CompanyLookup::Failed => Some(format!(
+            "lookup failed: {}",
+            e.company_lookup_error.as_deref().unwrap_or("unknown")
+        )),
+    }
+}
+
 pub fn render_lead(lead: &leadrelay::domain::lead::Lead) -> String {
     let mut out = String::new();
     let mut row = |k: &str, v: Option<String>| {
@@ -264,7 +288,15 @@ pub fn render_lead(lead: &leadrelay::domain::lead::Lead) -> String {
         e.and_then(|e| e.phone.clone())
             .or_else(|| lead.fields.phone.clone()),
     );
-    row("company", lead.fields.company.clone());
+    row(
+        "company",
+        lead.fields
+            .company
+            .clone()
+            .or_else(|| e.and_then(|e| e.company.clone())),
+    );
+    row("domain", e.and_then(|e| e.company_domain.clone()));
+    row("company data", e.and_then(company_data));
     row("job title", lead.fields.job_title.clone());
     row(
         "country",
@@ -276,6 +308,19 @@ pub fn render_lead(lead: &leadrelay::domain::lead::Lead) -> String {
         "utm",
         Some(
             lead.utm
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+    );
+    let touch = lead.attribution.as_ref();
+    row("landing page", touch.and_then(|t| t.landing_page.clone()));
+    row("referrer", touch.and_then(|t| t.referrer.clone()));
+    row(
+        "click ids",
+        Some(
+            lead.click_ids
                 .iter()
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect::<Vec<_>>()

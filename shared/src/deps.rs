@@ -9,8 +9,9 @@ use aws_config::{BehaviorVersion, SdkConfig};
 
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, ConfigError};
-use crate::fetch::PlatformApi;
+use crate::fetch::{self, PlatformApi};
 use crate::mailer::Mailer;
+use crate::provider::{CompanyProvider, ProviderError};
 use crate::queue::{QueueName, Queues};
 use crate::secret::{Secret, SecretRef};
 use crate::store::Store;
@@ -27,13 +28,16 @@ pub enum DepsError {
     Env { name: &'static str, message: String },
     #[error("secret for {what}: {message}")]
     Secret { what: String, message: String },
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
 }
 
 /// Which secrets a function reads at start-up: only those it uses, so a function's IAM role
 /// needs no access to the others (least privilege).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecretsNeeded {
-    /// Source secrets and the link-signing key (capture, notify, the local stack).
+    /// Source secrets, the link-signing key and the company provider's key (capture, enrich,
+    /// notify, the local stack).
     All,
     /// None (enrich, route, escalate).
     None,
@@ -47,6 +51,7 @@ pub struct Secrets {
     access_tokens: BTreeMap<String, Secret>,
     link: Option<Secret>,
     crm: Option<Secret>,
+    enrichment_key: Option<Secret>,
 }
 
 impl Secrets {
@@ -73,6 +78,11 @@ impl Secrets {
     /// The token a CRM presents to change a lead's status; none: the endpoint is closed.
     pub fn crm(&self) -> Option<&Secret> {
         self.crm.as_ref()
+    }
+
+    /// The company provider's API key, when a provider is configured.
+    pub fn enrichment_key(&self) -> Option<&Secret> {
+        self.enrichment_key.as_ref()
     }
 
     /// Reads every secret the configuration refers to: environment overrides first, then SSM
@@ -110,12 +120,28 @@ impl Secrets {
             Some(r) => Some(fetch("crm.token", r, ssm).await?),
             None => None,
         };
+        let enrichment_key = match &config.enrichment.provider {
+            None => None,
+            Some(_) => {
+                let what = "enrichment.provider.key";
+                let r = config
+                    .enrichment_key_ref()
+                    .ok_or_else(|| DepsError::Secret {
+                        what: what.into(),
+                        message:
+                            "none configured: set enrichment.provider.key or LEADRELAY_ENRICHMENT_KEY"
+                                .into(),
+                    })?;
+                Some(fetch(what, r, ssm).await?)
+            }
+        };
         Ok(Self {
             sources,
             verify_tokens,
             access_tokens,
             link,
             crm,
+            enrichment_key,
         })
     }
 }
@@ -218,6 +244,9 @@ pub struct Deps {
     pub mailer: Mailer,
     /// Reads lead details from platforms that deliver only ids.
     pub platform_api: PlatformApi,
+    /// Looks companies up by domain; none when no provider is configured (or its key was not
+    /// read: functions that read no secrets do not look companies up).
+    pub company_provider: Option<CompanyProvider>,
     pub clock: SharedClock,
 }
 
@@ -276,13 +305,20 @@ impl Deps {
             &config.email.sender,
             &config.email.sender_name,
         );
+        // One HTTP client (one connection pool) for every outbound call.
+        let http = fetch::http_client();
+        let company_provider = match (&config.enrichment.provider, secrets.enrichment_key()) {
+            (Some(p), Some(key)) => Some(CompanyProvider::new(http.clone(), p, key.clone())?),
+            _ => None,
+        };
         Ok(Self {
             config: Arc::new(config),
             secrets: Arc::new(secrets),
             store,
             queues,
             mailer,
-            platform_api: PlatformApi::new(),
+            platform_api: PlatformApi::with_client(http),
+            company_provider,
             clock,
         })
     }

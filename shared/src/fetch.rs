@@ -45,14 +45,29 @@ impl Default for PlatformApi {
     }
 }
 
+/// The HTTP client every outbound call shares (one connection pool): platform APIs and the
+/// company provider. Its timeout is the platform reads'; other callers set their own per request.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(TIMEOUT)
+        .user_agent("leadrelay")
+        .build()
+        .unwrap_or_default()
+}
+
 impl PlatformApi {
     pub fn new() -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(TIMEOUT)
-            .user_agent("leadrelay")
-            .build()
-            .unwrap_or_default();
+        Self::with_client(http_client())
+    }
+
+    /// Over a shared client (see [`http_client`]).
+    pub fn with_client(http: reqwest::Client) -> Self {
         Self { http }
+    }
+
+    /// The client, to share with other outbound calls.
+    pub fn client(&self) -> &reqwest::Client {
+        &self.http
     }
 
     /// The complete lead behind a platform's id.

@@ -5,6 +5,7 @@
 //!   arithmetic, signed links and email rendering. No AWS types.
 //! - [`config`]: the configuration file, validated at start-up.
 //! - [`store`], [`queue`], [`mailer`]: DynamoDB, SQS and SES.
+//! - [`fetch`], [`provider`]: outbound HTTP: platform APIs and the company enrichment provider.
 //! - [`deps`]: builds the clients and configuration once, for Lambdas, the local runner and
 //!   tests alike.
 //! - [`batch`]: SQS batch handling with partial batch failures.
@@ -18,6 +19,7 @@ pub mod fetch;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod mailer;
+pub mod provider;
 pub mod queue;
 pub mod secret;
 pub mod store;

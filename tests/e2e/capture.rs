@@ -148,3 +148,34 @@ async fn the_local_http_server_serves_the_same_routes() {
         .to_owned();
     assert_eq!(app.lead(&id).await.source, "json");
 }
+
+#[tokio::test]
+async fn a_lead_keeps_its_landing_page_and_referrer_and_the_landing_pages_utms_count() {
+    let app = TestApp::new().await;
+    let mut body = ana();
+    body["utm_source"] = "newsletter".into();
+    body["landing_page"] =
+        "https://www.acme-robotics.io/demo?utm_source=google&utm_term=agv&gclid=Cj0KCQ".into();
+    body["referrer"] = "https://www.google.com/".into();
+    let id = app.capture(app.signed_json(&body)).await;
+    app.drain().await;
+    let lead = app.lead(&id).await;
+    let touch = lead.attribution.as_ref().expect("a touch");
+    assert_eq!(touch.source, "json");
+    assert_eq!(touch.at, lead.received_at);
+    assert_eq!(touch.landing_page.as_deref(), body["landing_page"].as_str());
+    assert_eq!(touch.referrer.as_deref(), Some("https://www.google.com/"));
+    let utm = |k: &str| lead.utm.get(k).map(String::as_str);
+    assert_eq!(utm("source"), Some("newsletter"), "the explicit field wins");
+    assert_eq!(utm("term"), Some("agv"), "the landing page fills in");
+    assert_eq!(utm("medium"), Some("cpc"));
+    assert_eq!(touch.utm, lead.utm);
+    assert_eq!(
+        lead.click_ids.get("gclid").map(String::as_str),
+        Some("Cj0KCQ")
+    );
+    let exported = serde_json::to_value(leadrelay::domain::export::export(&lead)).unwrap();
+    assert_eq!(exported["landing_page"], body["landing_page"]);
+    assert_eq!(exported["referrer"], "https://www.google.com/");
+    assert_eq!(exported["click_ids"]["gclid"], "Cj0KCQ");
+}

@@ -3,6 +3,7 @@
 
 mod capture;
 mod distribution;
+mod enrichment;
 mod escalation;
 mod identity;
 mod lifecycle;

@@ -19,6 +19,8 @@ pub fn kind_label(k: EventKind) -> &'static str {
         EventKind::Redelivered => "redelivered",
         EventKind::Fetched => "fetched",
         EventKind::FetchFailed => "fetch failed",
+        EventKind::Enriched => "enriched",
+        EventKind::EnrichmentFailed => "not enriched",
         EventKind::Scored => "scored",
         EventKind::Routed => "routed",
         EventKind::Unassigned => "unassigned",

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use http::{Request, Response, StatusCode};
 use leadrelay::config::{SourceConfig, SourceKind};
+use leadrelay::domain::attribution::{self, Touch};
 use leadrelay::domain::lead::{EventKind, Lead, Stage};
 use leadrelay::domain::platforms::{self, Credentials, Incoming, Intake, Platform, PlatformLead};
 use leadrelay::domain::timeline;
@@ -283,8 +284,20 @@ fn new_lead(
     source: &str,
     delivery_id: &str,
     now: chrono::DateTime<chrono::Utc>,
-    p: PlatformLead,
+    mut p: PlatformLead,
 ) -> Lead {
+    // Explicit parameters win; the landing page's query string fills in the rest.
+    if let Some(page) = &p.landing_page {
+        attribution::params_in_url(page).fill_missing(&mut p.utm, &mut p.click_ids);
+    }
+    let attribution = Touch {
+        at: p.submitted_at.unwrap_or(now),
+        source: source.to_owned(),
+        utm: p.utm.clone(),
+        click_ids: p.click_ids.clone(),
+        landing_page: p.landing_page.take(),
+        referrer: p.referrer.take(),
+    };
     let mut attributes = p.custom;
     // Platform parsers flag bots (honeypot, time trap) under this key.
     let is_spam = attributes.contains_key("spam_reason");
@@ -305,6 +318,7 @@ fn new_lead(
         external_id: p.external_id,
         submitted_at: p.submitted_at,
         click_ids: p.click_ids,
+        attribution: Some(attribution),
         campaign: p.campaign,
         phone_country_hint: p.phone_country_hint,
         ..Lead::new(lead_id, source, delivery_id, now)

@@ -63,6 +63,11 @@ pub const FIELDS: &[&str] = &[
     "phone_invalid",
     "country",
     "company",
+    "company_domain",
+    "company_size",
+    "industry",
+    "company_country",
+    "company_lookup",
     "job_title",
     "message",
     "full_name",
@@ -96,6 +101,13 @@ pub fn field(lead: &Lead, name: &str) -> Option<FieldValue> {
         "phone_invalid" => e.map(|e| Flag(e.phone_invalid)),
         "country" => text(e.and_then(|e| e.country.as_ref()).or(f.country.as_ref())),
         "company" => text(f.company.as_ref()),
+        "company_domain" => text(e.and_then(|e| e.company_domain.as_ref())),
+        "company_size" => e.and_then(|e| e.company_size).map(|n| Number(n.into())),
+        "industry" => text(e.and_then(|e| e.industry.as_ref())),
+        "company_country" => text(e.and_then(|e| e.company_country.as_ref())),
+        "company_lookup" => e
+            .and_then(|e| e.company_lookup)
+            .map(|l| Text(l.as_str().to_owned())),
         "job_title" => text(f.job_title.as_ref()),
         "message" => text(f.message.as_ref()),
         "full_name" => lead.display_name().map(Text),
@@ -274,6 +286,33 @@ mod tests {
         l.attributes.insert("employees".into(), "250".into());
         assert!(cond("field = 'attributes.employees'\ngte = 200").matches(&l));
         assert!(!cond("field = 'attributes.employees'\ngte = 500").matches(&l));
+    }
+
+    #[test]
+    fn company_data_from_the_provider_can_be_tested() {
+        use crate::domain::company::CompanyLookup;
+        use crate::domain::lead::Enrichment;
+        let mut l = lead();
+        l.enrichment = Some(Enrichment {
+            company_domain: Some("acme.io".into()),
+            company_size: Some(250),
+            industry: Some("Software".into()),
+            company_country: Some("DE".into()),
+            company_lookup: Some(CompanyLookup::Found),
+            ..Enrichment::default()
+        });
+        assert!(cond("field = 'company_size'\ngte = 200").matches(&l));
+        assert!(!cond("field = 'company_size'\ngte = 1000").matches(&l));
+        assert!(cond("field = 'company_size'\nequals = 250").matches(&l));
+        assert!(cond("field = 'industry'\none_of = ['software', 'saas']").matches(&l));
+        assert!(cond("field = 'company_country'\nequals = 'de'").matches(&l));
+        assert!(cond("field = 'company_domain'\nsuffix = '.io'").matches(&l));
+        assert!(cond("field = 'company_lookup'\nequals = 'found'").matches(&l));
+        // Without a lookup the fields are absent.
+        l.enrichment = Some(Enrichment::default());
+        assert!(cond("field = 'company_size'\npresent = false").matches(&l));
+        assert!(!cond("field = 'company_size'\nlte = 10").matches(&l));
+        assert!(cond("field = 'company_lookup'\npresent = false").matches(&l));
     }
 
     #[test]

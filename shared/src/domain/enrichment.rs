@@ -28,6 +28,8 @@ pub fn enrich(
         .map(normalize::region_code)
         .or_else(|| phone.as_ref().and_then(|p| p.region.clone()));
     let (first_name, last_name, full_name) = names(fields);
+    let company_domain = corporate_domain(email_domain.as_deref(), class);
+    let company = super::company::given_company(fields).or_else(|| company_domain.clone());
     Enrichment {
         email_invalid: fields.email.is_some() && email.is_none(),
         email,
@@ -41,7 +43,30 @@ pub fn enrich(
         first_name,
         last_name,
         full_name,
+        company,
+        company_domain,
+        // Company data comes from the provider, looked up by enrich (`company::apply`).
+        company_size: None,
+        industry: None,
+        company_country: None,
+        company_lookup: None,
+        company_lookup_error: None,
     }
+}
+
+/// The company domain a lead's email gives, if any: what enrich would put in
+/// `company_domain`, without the rest of the work (for deciding on a company lookup).
+pub fn company_domain(fields: &LeadFields, extra_free_domains: &[String]) -> Option<String> {
+    let email = fields.email.as_deref().and_then(normalize::email)?;
+    let class = normalize::classify_email(&email, extra_free_domains);
+    corporate_domain(normalize::email_domain(&email), class)
+}
+
+/// A corporate mailbox's domain is the company's; a free or throw-away one says nothing.
+fn corporate_domain(domain: Option<&str>, class: normalize::EmailClass) -> Option<String> {
+    domain
+        .filter(|_| !class.free && !class.disposable)
+        .map(str::to_owned)
 }
 
 fn names(f: &LeadFields) -> (Option<String>, Option<String>, Option<String>) {
@@ -210,6 +235,51 @@ mod tests {
                 .any(|r| r.contains("role") || r.contains("disposable")),
             "{r:?}"
         );
+    }
+
+    #[test]
+    fn the_company_is_the_given_name_else_a_corporate_emails_domain() {
+        // (email, company given, company domain, company)
+        for (email, given, domain, company) in [
+            ("ana@Acme.io", None, Some("acme.io"), Some("acme.io")),
+            (
+                "ana@acme.io",
+                Some(" Acme  Robotics "),
+                Some("acme.io"),
+                Some("Acme Robotics"),
+            ),
+            ("info@acme.io", None, Some("acme.io"), Some("acme.io")),
+            ("ana@gmail.com", None, None, None),
+            ("ana@gmail.com", Some("Acme"), None, Some("Acme")),
+            ("sam@mailinator.com", None, None, None),
+            ("not an email", None, None, None),
+        ] {
+            let e = enrich(
+                &LeadFields {
+                    email: Some(email.into()),
+                    phone: Some("+14155552671".into()),
+                    company: given.map(str::to_owned),
+                    ..fields()
+                },
+                None,
+                &[],
+            );
+            assert_eq!(e.company_domain.as_deref(), domain, "{email}");
+            assert_eq!(
+                company_domain(
+                    &LeadFields {
+                        email: Some(email.into()),
+                        ..fields()
+                    },
+                    &[]
+                )
+                .as_deref(),
+                domain,
+                "{email}"
+            );
+            assert_eq!(e.company.as_deref(), company, "{email} {given:?}");
+            assert_eq!(e.company_lookup, None);
+        }
     }
 
     #[test]

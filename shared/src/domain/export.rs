@@ -30,12 +30,26 @@ pub struct ExportedLead {
     /// As given.
     pub phone_raw: Option<String>,
     pub company: Option<String>,
+    /// The domain of a corporate email.
+    pub company_domain: Option<String>,
+    /// Employees, from the company provider.
+    pub company_size: Option<u32>,
+    /// From the company provider.
+    pub industry: Option<String>,
+    /// The company's country, from the company provider.
+    pub company_country: Option<String>,
+    /// `found`, `not_found` or `failed`; null when no lookup was made.
+    pub company_lookup: Option<String>,
     pub job_title: Option<String>,
     /// ISO 3166-1 alpha-2 when known.
     pub country: Option<String>,
     pub message: Option<String>,
     pub utm: BTreeMap<String, String>,
     pub click_ids: BTreeMap<String, String>,
+    /// The page the person landed on, as given.
+    pub landing_page: Option<String>,
+    /// The page that sent them, as given.
+    pub referrer: Option<String>,
     /// form_id, campaign_id, adset_id, ad_id, page_id.
     pub campaign: BTreeMap<String, String>,
     /// Every other answer.
@@ -50,6 +64,7 @@ pub struct ExportedLead {
 pub fn export(lead: &Lead) -> ExportedLead {
     let e = lead.enrichment.as_ref();
     let f = &lead.fields;
+    let touch = lead.attribution.as_ref();
     let status = match lead.stage {
         Stage::PendingFetch => "pending_fetch".to_owned(),
         _ => lead.status.as_str().to_owned(),
@@ -74,6 +89,13 @@ pub fn export(lead: &Lead) -> ExportedLead {
         phone: e.and_then(|e| e.phone.clone()),
         phone_raw: f.phone.clone(),
         company: f.company.clone(),
+        company_domain: e.and_then(|e| e.company_domain.clone()),
+        company_size: e.and_then(|e| e.company_size),
+        industry: e.and_then(|e| e.industry.clone()),
+        company_country: e.and_then(|e| e.company_country.clone()),
+        company_lookup: e
+            .and_then(|e| e.company_lookup)
+            .map(|l| l.as_str().to_owned()),
         job_title: f.job_title.clone(),
         country: e
             .and_then(|e| e.country.clone())
@@ -81,6 +103,8 @@ pub fn export(lead: &Lead) -> ExportedLead {
         message: f.message.clone(),
         utm: lead.utm.clone(),
         click_ids: lead.click_ids.clone(),
+        landing_page: touch.and_then(|t| t.landing_page.clone()),
+        referrer: touch.and_then(|t| t.referrer.clone()),
         campaign: lead.campaign.clone(),
         custom: lead.attributes.clone(),
         owner: lead.assignment.as_ref().map(|a| a.owner_id.clone()),
@@ -114,11 +138,18 @@ mod tests {
             "phone",
             "phone_raw",
             "company",
+            "company_domain",
+            "company_size",
+            "industry",
+            "company_country",
+            "company_lookup",
             "job_title",
             "country",
             "message",
             "utm",
             "click_ids",
+            "landing_page",
+            "referrer",
             "campaign",
             "custom",
             "owner",

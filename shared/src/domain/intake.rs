@@ -3,24 +3,34 @@
 
 use std::collections::BTreeMap;
 
+use super::attribution::{self, LANDING_PAGE_FIELDS, REFERRER_FIELDS};
 use super::lead::LeadFields;
 
 /// Largest body capture accepts.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
-/// Longest value of any one field, in characters (the message may be longer).
+/// Longest value of any one field, in characters (the message and URLs may be longer).
 pub const MAX_FIELD_CHARS: usize = 1_000;
 pub const MAX_MESSAGE_CHARS: usize = 10_000;
+/// Longest landing page or referrer URL, in characters (ad click ids make URLs long).
+pub const MAX_URL_CHARS: usize = 4_000;
 pub const MAX_FIELDS: usize = 200;
 pub const MAX_KEY_CHARS: usize = 100;
 
 /// The UTM parameters kept as attribution.
-pub const UTM_KEYS: &[&str] = &["source", "medium", "campaign", "term", "content"];
+pub use super::attribution::UTM_KEYS;
 
 /// A delivery's content, split into the lead's fields, attribution and everything else.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Submission {
     pub fields: LeadFields,
+    /// Given as fields, completed from the landing page's query string.
     pub utm: BTreeMap<String, String>,
+    /// Given as fields, completed from the landing page's query string.
+    pub click_ids: BTreeMap<String, String>,
+    /// `landing_page` or `page_url`, as given.
+    pub landing_page: Option<String>,
+    /// `referrer` or `referer`, as given.
+    pub referrer: Option<String>,
     pub attributes: BTreeMap<String, String>,
     /// The honeypot field was filled: a bot.
     pub is_spam: bool,
@@ -102,8 +112,12 @@ fn collect(
             continue;
         }
         let value = value.trim().to_owned();
+        let is_url =
+            LANDING_PAGE_FIELDS.contains(&c.as_str()) || REFERRER_FIELDS.contains(&c.as_str());
         let limit = if c == "message" {
             MAX_MESSAGE_CHARS
+        } else if is_url {
+            MAX_URL_CHARS
         } else {
             MAX_FIELD_CHARS
         };
@@ -126,11 +140,21 @@ fn collect(
             "job_title" | "jobtitle" | "title" | "position" | "role" => &mut f.job_title,
             "country" | "country_code" => &mut f.country,
             "message" | "comments" | "comment" | "notes" | "enquiry" | "inquiry" => &mut f.message,
+            "landing_page" | "page_url" => &mut sub.landing_page,
+            "referrer" | "referer" => &mut sub.referrer,
             other => {
-                if let Some(k) = other.strip_prefix("utm_").filter(|k| UTM_KEYS.contains(k)) {
-                    sub.utm.insert(k.to_owned(), value);
-                } else {
-                    sub.attributes.insert(key.trim().to_owned(), value);
+                let map = match attribution::parameter(other) {
+                    Some(("utm", k)) => Some((&mut sub.utm, k)),
+                    Some((_, k)) => Some((&mut sub.click_ids, k)),
+                    None => None,
+                };
+                match map {
+                    Some((map, k)) if !map.contains_key(k) => {
+                        map.insert(k.to_owned(), value);
+                    }
+                    _ => {
+                        sub.attributes.insert(key.trim().to_owned(), value);
+                    }
                 }
                 continue;
             }
@@ -141,6 +165,10 @@ fn collect(
         } else {
             sub.attributes.insert(key.trim().to_owned(), value);
         }
+    }
+    // Explicit fields win; the landing page's query string fills in the rest.
+    if let Some(page) = &sub.landing_page {
+        attribution::params_in_url(page).fill_missing(&mut sub.utm, &mut sub.click_ids);
     }
     if !sub.is_spam && sub.fields.email.is_none() && sub.fields.phone.is_none() {
         return Err(IntakeError::NotALead(
@@ -235,6 +263,98 @@ mod tests {
                 "field \"company\" is longer than {MAX_FIELD_CHARS} characters"
             ))
         );
+    }
+
+    #[test]
+    fn landing_page_referrer_utms_and_click_ids_are_attribution() {
+        fn pairs(p: &[(&str, &str)]) -> BTreeMap<String, String> {
+            p.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect()
+        }
+        // (body, landing page, referrer, utm, click ids)
+        type Case<'a> = (
+            &'a str,
+            Option<&'a str>,
+            Option<&'a str>,
+            &'a [(&'a str, &'a str)],
+            &'a [(&'a str, &'a str)],
+        );
+        let cases: &[Case] = &[
+            // The landing page's query counts.
+            (
+                r#"{"email":"a@b.io","landing_page":"https://acme.io/demo?utm_source=google&utm_medium=cpc&gclid=G1","referrer":"https://www.google.com/"}"#,
+                Some("https://acme.io/demo?utm_source=google&utm_medium=cpc&gclid=G1"),
+                Some("https://www.google.com/"),
+                &[("source", "google"), ("medium", "cpc")],
+                &[("gclid", "G1")],
+            ),
+            // Explicit fields win over the URL's; `page_url` and `referer` are aliases.
+            (
+                r#"{"email":"a@b.io","utm_source":"newsletter","gclid":"explicit","page_url":"https://acme.io/?utm_source=google&gclid=url&fbclid=F","referer":"https://news.example/"}"#,
+                Some("https://acme.io/?utm_source=google&gclid=url&fbclid=F"),
+                Some("https://news.example/"),
+                &[("source", "newsletter")],
+                &[("gclid", "explicit"), ("fbclid", "F")],
+            ),
+            // A malformed URL is kept as given and contributes nothing.
+            (
+                r#"{"email":"a@b.io","landing_page":"http://exa mple.com/?utm_source=x"}"#,
+                Some("http://exa mple.com/?utm_source=x"),
+                None,
+                &[],
+                &[],
+            ),
+            // A relative URL still carries its parameters.
+            (
+                r#"{"email":"a@b.io","Landing-Page":"/pricing?utm_campaign=spring&msclkid=M"}"#,
+                Some("/pricing?utm_campaign=spring&msclkid=M"),
+                None,
+                &[("campaign", "spring")],
+                &[("msclkid", "M")],
+            ),
+            // Click ids given as fields are attribution, not attributes.
+            (
+                r#"{"email":"a@b.io","li_fat_id":"L","ttclid":"T"}"#,
+                None,
+                None,
+                &[],
+                &[("li_fat_id", "L"), ("ttclid", "T")],
+            ),
+        ];
+        for (body, landing, referrer, utm, click_ids) in cases {
+            let s = parse_json(body.as_bytes()).unwrap();
+            assert_eq!(s.landing_page.as_deref(), *landing, "{body}");
+            assert_eq!(s.referrer.as_deref(), *referrer, "{body}");
+            assert_eq!(s.utm, pairs(utm), "{body}");
+            assert_eq!(s.click_ids, pairs(click_ids), "{body}");
+            assert!(
+                !s.attributes
+                    .keys()
+                    .any(|k| k.contains("clid") || k.contains("utm")),
+                "{body}: {:?}",
+                s.attributes
+            );
+        }
+        let form = parse_form(
+            b"email=a%40b.io&page_url=https%3A%2F%2Facme.io%2F%3Futm_medium%3Demail&referrer=https%3A%2F%2Fmail.example%2F",
+            None,
+        )
+        .unwrap();
+        assert_eq!(form.utm, pairs(&[("medium", "email")]));
+        assert_eq!(form.referrer.as_deref(), Some("https://mail.example/"));
+    }
+
+    #[test]
+    fn landing_pages_may_be_longer_than_other_fields() {
+        let url = format!("https://acme.io/?gclid={}", "x".repeat(2_000));
+        let body = serde_json::json!({"email": "a@b.io", "landing_page": url});
+        let s = parse_json(body.to_string().as_bytes()).unwrap();
+        assert_eq!(s.landing_page.as_deref(), Some(url.as_str()));
+        let too_long =
+            serde_json::json!({"email": "a@b.io", "referrer": "x".repeat(MAX_URL_CHARS + 1)});
+        assert!(matches!(
+            parse_json(too_long.to_string().as_bytes()),
+            Err(IntakeError::NotALead(_))
+        ));
     }
 
     #[test]

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::attribution::Touch;
+use super::company::CompanyLookup;
 use crate::config::{EscalationAction, ScoreDimension};
 
 /// The lead's fields as the person gave them (trimmed), before normalising.
@@ -141,6 +143,30 @@ pub struct Enrichment {
     pub last_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub full_name: Option<String>,
+    /// The lead's company: the name given, else the company provider's name for the company
+    /// domain, else that domain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company: Option<String>,
+    /// The domain of a corporate email (valid, neither free-mail nor disposable): the company's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company_domain: Option<String>,
+    /// Employees, from the company provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company_size: Option<u32>,
+    /// The company's industry, from the company provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub industry: Option<String>,
+    /// The company's country (ISO 3166-1 alpha-2 when recognised), from the company provider.
+    /// The lead's own `country` is not changed by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company_country: Option<String>,
+    /// How the company lookup went; absent when there was none (no provider configured, or no
+    /// company domain).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company_lookup: Option<CompanyLookup>,
+    /// Why the lookup failed, in a few words ("timed out after 1.5s", "provider answered 503").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company_lookup_error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -257,6 +283,10 @@ pub struct Lead {
     /// Ad click ids: gclid, fbclid, msclkid, li_fat_id, ttclid.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub click_ids: BTreeMap<String, String>,
+    /// This conversion's touch: source, UTMs and click ids (the same as `utm` and `click_ids`),
+    /// landing page and referrer. Absent on leads stored before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attribution: Option<Touch>,
     /// Form, campaign, ad set, ad and page ids of ad platforms.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub campaign: BTreeMap<String, String>,
@@ -332,6 +362,7 @@ impl Lead {
             fields: LeadFields::default(),
             utm: BTreeMap::new(),
             attributes: BTreeMap::new(),
+            attribution: None,
             external_id: None,
             submitted_at: None,
             click_ids: BTreeMap::new(),
@@ -367,7 +398,16 @@ impl Lead {
         Lead {
             is_spam: s.is_spam,
             fields: s.fields,
+            attribution: Some(Touch {
+                at: received_at,
+                source: source.to_owned(),
+                utm: s.utm.clone(),
+                click_ids: s.click_ids.clone(),
+                landing_page: s.landing_page,
+                referrer: s.referrer,
+            }),
             utm: s.utm,
+            click_ids: s.click_ids,
             attributes: s.attributes,
             ..Lead::new(lead_id, source, delivery_id, received_at)
         }
@@ -428,6 +468,10 @@ pub enum EventKind {
     Fetched,
     /// Reading details from the platform's API failed (it is retried).
     FetchFailed,
+    /// Company data looked up (found or not known to the provider).
+    Enriched,
+    /// The company lookup failed; the lead went on without company data.
+    EnrichmentFailed,
     Scored,
     Routed,
     Unassigned,

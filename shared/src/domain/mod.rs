@@ -3,6 +3,7 @@
 pub mod attribution;
 pub mod auth;
 pub mod calendar;
+pub mod company;
 pub mod condition;
 pub mod emails;
 pub mod enrichment;

@@ -7,6 +7,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{EmailRecord, PersonLink, RawDelivery, StoreError};
+use crate::domain::company::CachedCompany;
 use crate::domain::lead::{Lead, LeadEvent, LeadStatus};
 use crate::domain::routing::TeamState;
 
@@ -207,6 +208,20 @@ pub(super) fn account(domain: &str, owner_id: &str, at: DateTime<Utc>) -> Item {
     item
 }
 
+pub(super) fn company_pk(domain: &str) -> String {
+    format!("COMPANY#{domain}")
+}
+
+pub(super) fn company_key(domain: &str) -> Item {
+    key(company_pk(domain), "COMPANY")
+}
+
+/// `expires_at` (epoch seconds, a number) is the table's TTL attribute.
+pub(super) fn company(entry: &CachedCompany) -> Result<Item, StoreError> {
+    let pk = company_pk(&entry.domain);
+    Ok(keyed(pk.clone(), "COMPANY", "company", encode(&pk, entry)?))
+}
+
 pub(super) fn rate_key(key: &str) -> Item {
     self::key(format!("RATE#{key}"), "RATE")
 }
@@ -243,6 +258,22 @@ mod tests {
             seen.insert(sla_shard_of(&format!("01J{i:023}"), 8));
         }
         assert_eq!(seen.len(), 8);
+    }
+
+    #[test]
+    fn company_cache_items_carry_the_ttl_attribute_as_a_number() {
+        let entry = CachedCompany {
+            domain: "acme.io".into(),
+            company: None,
+            looked_up_at: "2026-03-02T10:00:00Z".parse().unwrap(),
+            expires_at: 1_772_532_000,
+        };
+        let item = company(&entry).unwrap();
+        assert_eq!(item["pk"].as_s().unwrap(), "COMPANY#acme.io");
+        assert_eq!(item["sk"].as_s().unwrap(), "COMPANY");
+        assert_eq!(item["expires_at"].as_n().unwrap(), "1772532000");
+        let back: CachedCompany = decode("COMPANY#acme.io", item).unwrap();
+        assert_eq!(back, entry);
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! | account owner        | `ACCOUNT#<domain>`              | `ACCOUNT`       |
 //! | rate-limit window    | `RATE#<source>#<addr hash>#<minute>` | `RATE`     |
 //! | person (identity)    | `PERSON#<sha256 of email:… / phone:…>` | `PERSON` |
+//! | company cache (TTL)  | `COMPANY#<domain>`              | `COMPANY`       |
 //!
 //! Lead profiles whose SLA clock runs carry `sla_shard` and `sla_next_at`, the keys of the
 //! sparse, write-sharded `sla-open` index the escalation pass queries.
@@ -29,6 +30,7 @@ use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::company::CachedCompany;
 use crate::domain::emails::Email;
 use crate::domain::lead::{Lead, LeadEvent};
 use crate::domain::routing::TeamState;
@@ -680,6 +682,28 @@ impl Store {
             }
         }
         Err(StoreError::Conflict)
+    }
+
+    /// The cached provider answer for a company domain, fresh or not (the caller checks
+    /// [`CachedCompany::is_fresh`]: DynamoDB's TTL deletes expired items only eventually).
+    pub async fn get_company(&self, domain: &str) -> Result<Option<CachedCompany>, StoreError> {
+        self.get_raw(items::company_key(domain), false)
+            .await?
+            .map(|i| items::decode(&items::company_pk(domain), i))
+            .transpose()
+    }
+
+    /// Caches a provider's answer for a domain until its `expires_at` (the table's TTL
+    /// attribute). The last answer wins.
+    pub async fn put_company(&self, entry: &CachedCompany) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(items::company(entry)?))
+            .send()
+            .await
+            .map_err(aws("PutItem (company cache)"))?;
+        Ok(())
     }
 
     /// Counts one request against a rate-limit window and returns the count so far. The

@@ -58,29 +58,6 @@ fn entry_time(s: &str) -> Option<DateTime<Utc>> {
         .or_else(|| timestamp(s))
 }
 
-/// UTMs and click ids from the page the form was on, where the answers gave none.
-fn attribution_from_url(lead: &mut PlatformLead, url: &str) {
-    let Some((_, query)) = url.split_once('?') else {
-        return;
-    };
-    let query = query.split('#').next().unwrap_or_default();
-    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
-        let Some(field) = guess_field(&k) else {
-            continue;
-        };
-        let taken = match field.strip_prefix("utm_") {
-            Some(u) => lead.utm.contains_key(u),
-            None if crate::domain::attribution::CLICK_IDS.contains(&field) => {
-                lead.click_ids.contains_key(field)
-            }
-            None => true,
-        };
-        if !taken {
-            assign(lead, field, &k, v.into_owned());
-        }
-    }
-}
-
 impl Platform for GravityForms {
     fn name(&self) -> &'static str {
         "gravity_forms"
@@ -151,8 +128,14 @@ impl Platform for GravityForms {
                 .unwrap_or("custom");
             assign(&mut lead, target, key, answer);
         }
-        if let Some(url) = prop("source_url") {
-            attribution_from_url(&mut lead, &url);
+        // The page the form was on: the landing page, and the UTMs and click ids the answers
+        // did not carry.
+        if let Some(url) = prop("source_url").as_deref().and_then(line) {
+            lead.landing_page.get_or_insert(url);
+        }
+        if let Some(page) = &lead.landing_page {
+            crate::domain::attribution::params_in_url(page)
+                .fill_missing(&mut lead.utm, &mut lead.click_ids);
         }
         Ok(Intake::Leads(vec![lead]))
     }

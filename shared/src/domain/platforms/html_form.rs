@@ -32,29 +32,6 @@ const MIN_FILL_SECS: i64 = 3;
 /// Without a nonce or time trap, posts within one bucket are the same submission.
 const BUCKET_SECS: i64 = 600;
 
-/// UTMs and click ids from a URL (the Referer), where the form's hidden fields gave none.
-fn attribution_from_url(lead: &mut PlatformLead, url: &str) {
-    let Some((_, query)) = url.split_once('?') else {
-        return;
-    };
-    let query = query.split('#').next().unwrap_or_default();
-    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
-        let Some(field) = guess_field(&k) else {
-            continue;
-        };
-        let taken = match field.strip_prefix("utm_") {
-            Some(u) => lead.utm.contains_key(u),
-            None if crate::domain::attribution::CLICK_IDS.contains(&field) => {
-                lead.click_ids.contains_key(field)
-            }
-            None => true,
-        };
-        if !taken {
-            assign(lead, field, &k, v.into_owned());
-        }
-    }
-}
-
 fn checked(value: &str) -> bool {
     matches!(
         value.trim().to_ascii_lowercase().as_str(),
@@ -118,8 +95,14 @@ impl Platform for HtmlForm {
                 .unwrap_or("custom");
             assign(&mut lead, target, key, value.into_owned());
         }
-        if let Some(referer) = req.header("referer") {
-            attribution_from_url(&mut lead, referer);
+        // The browser's Referer is the page the form was on: its landing page, unless a field
+        // said otherwise, and the UTMs and click ids the hidden fields did not carry.
+        if let Some(referer) = req.header("referer").and_then(line) {
+            lead.landing_page.get_or_insert(referer);
+        }
+        if let Some(page) = &lead.landing_page {
+            crate::domain::attribution::params_in_url(page)
+                .fill_missing(&mut lead.utm, &mut lead.click_ids);
         }
         // The time trap: seconds (or milliseconds, from JavaScript) since the epoch.
         let started = started_at.as_deref().map(|s| {

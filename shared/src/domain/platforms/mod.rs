@@ -108,6 +108,10 @@ pub struct PlatformLead {
     pub utm: BTreeMap<String, String>,
     /// `gclid`, `fbclid`, `msclkid`, `li_fat_id`, `ttclid`.
     pub click_ids: BTreeMap<String, String>,
+    /// The page the form was on or the person landed on, as given.
+    pub landing_page: Option<String>,
+    /// The page that sent the person, as given.
+    pub referrer: Option<String>,
     /// `form_id`, `campaign_id`, `adset_id`, `ad_id`, `page_id`.
     pub campaign: BTreeMap<String, String>,
     /// Every other answer, keyed by its stable key or label.
@@ -191,6 +195,8 @@ pub fn assign(lead: &mut PlatformLead, field: &str, key: &str, value: String) {
             }
             return;
         }
+        "landing_page" => &mut lead.landing_page,
+        "referrer" => &mut lead.referrer,
         other => {
             if let Some(u) = other.strip_prefix("utm_") {
                 if let Some(v) = line(&value) {
@@ -238,6 +244,8 @@ pub fn guess_field(key_or_label: &str) -> Option<&'static str> {
         "msclkid" => "msclkid",
         "li_fat_id" => "li_fat_id",
         "ttclid" => "ttclid",
+        "landing_page" | "page_url" => "landing_page",
+        "referrer" | "referer" => "referrer",
         _ => return None,
     })
 }
