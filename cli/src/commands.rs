@@ -41,9 +41,15 @@ async fn read_config(location: &str) -> Result<Config> {
 
 pub async fn config_check(location: &str) -> Result<()> {
     let c = read_config(location).await?;
+    // The templates are checked against the configuration they serve (its teams and sources).
+    leadrelay::template_files::load(&c)?;
+    let templates = match c.templates_dir() {
+        Some(dir) => format!("built-in templates with {}", dir.display()),
+        None => "built-in templates".to_owned(),
+    };
     let owners = c.owners().count();
     println!(
-        "{}: ok — {} sources, {} teams ({} owners), {} routing rules, {} scoring rules, tiers {}",
+        "{}: ok — {} sources, {} teams ({} owners), {} routing rules, {} scoring rules, tiers {}, {templates}",
         c.origin,
         c.sources.len(),
         c.teams.len(),
@@ -428,6 +434,19 @@ pub async fn preview(config_location: &str, file: &str, source: &str, route: boo
     } else {
         print!("{}", crate::preview::score_report(&lead));
     }
+    Ok(())
+}
+
+pub async fn email_preview(
+    config_location: &str,
+    kind: leadrelay_cli::email_preview::PreviewKind,
+    lead_id: &str,
+    now: Option<DateTime<Utc>>,
+) -> Result<()> {
+    let at = now.unwrap_or_else(Utc::now);
+    let deps = connect(config_location, Arc::new(ManualClock::new(at))).await?;
+    let email = leadrelay_cli::email_preview::preview(&deps, lead_id, kind, at).await?;
+    print!("{}", leadrelay_cli::email_preview::report(&email));
     Ok(())
 }
 

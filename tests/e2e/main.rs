@@ -2,6 +2,7 @@
 //! area; `support` holds the `TestApp` harness.
 
 mod capture;
+mod emails;
 mod escalation;
 mod identity;
 mod lifecycle;
