@@ -126,7 +126,6 @@ pub fn compose(
             .calendar_for(team, owner_id)
             .map_or(Tz::UTC, |c| c.time_zone())
     };
-    let contacted = || contacted_url(deps, &lead.lead_id, now);
     Ok(match kind {
         EmailKind::Acknowledgement => {
             let owner = owner()?;
@@ -139,7 +138,7 @@ pub fn compose(
         }
         EmailKind::Assignment | EmailKind::Reminder { .. } | EmailKind::Escalation { .. } => {
             let owner = owner()?;
-            let url = contacted()?;
+            let url = contacted_url(deps, &lead.lead_id, now)?;
             let at = Occasion {
                 now,
                 time_zone: time_zone(&owner.team, &owner.owner_id),
@@ -157,6 +156,7 @@ pub fn compose(
             let manager = &deps.config.teams[team].manager_email;
             let at = Occasion {
                 now,
+                // No owner: the team's calendar.
                 time_zone: time_zone(team, ""),
                 contacted_url: None,
             };

@@ -331,7 +331,7 @@ impl EmailContext {
 
     /// An email of `kind` in which every value is present: templates are checked against it
     /// at start-up, so a misspelt variable is found before a lead's email needs it.
-    pub fn sample(kind: &str) -> Self {
+    pub(crate) fn sample(kind: &str) -> Self {
         let kind = super::templates::KINDS
             .into_iter()
             .find(|k| *k == kind)

@@ -278,6 +278,7 @@ impl Templates {
         };
         let mut env = environment();
         let mut origins = BTreeMap::new();
+        // Per stem, where its .txt and its .html came from.
         let mut halves: BTreeMap<String, [Option<String>; 2]> = BTreeMap::new();
         for f in files {
             let entry = classify(&f.path, config).map_err(|m| invalid(&f.origin, m))?;
@@ -285,8 +286,8 @@ impl Templates {
                 Entry::Skipped => continue,
                 Entry::Partial => (f.path.clone(), f.source),
                 Entry::Kind { stem, text } => {
-                    halves.entry(stem.clone()).or_default()[usize::from(!text)] =
-                        Some(f.origin.clone());
+                    let half = if text { 0 } else { 1 };
+                    halves.entry(stem.clone()).or_default()[half] = Some(f.origin.clone());
                     if text {
                         let (subject, body) = split_subject(&f.source).ok_or_else(|| {
                             invalid(
