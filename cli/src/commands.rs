@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Utc};
 use leadrelay::clock::SharedClock;
 use leadrelay::clock::ShiftedClock;
-use leadrelay::deps::{load_config, Resources};
+use leadrelay::deps::{load_config, Resources, SecretsNeeded, TemplatesNeeded};
 use leadrelay::domain::auth;
 use leadrelay::secret::Secret;
 use leadrelay::{Config, Deps, ManualClock, SystemClock};
@@ -41,9 +41,15 @@ async fn read_config(location: &str) -> Result<Config> {
 
 pub async fn config_check(location: &str) -> Result<()> {
     let c = read_config(location).await?;
+    // The templates are checked against the configuration they serve (its teams and sources).
+    leadrelay::template_files::load(&c)?;
+    let templates = match c.templates_dir() {
+        Some(dir) => format!("built-in templates with {}", dir.display()),
+        None => "built-in templates".to_owned(),
+    };
     let owners = c.owners().count();
     println!(
-        "{}: ok — {} sources, {} teams ({} owners), {} routing rules, {} scoring rules, tiers {}",
+        "{}: ok — {} sources, {} teams ({} owners), {} routing rules, {} scoring rules, tiers {}, {templates}",
         c.origin,
         c.sources.len(),
         c.teams.len(),
@@ -140,12 +146,18 @@ pub async fn local(config_location: &str, listen: &str, escalate_every: Duration
 }
 
 /// Connects to a running deployment: AWS when `LEADRELAY_TABLE` is set, else the local stack
-/// that `leadrelay local` announced.
-async fn connect(config_location: &str, clock: SharedClock) -> Result<Deps> {
+/// that `leadrelay local` announced. Only the commands that render emails load the templates.
+async fn connect(
+    config_location: &str,
+    clock: SharedClock,
+    templates: TemplatesNeeded,
+) -> Result<Deps> {
+    let all = SecretsNeeded::All;
     if std::env::var("LEADRELAY_TABLE").is_ok() {
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let config = load_config(config_location, &sdk).await?;
-        return Ok(Deps::build(&sdk, config, Resources::from_env()?, clock).await?);
+        let resources = Resources::from_env()?;
+        return Ok(Deps::build_with(&sdk, config, resources, clock, all, templates).await?);
     }
     let path = PathBuf::from(STATE_FILE);
     let state: LocalState = match std::fs::read_to_string(&path) {
@@ -161,11 +173,16 @@ async fn connect(config_location: &str, clock: SharedClock) -> Result<Deps> {
         notify_queue_url: state.notify_queue_url,
         sla_shards: state.sla_shards,
     };
-    Ok(Deps::build(&sdk, config, resources, clock).await?)
+    Ok(Deps::build_with(&sdk, config, resources, clock, all, templates).await?)
 }
 
 pub async fn lead(config_location: &str, lead_id: &str, json: bool) -> Result<()> {
-    let deps = connect(config_location, Arc::new(SystemClock)).await?;
+    let deps = connect(
+        config_location,
+        Arc::new(SystemClock),
+        TemplatesNeeded::None,
+    )
+    .await?;
     let Some(lead) = deps.store.get_lead(lead_id).await? else {
         bail!("no lead {lead_id}");
     };
@@ -396,7 +413,12 @@ pub async fn status(
                 format!("--recycle-at {s:?} is neither YYYY-MM-DD nor RFC 3339")
             })?),
         };
-    let deps = connect(config_location, Arc::new(SystemClock)).await?;
+    let deps = connect(
+        config_location,
+        Arc::new(SystemClock),
+        TemplatesNeeded::None,
+    )
+    .await?;
     let change = StatusChange {
         to,
         reason,
@@ -415,7 +437,12 @@ pub async fn owner_away(config_location: &str, owner: &str, until: Option<&str>)
                 .with_context(|| format!("--until {s:?} is neither YYYY-MM-DD nor RFC 3339"))?,
         ),
     };
-    let deps = connect(config_location, Arc::new(SystemClock)).await?;
+    let deps = connect(
+        config_location,
+        Arc::new(SystemClock),
+        TemplatesNeeded::None,
+    )
+    .await?;
     leadrelay_route::set_away(&deps, owner, until).await?;
     match until {
         Some(t) => println!(
@@ -433,7 +460,12 @@ pub async fn erase(config_location: &str, email: Option<&str>, phone: Option<&st
     if who.is_empty() {
         bail!("nothing to look for: give a valid --email and/or an E.164 --phone");
     }
-    let deps = connect(config_location, Arc::new(SystemClock)).await?;
+    let deps = connect(
+        config_location,
+        Arc::new(SystemClock),
+        TemplatesNeeded::None,
+    )
+    .await?;
     let config = deps.config.clone();
     let report = deps
         .store
@@ -463,7 +495,12 @@ pub async fn leads(
     source: Option<&str>,
     since: Option<DateTime<Utc>>,
 ) -> Result<()> {
-    let deps = connect(config_location, Arc::new(SystemClock)).await?;
+    let deps = connect(
+        config_location,
+        Arc::new(SystemClock),
+        TemplatesNeeded::None,
+    )
+    .await?;
     // An operator's export reads the table; the handlers never do.
     let mut leads = deps.store.scan_leads().await?;
     leads.retain(|l| {
@@ -490,7 +527,13 @@ pub async fn preview(config_location: &str, file: &str, source: &str, route: boo
     let lead = crate::preview::scored_lead(&config, file, source)?;
     if route {
         // The live rotations (who is away, who is at capacity) when a deployment is reachable.
-        let states = match connect(config_location, Arc::new(SystemClock)).await {
+        let states = match connect(
+            config_location,
+            Arc::new(SystemClock),
+            TemplatesNeeded::None,
+        )
+        .await
+        {
             Ok(deps) => deps
                 .store
                 .rotations(config.teams.keys().map(String::as_str))
@@ -513,12 +556,35 @@ pub async fn preview(config_location: &str, file: &str, source: &str, route: boo
     Ok(())
 }
 
+pub async fn email_preview(
+    config_location: &str,
+    kind: leadrelay_cli::email_preview::PreviewKind,
+    lead_id: &str,
+    now: Option<DateTime<Utc>>,
+) -> Result<()> {
+    let at = now.unwrap_or_else(Utc::now);
+    let deps = connect(
+        config_location,
+        Arc::new(ManualClock::new(at)),
+        TemplatesNeeded::Load,
+    )
+    .await?;
+    let email = leadrelay_cli::email_preview::preview(&deps, lead_id, kind, at).await?;
+    print!("{}", leadrelay_cli::email_preview::report(&email));
+    Ok(())
+}
+
 pub async fn escalate(config_location: &str, once: bool, now: Option<DateTime<Utc>>) -> Result<()> {
     if !once {
         bail!("the schedule runs escalation in AWS and in `leadrelay local`; use --once for a single pass");
     }
     let at = now.unwrap_or_else(Utc::now);
-    let deps = connect(config_location, Arc::new(ManualClock::new(at))).await?;
+    let deps = connect(
+        config_location,
+        Arc::new(ManualClock::new(at)),
+        TemplatesNeeded::None,
+    )
+    .await?;
     let report = leadrelay_escalate::run_pass(&deps, at).await?;
     println!(
         "escalation pass at {}: {}",

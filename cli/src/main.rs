@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use leadrelay_cli::email_preview::PreviewKind;
 
 #[derive(Parser)]
 #[command(
@@ -118,6 +119,24 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// The emails Leadrelay sends.
+    Email {
+        #[command(subcommand)]
+        command: EmailCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum EmailCommand {
+    /// Render an email of a stored lead from the templates in force, as notify would send it
+    /// (subject, recipients, text and HTML); nothing is sent.
+    Preview {
+        kind: PreviewKind,
+        lead_id: String,
+        /// The time it is rendered at (RFC 3339), instead of now: how late a reminder says it is.
+        #[arg(long)]
+        now: Option<chrono::DateTime<chrono::Utc>>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -205,6 +224,9 @@ async fn main() -> ExitCode {
             let file = file.map(|f| f.display().to_string()).unwrap_or(cli.config);
             commands::config_check(&file).await
         }
+        Command::Email {
+            command: EmailCommand::Preview { kind, lead_id, now },
+        } => commands::email_preview(&cli.config, kind, &lead_id, now).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,7 +3,7 @@
 //! starts; every error names the file, the key and what is wrong.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -100,6 +100,11 @@ pub struct EmailConfig {
     /// The display name in the From header.
     #[serde(default = "default_sender_name")]
     pub sender_name: String,
+    /// A folder of email templates laid over the built-in ones, relative to the configuration
+    /// file (to the working directory for a configuration in SSM). `LEADRELAY_TEMPLATES_DIR`
+    /// wins over it.
+    #[serde(default)]
+    pub templates: Option<PathBuf>,
 }
 
 fn default_sender_name() -> String {
@@ -579,7 +584,13 @@ impl Config {
             origin: origin.clone(),
             source,
         })?;
-        Self::from_toml(&text, &origin)
+        let mut config = Self::from_toml(&text, &origin)?;
+        if let (Some(dir), Some(base)) = (&mut config.email.templates, path.parent()) {
+            if dir.is_relative() {
+                *dir = base.join(&*dir);
+            }
+        }
+        Ok(config)
     }
 
     pub fn from_toml(text: &str, origin: &str) -> Result<Self, ConfigError> {
@@ -1067,6 +1078,14 @@ impl Config {
             .map(SecretRef::parse)
     }
 
+    /// The folder of template overrides: `LEADRELAY_TEMPLATES_DIR`, else `email.templates`.
+    pub fn templates_dir(&self) -> Option<PathBuf> {
+        match std::env::var_os("LEADRELAY_TEMPLATES_DIR") {
+            Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir)),
+            _ => self.email.templates.clone(),
+        }
+    }
+
     /// The link-signing secret reference; `LEADRELAY_LINK_SECRET` wins over the file.
     pub fn link_secret_ref(&self) -> SecretRef {
         match std::env::var("LEADRELAY_LINK_SECRET") {
@@ -1256,6 +1275,18 @@ mod tests {
             let e = with_provider(block).unwrap_err().to_string();
             assert!(e.contains(want), "{block}: {e}");
         }
+    }
+
+    #[test]
+    fn a_templates_folder_is_found_beside_the_configuration_file() {
+        let dir = std::env::temp_dir().join(format!("leadrelay-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("leadrelay.toml");
+        let text = LOCAL.replacen("[email]", "[email]\ntemplates = \"my-templates\"", 1);
+        std::fs::write(&file, text).unwrap();
+        let c = Config::from_path(&file).unwrap();
+        assert_eq!(c.email.templates, Some(dir.join("my-templates")));
+        std::fs::remove_dir_all(dir).ok();
     }
 
     #[test]

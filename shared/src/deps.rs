@@ -9,6 +9,7 @@ use aws_config::{BehaviorVersion, SdkConfig};
 
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, ConfigError};
+use crate::domain::templates::{TemplateError, Templates};
 use crate::fetch::{self, PlatformApi};
 use crate::mailer::Mailer;
 use crate::provider::{CompanyProvider, ProviderError};
@@ -30,6 +31,8 @@ pub enum DepsError {
     Secret { what: String, message: String },
     #[error(transparent)]
     Provider(#[from] ProviderError),
+    #[error("email template {0}")]
+    Templates(#[from] TemplateError),
 }
 
 /// Which secrets a function reads at start-up: only those it uses, so a function's IAM role
@@ -40,6 +43,16 @@ pub enum SecretsNeeded {
     /// notify, the local stack).
     All,
     /// None (enrich, route, escalate).
+    None,
+}
+
+/// Whether a function renders emails. Only those load and check the templates, so a broken
+/// template override holds back emails, never the capture of leads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TemplatesNeeded {
+    /// The built-in templates with the configured overrides (notify, the local stack, the CLI).
+    Load,
+    /// None (capture, enrich, route, escalate).
     None,
 }
 
@@ -248,12 +261,17 @@ pub struct Deps {
     /// read: functions that read no secrets do not look companies up).
     pub company_provider: Option<CompanyProvider>,
     pub clock: SharedClock,
+    /// The email templates (absent in functions that send no email).
+    pub templates: Option<Arc<Templates>>,
 }
 
 impl Deps {
     /// For the Lambda functions: AWS configuration from the environment (which honours
     /// `AWS_ENDPOINT_URL`), the configuration from `LEADRELAY_CONFIG`, the system clock.
-    pub async fn from_env(secrets: SecretsNeeded) -> Result<Self, DepsError> {
+    pub async fn from_env(
+        secrets: SecretsNeeded,
+        templates: TemplatesNeeded,
+    ) -> Result<Self, DepsError> {
         let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
         let location = std::env::var("LEADRELAY_CONFIG").unwrap_or_else(|_| DEFAULT_CONFIG.into());
         let config = load_config(&location, &sdk).await?;
@@ -263,18 +281,28 @@ impl Deps {
             Resources::from_env()?,
             Arc::new(SystemClock),
             secrets,
+            templates,
         )
         .await
     }
 
-    /// From explicit parts, with every secret: the local stack, the tests and the CLI.
+    /// From explicit parts, with every secret and the templates: the local stack, the tests and
+    /// the CLI.
     pub async fn build(
         sdk: &SdkConfig,
         config: Config,
         resources: Resources,
         clock: SharedClock,
     ) -> Result<Self, DepsError> {
-        Self::build_with(sdk, config, resources, clock, SecretsNeeded::All).await
+        Self::build_with(
+            sdk,
+            config,
+            resources,
+            clock,
+            SecretsNeeded::All,
+            TemplatesNeeded::Load,
+        )
+        .await
     }
 
     /// From explicit parts: the one builder behind every entry point.
@@ -284,7 +312,12 @@ impl Deps {
         resources: Resources,
         clock: SharedClock,
         needed: SecretsNeeded,
+        templates: TemplatesNeeded,
     ) -> Result<Self, DepsError> {
+        let templates = match templates {
+            TemplatesNeeded::Load => Some(Arc::new(crate::template_files::load(&config)?)),
+            TemplatesNeeded::None => None,
+        };
         let secrets = match needed {
             SecretsNeeded::All => Secrets::resolve(&config, &aws_sdk_ssm::Client::new(sdk)).await?,
             SecretsNeeded::None => Secrets::default(),
@@ -320,6 +353,7 @@ impl Deps {
             platform_api: PlatformApi::with_client(http),
             company_provider,
             clock,
+            templates,
         })
     }
 }

@@ -7,13 +7,16 @@ use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
 use crate::batch::{BatchOutcome, QueueMessage};
-use crate::deps::SecretsNeeded;
+use crate::deps::{SecretsNeeded, TemplatesNeeded};
 use crate::Deps;
 
 /// Builds the dependencies from the environment, or explains why it cannot.
-pub async fn deps(secrets: SecretsNeeded) -> Result<&'static Deps, Error> {
+pub async fn deps(
+    secrets: SecretsNeeded,
+    templates: TemplatesNeeded,
+) -> Result<&'static Deps, Error> {
     crate::telemetry::init_lambda();
-    let deps = Deps::from_env(secrets).await.inspect_err(|e| {
+    let deps = Deps::from_env(secrets, templates).await.inspect_err(|e| {
         tracing::error!(error = %e, "cannot start");
     })?;
     // One per process, for the process's whole life.

@@ -9,6 +9,7 @@
 //! - [`deps`]: builds the clients and configuration once, for Lambdas, the local runner and
 //!   tests alike.
 //! - [`batch`]: SQS batch handling with partial batch failures.
+//! - [`template_files`]: the email templates, built in and from the operator's folder.
 
 pub mod batch;
 pub mod clock;
@@ -24,6 +25,7 @@ pub mod queue;
 pub mod secret;
 pub mod store;
 pub mod telemetry;
+pub mod template_files;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Config;

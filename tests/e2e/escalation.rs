@@ -52,7 +52,9 @@ async fn a_lead_not_contacted_past_its_sla_escalates_to_the_manager_exactly_once
         to_manager[0].subject
     );
     assert!(
-        to_manager[0].body.contains("3 min past its SLA"),
+        to_manager[0]
+            .body
+            .contains("first contact was due 10:15 UTC, 3 minutes ago"),
         "{}",
         to_manager[0].body
     );

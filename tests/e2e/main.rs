@@ -3,6 +3,7 @@
 
 mod capture;
 mod distribution;
+mod emails;
 mod enrichment;
 mod escalation;
 mod identity;

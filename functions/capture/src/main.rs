@@ -4,7 +4,11 @@ use lambda_http::{service_fn, Error, Request};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let deps = leadrelay::lambda::deps(leadrelay::deps::SecretsNeeded::All).await?;
+    let deps = leadrelay::lambda::deps(
+        leadrelay::deps::SecretsNeeded::All,
+        leadrelay::deps::TemplatesNeeded::None,
+    )
+    .await?;
     lambda_http::run(service_fn(move |req: Request| async move {
         let (parts, body) = req.into_parts();
         let req = http::Request::from_parts(parts, body.to_vec());

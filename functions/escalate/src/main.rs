@@ -4,7 +4,11 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let deps = leadrelay::lambda::deps(leadrelay::deps::SecretsNeeded::None).await?;
+    let deps = leadrelay::lambda::deps(
+        leadrelay::deps::SecretsNeeded::None,
+        leadrelay::deps::TemplatesNeeded::None,
+    )
+    .await?;
     lambda_runtime::run(service_fn(|_: LambdaEvent<serde_json::Value>| async {
         let report = leadrelay_escalate::run_pass(deps, deps.clock.now()).await?;
         Ok::<_, Error>(report)

@@ -3,10 +3,12 @@
 //! and kind, however often a message is delivered.
 
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use leadrelay::batch::{self, BatchOutcome, QueueMessage};
 use leadrelay::config::EscalationAction;
-use leadrelay::domain::emails::{self, Email, EmailKind};
+use leadrelay::domain::emails::{self, Email, EmailKind, Occasion};
 use leadrelay::domain::lead::{EventKind, Lead};
+use leadrelay::domain::templates::TemplateError;
 use leadrelay::domain::{links, timeline};
 use leadrelay::mailer::MailError;
 use leadrelay::queue::NotifyMessage;
@@ -23,6 +25,10 @@ pub enum NotifyError {
     InFlight { lead_id: String, kind: String },
     #[error("no link-signing key: notify must start with its secrets")]
     NoLinkKey,
+    #[error("no email templates: notify must start with its templates")]
+    NoTemplates,
+    #[error(transparent)]
+    Template(#[from] TemplateError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -56,35 +62,14 @@ pub async fn notify(deps: &Deps, message: NotifyMessage) -> Result<(), NotifyErr
                 .ok_or_else(|| NotifyError::NoOwner(lead_id.clone()))?;
             // Try both even if one fails, then report the first failure so the message is retried;
             // the one that went out is not sent again.
-            let ack = match emails::acknowledgement(&lead, owner) {
-                Some(email) => {
-                    send_once(deps, &lead, EmailKind::Acknowledgement, email, "the lead").await
-                }
-                None => Ok(()),
-            };
-            let url = contacted_url(deps, &lead.lead_id, now)?;
-            let assigned = send_once(
-                deps,
-                &lead,
-                EmailKind::Assignment,
-                emails::assignment(&lead, owner, &url),
-                &format!("owner {}", owner.owner_id),
-            )
-            .await;
+            let ack = send(deps, &lead, EmailKind::Acknowledgement, now, "the lead").await;
+            let to_owner = format!("owner {}", owner.owner_id);
+            let assigned = send(deps, &lead, EmailKind::Assignment, now, &to_owner).await;
             ack.and(assigned)
         }
         NotifyMessage::Unassigned { .. } => {
-            let team = &deps.config.routing.fallback_team;
-            let manager = &deps.config.teams[team].manager_email;
-            let why = "no active owner could take it";
-            send_once(
-                deps,
-                &lead,
-                EmailKind::Unassigned,
-                emails::unassigned(&lead, manager, why),
-                &format!("manager of team {team}"),
-            )
-            .await
+            let to_manager = format!("manager of team {}", deps.config.routing.fallback_team);
+            send(deps, &lead, EmailKind::Unassigned, now, &to_manager).await
         }
         NotifyMessage::Escalation { step, .. } => {
             // First contact may have come after the escalation was queued.
@@ -105,49 +90,110 @@ pub async fn notify(deps: &Deps, message: NotifyMessage) -> Result<(), NotifyErr
                     lead_id: lead_id.clone(),
                     step,
                 })?;
-            match action {
-                EscalationAction::RemindOwner => {
-                    let url = contacted_url(deps, &lead.lead_id, now)?;
-                    let email = emails::reminder(&lead, owner, &url, now);
-                    send_once(
-                        deps,
-                        &lead,
-                        EmailKind::Reminder { step },
-                        email,
-                        &format!("owner {}", owner.owner_id),
-                    )
-                    .await
-                }
-                EscalationAction::NotifyManager => {
-                    let email = emails::escalation(&lead, owner, now);
-                    send_once(
-                        deps,
-                        &lead,
-                        EmailKind::Escalation { step },
-                        email,
-                        &format!("manager of {}", owner.owner_id),
-                    )
-                    .await
-                }
+            let (kind, to_whom) = match action {
+                EscalationAction::RemindOwner => (
+                    EmailKind::Reminder { step },
+                    format!("owner {}", owner.owner_id),
+                ),
+                EscalationAction::NotifyManager => (
+                    EmailKind::Escalation { step },
+                    format!("manager of {}", owner.owner_id),
+                ),
                 EscalationAction::NotifyTeamManager => {
-                    let mut email = emails::escalation(&lead, owner, now);
+                    // The escalation email, to the team's manager.
+                    let kind = EmailKind::Escalation { step };
+                    let Some(mut email) = compose(deps, &lead, &kind, now)? else {
+                        return Ok(());
+                    };
                     if let Some(team) = deps.config.teams.get(&owner.team) {
                         email.to.clone_from(&team.manager_email);
                     }
-                    send_once(
-                        deps,
-                        &lead,
-                        EmailKind::Escalation { step },
-                        email,
-                        &format!("manager of team {}", owner.team),
-                    )
-                    .await
+                    let to_whom = format!("manager of team {}", owner.team);
+                    return send_once(deps, &lead, kind, email, &to_whom).await;
                 }
                 // Escalate reassigns; there is no email of its own (the new owner's
                 // assignment email says it all).
-                EscalationAction::Reassign => Ok(()),
-            }
+                EscalationAction::Reassign => return Ok(()),
+            };
+            send(deps, &lead, kind, now, &to_whom).await
         }
+    }
+}
+
+/// The email of `kind` for a lead, rendered from the templates exactly as notify sends it
+/// (`leadrelay email preview` shows it with this too); `None` when it has nobody to go to (an
+/// acknowledgement to a lead without an email address).
+pub fn compose(
+    deps: &Deps,
+    lead: &Lead,
+    kind: &EmailKind,
+    now: DateTime<Utc>,
+) -> Result<Option<Email>, NotifyError> {
+    let templates = deps.templates.as_deref().ok_or(NotifyError::NoTemplates)?;
+    let owner = || {
+        lead.assignment
+            .as_ref()
+            .ok_or_else(|| NotifyError::NoOwner(lead.lead_id.clone()))
+    };
+    // Times read in the owner's (or team's) business calendar's zone, else UTC.
+    let time_zone = |team: &str, owner_id: &str| {
+        deps.config
+            .calendar_for(team, owner_id)
+            .map_or(Tz::UTC, |c| c.time_zone())
+    };
+    Ok(match kind {
+        EmailKind::Acknowledgement => {
+            let owner = owner()?;
+            let at = Occasion {
+                now,
+                time_zone: time_zone(&owner.team, &owner.owner_id),
+                contacted_url: None,
+            };
+            emails::acknowledgement(templates, lead, owner, &at)?
+        }
+        EmailKind::Assignment | EmailKind::Reminder { .. } | EmailKind::Escalation { .. } => {
+            let owner = owner()?;
+            let url = contacted_url(deps, &lead.lead_id, now)?;
+            let at = Occasion {
+                now,
+                time_zone: time_zone(&owner.team, &owner.owner_id),
+                contacted_url: Some(&url),
+            };
+            let render = match kind {
+                EmailKind::Assignment => emails::assignment,
+                EmailKind::Reminder { .. } => emails::reminder,
+                _ => emails::escalation,
+            };
+            Some(render(templates, lead, owner, &at)?)
+        }
+        EmailKind::Unassigned => {
+            let team = &deps.config.routing.fallback_team;
+            let manager = &deps.config.teams[team].manager_email;
+            let at = Occasion {
+                now,
+                // No owner: the team's calendar.
+                time_zone: time_zone(team, ""),
+                contacted_url: None,
+            };
+            let why = "no active owner could take it";
+            Some(emails::unassigned(
+                templates, lead, team, manager, why, &at,
+            )?)
+        }
+    })
+}
+
+/// Composes the email and sends it once.
+async fn send(
+    deps: &Deps,
+    lead: &Lead,
+    kind: EmailKind,
+    now: DateTime<Utc>,
+    to_whom: &str,
+) -> Result<(), NotifyError> {
+    match compose(deps, lead, &kind, now)? {
+        Some(email) => send_once(deps, lead, kind, email, to_whom).await,
+        None => Ok(()),
     }
 }
 
@@ -209,6 +255,11 @@ async fn send_once(
         format!("{key} email sent to {to_whom}"),
     );
     deps.store.append_events(&[event]).await?;
-    tracing::info!(lead_id = lead.lead_id, kind = key, "email sent");
+    tracing::info!(
+        lead_id = lead.lead_id,
+        kind = key,
+        template = email.template,
+        "email sent"
+    );
     Ok(())
 }

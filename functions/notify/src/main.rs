@@ -2,6 +2,10 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let deps = leadrelay::lambda::deps(leadrelay::deps::SecretsNeeded::All).await?;
+    let deps = leadrelay::lambda::deps(
+        leadrelay::deps::SecretsNeeded::All,
+        leadrelay::deps::TemplatesNeeded::Load,
+    )
+    .await?;
     leadrelay::lambda::run_sqs(|messages| leadrelay_notify::handle_batch(deps, messages)).await
 }

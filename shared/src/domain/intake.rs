@@ -84,7 +84,8 @@ pub fn parse_form(body: &[u8], honeypot: Option<&str>) -> Result<Submission, Int
     collect(pairs, honeypot)
 }
 
-fn canonical(key: &str) -> String {
+/// A field name as matched: trimmed, lower-case, `-` and spaces as `_`.
+pub(crate) fn canonical(key: &str) -> String {
     key.trim().to_ascii_lowercase().replace(['-', ' '], "_")
 }
 

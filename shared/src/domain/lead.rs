@@ -456,6 +456,32 @@ impl Lead {
     pub fn is_quarantined(&self) -> bool {
         self.is_spam || self.is_test
     }
+
+    /// The language the lead wrote in, when a field of theirs says it: the first of the
+    /// attributes in [`LANGUAGE_FIELDS`] that holds a language tag, as its primary subtag in
+    /// lower case ("de" for `de-AT`, `de_DE`, `DE` or `de-DE,de;q=0.9`).
+    pub fn language(&self) -> Option<String> {
+        LANGUAGE_FIELDS.iter().find_map(|name| {
+            self.attributes
+                .iter()
+                .filter(|(key, _)| super::intake::canonical(key) == *name)
+                .find_map(|(_, value)| primary_language(value))
+        })
+    }
+}
+
+/// The attributes that name a lead's language, in the order they are believed (matched like
+/// every field name: case, `-` and spaces aside). A platform's own question maps onto
+/// `language` with the source's `mapping`.
+pub const LANGUAGE_FIELDS: [&str; 4] = ["language", "lang", "locale", "preferred_language"];
+
+/// The primary subtag of a BCP 47 tag or POSIX locale (the first of a list), lower-cased:
+/// two or three letters, else none.
+fn primary_language(tag: &str) -> Option<String> {
+    let first = tag.split([',', ';']).next()?.trim();
+    let primary = first.split(['-', '_', '.']).next()?;
+    ((2..=3).contains(&primary.len()) && primary.bytes().all(|b| b.is_ascii_alphabetic()))
+        .then(|| primary.to_ascii_lowercase())
 }
 
 /// What happened to a lead, for its timeline.
@@ -512,5 +538,53 @@ impl LeadEvent {
         self.before = Some(before.into());
         self.after = Some(after.into());
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::domain::test_support::lead;
+
+    fn with(key: &str, value: &str) -> super::Lead {
+        let mut l = lead();
+        l.attributes.insert(key.into(), value.into());
+        l
+    }
+
+    #[test]
+    fn the_language_is_the_primary_subtag_of_whatever_tag_the_lead_gave() {
+        for given in [
+            "de",
+            "DE",
+            "de-AT",
+            "de_DE.UTF-8",
+            "de-DE,de;q=0.9,en;q=0.8",
+        ] {
+            assert_eq!(
+                with("language", given).language().as_deref(),
+                Some("de"),
+                "{given}"
+            );
+        }
+        assert_eq!(with("Locale", "pt_BR").language().as_deref(), Some("pt"));
+        assert_eq!(
+            with("preferred-language", "fil").language().as_deref(),
+            Some("fil")
+        );
+    }
+
+    #[test]
+    fn no_language_field_or_no_tag_in_it_means_unknown() {
+        assert_eq!(lead().language(), None);
+        assert_eq!(with("language", "Deutsch").language(), None);
+        assert_eq!(with("language", "*").language(), None);
+        assert_eq!(with("languages_spoken", "de").language(), None);
+    }
+
+    #[test]
+    fn language_is_believed_before_lang_and_locale() {
+        let mut l = with("locale", "fr-FR");
+        l.attributes.insert("language".into(), "it".into());
+        assert_eq!(l.language().as_deref(), Some("it"));
     }
 }

@@ -18,6 +18,7 @@ pub mod platforms;
 pub mod routing;
 pub mod scoring;
 pub mod sla;
+pub mod templates;
 pub mod timeline;
 
 #[cfg(test)]

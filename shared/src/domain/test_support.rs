@@ -3,6 +3,7 @@
 use crate::config::Config;
 
 use super::lead::{Assignment, Lead, LeadFields};
+use super::templates::{TemplateFile, Templates};
 
 pub fn config() -> Config {
     Config::from_toml(
@@ -10,6 +11,11 @@ pub fn config() -> Config {
         "local.toml",
     )
     .unwrap()
+}
+
+/// The built-in templates, checked against the local configuration.
+pub fn templates() -> Templates {
+    Templates::build(TemplateFile::builtin(), &config()).unwrap()
 }
 
 pub fn lead() -> Lead {
