@@ -10,6 +10,7 @@ fn ana_again() -> serde_json::Value {
         "email": "ana.ferreira+pricing@northwind-logistics.com",
         "first_name": "Ana",
         "message": "And what is your pricing for 40 users?",
+        "landing_page": "https://www.acme-robotics.io/pricing?utm_source=newsletter&utm_campaign=may",
     })
 }
 
@@ -36,6 +37,12 @@ async fn a_returning_person_joins_their_open_lead_keeping_the_owner_and_getting_
     let lead = app.lead(&id).await;
     assert_eq!(lead.submissions, 2);
     assert_eq!(lead.last_submitted_at, Some(app.clock.now()));
+    // First touch the ad click, last touch the newsletter.
+    let source = |t: Option<&leadrelay::domain::attribution::Touch>| {
+        t.and_then(|t| t.utm.get("source").cloned())
+    };
+    assert_eq!(source(lead.first_touch()).as_deref(), Some("google"));
+    assert_eq!(source(lead.last_touch()).as_deref(), Some("newsletter"));
     assert_eq!(lead.assignment.as_ref().unwrap().owner_id, owner.owner_id);
     let score = lead.score.as_ref().unwrap();
     let reasons: Vec<String> = score.reasons.iter().map(|r| r.to_string()).collect();
@@ -107,6 +114,15 @@ async fn after_the_window_the_same_person_gets_a_new_lead_linked_to_them() {
     let (a, b) = (app.lead(&first).await, app.lead(&second).await);
     assert!(a.person_id.is_some());
     assert_eq!(a.person_id, b.person_id, "linked to the same person");
+    let source = |t: Option<&leadrelay::domain::attribution::Touch>| {
+        t.and_then(|t| t.utm.get("source").cloned())
+    };
+    assert_eq!(
+        source(b.first_touch()).as_deref(),
+        Some("google"),
+        "the person's first touch"
+    );
+    assert_eq!(source(b.last_touch()).as_deref(), Some("newsletter"));
     assert_eq!(b.submissions, 1);
     assert_eq!(
         app.emails_to("ana.ferreira+pricing@northwind-logistics.com")

@@ -51,7 +51,7 @@ pub(crate) async fn admit(
         for key in &keys {
             persons.push(deps.store.person(key).await?);
         }
-        let open = open_lead(deps, &persons, now).await?;
+        let (open, earlier) = open_lead(deps, &persons, now).await?;
         let links = |lead_id: &str, person_id: &str| -> Vec<PersonLink> {
             keys.iter()
                 .zip(&persons)
@@ -108,6 +108,8 @@ pub(crate) async fn admit(
                 if !keys.is_empty() {
                     lead.person_id = Some(person_id.clone());
                 }
+                // First touch is the person's, from their earliest lead on record.
+                lead.first_touch = earlier.as_ref().and_then(|l| l.first_touch()).cloned();
                 deps.store
                     .capture(
                         &lead,
@@ -132,13 +134,14 @@ pub(crate) async fn admit(
     Err(StoreError::Conflict)
 }
 
-/// The person's open, recent lead, if they have one.
+/// The person's open, recent lead, if they have one; else their latest lead on record.
 async fn open_lead(
     deps: &Deps,
     persons: &[Option<Person>],
     now: DateTime<Utc>,
-) -> Result<Option<Lead>, StoreError> {
+) -> Result<(Option<Lead>, Option<Lead>), StoreError> {
     let mut seen: Vec<&str> = Vec::new();
+    let mut earlier = None;
     for p in persons.iter().flatten() {
         if seen.contains(&p.lead_id.as_str()) {
             continue;
@@ -146,11 +149,12 @@ async fn open_lead(
         seen.push(&p.lead_id);
         if let Some(l) = deps.store.get_lead(&p.lead_id).await? {
             if identity::can_join(&l, now, deps.config.identity.window) {
-                return Ok(Some(l));
+                return Ok((Some(l), None));
             }
+            earlier.get_or_insert(l);
         }
     }
-    Ok(None)
+    Ok((None, earlier))
 }
 
 fn resubmitted(deps: &Deps, existing: &Lead, repeat: &Lead, now: DateTime<Utc>) -> LeadEvent {

@@ -50,6 +50,10 @@ pub struct ExportedLead {
     pub landing_page: Option<String>,
     /// The page that sent them, as given.
     pub referrer: Option<String>,
+    /// How the person first came (over all their leads) and most recently (repeat
+    /// submissions joined to this lead): source, time, UTMs, click ids, landing page, referrer.
+    pub first_touch: Option<super::attribution::Touch>,
+    pub last_touch: Option<super::attribution::Touch>,
     /// form_id, campaign_id, adset_id, ad_id, page_id.
     pub campaign: BTreeMap<String, String>,
     /// Every other answer.
@@ -105,6 +109,8 @@ pub fn export(lead: &Lead) -> ExportedLead {
         click_ids: lead.click_ids.clone(),
         landing_page: touch.and_then(|t| t.landing_page.clone()),
         referrer: touch.and_then(|t| t.referrer.clone()),
+        first_touch: lead.first_touch().cloned(),
+        last_touch: lead.last_touch().cloned(),
         campaign: lead.campaign.clone(),
         custom: lead.attributes.clone(),
         owner: lead.assignment.as_ref().map(|a| a.owner_id.clone()),
@@ -150,6 +156,8 @@ mod tests {
             "click_ids",
             "landing_page",
             "referrer",
+            "first_touch",
+            "last_touch",
             "campaign",
             "custom",
             "owner",

@@ -51,9 +51,13 @@ pub fn can_join(existing: &Lead, now: DateTime<Utc>, window: std::time::Duration
 
 /// Folds a repeat submission into the open lead it joins: one more submission, the latest
 /// activity now, fields the lead lacked filled in, a new message appended, and a fresh score
-/// due. The owner, the SLA clock and the first submission's attribution stay as they are.
+/// due. Its touch becomes the lead's last touch; the owner, the SLA clock and the first
+/// submission's attribution stay as they are.
 pub fn join(existing: &mut Lead, repeat: &Lead) {
     existing.submissions = existing.submissions.saturating_add(1);
+    if repeat.attribution.is_some() {
+        existing.last_touch.clone_from(&repeat.attribution);
+    }
     existing.last_submitted_at = Some(repeat.received_at);
     if repeat.delivery_id != existing.delivery_id
         && !existing.joined_deliveries.contains(&repeat.delivery_id)

@@ -287,6 +287,13 @@ pub struct Lead {
     /// landing page and referrer. Absent on leads stored before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attribution: Option<Touch>,
+    /// The person's first touch, when it came before this lead (a returning person's earlier
+    /// lead); none: this lead's own touch is their first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_touch: Option<Touch>,
+    /// The latest repeat submission joined to this lead; none: its own touch is the last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_touch: Option<Touch>,
     /// Form, campaign, ad set, ad and page ids of ad platforms.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub campaign: BTreeMap<String, String>,
@@ -363,6 +370,8 @@ impl Lead {
             utm: BTreeMap::new(),
             attributes: BTreeMap::new(),
             attribution: None,
+            first_touch: None,
+            last_touch: None,
             external_id: None,
             submitted_at: None,
             click_ids: BTreeMap::new(),
@@ -411,6 +420,16 @@ impl Lead {
             attributes: s.attributes,
             ..Lead::new(lead_id, source, delivery_id, received_at)
         }
+    }
+
+    /// First touch: how the person first came, over all their leads.
+    pub fn first_touch(&self) -> Option<&Touch> {
+        self.first_touch.as_ref().or(self.attribution.as_ref())
+    }
+
+    /// Last touch: how the person came most recently to this lead.
+    pub fn last_touch(&self) -> Option<&Touch> {
+        self.last_touch.as_ref().or(self.attribution.as_ref())
     }
 
     /// The latest time the person acted: their latest submission, else the arrival.
