@@ -524,7 +524,7 @@ pub async fn preview(config_location: &str, file: &str, source: &str, route: boo
     if config.source(source).is_none() {
         bail!("no source is called {source:?} in {}", config.origin);
     }
-    let lead = crate::preview::scored_lead(&config, file, source)?;
+    let lead = leadrelay_cli::dry_run::scored_lead(&config, file, source)?;
     if route {
         // The live rotations (who is away, who is at capacity) when a deployment is reachable.
         let states = match connect(
@@ -548,10 +548,10 @@ pub async fn preview(config_location: &str, file: &str, source: &str, route: boo
         };
         print!(
             "{}",
-            crate::preview::route_report(&config, &lead, &states, Utc::now())
+            leadrelay_cli::dry_run::route_report(&config, &lead, &states, Utc::now())
         );
     } else {
-        print!("{}", crate::preview::score_report(&lead));
+        print!("{}", leadrelay_cli::dry_run::score_report(&lead));
     }
     Ok(())
 }

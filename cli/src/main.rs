@@ -1,7 +1,6 @@
 //! `leadrelay`: the operator's command.
 
 mod commands;
-mod preview;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
