@@ -1290,6 +1290,50 @@ mod tests {
     }
 
     #[test]
+    fn sla_targets_go_team_grade_then_team_tier_then_global_grade_then_global_tier() {
+        let text = LOCAL
+            .replacen("hot = \"15m\"", "hot = \"15m\"\nA1 = \"5m\"", 1)
+            .replacen(
+                "calendar = \"berlin\"                         # the team's",
+                "sla_targets = { hot = \"30m\" }\ncalendar = \"berlin\"                         # the team's",
+                1,
+            );
+        let c = Config::from_toml(&text, "local.toml").unwrap();
+        let min = |m: u64| Some(Duration::from_secs(m * 60));
+        assert_eq!(c.sla_target("sales", Some("A1"), "hot"), min(5));
+        assert_eq!(c.sla_target("sales", Some("B2"), "hot"), min(15));
+        assert_eq!(c.sla_target("enterprise", Some("B2"), "hot"), min(30));
+        assert_eq!(c.sla_target("enterprise", Some("B2"), "warm"), min(60));
+    }
+
+    #[test]
+    fn a_scoring_model_that_cannot_work_is_refused_at_start_up() {
+        let e = broken(
+            "qualification = { mql = 30, sql = 60 }",
+            "qualification = { mql = 60, sql = 30 }",
+        );
+        assert_eq!(
+            e,
+            "local.toml: scoring.qualification.sql: must be above mql (60)"
+        );
+        let e = broken(
+            "{ name = \"B\", min_points = 20 }",
+            "{ name = \"B\", min_points = 50 }",
+        );
+        assert!(
+            e.starts_with("local.toml: scoring.grades.fit: bands go from the highest"),
+            "{e}"
+        );
+        let e = broken("hot = \"15m\"", "hot = \"15m\"\nZ9 = \"1m\"");
+        assert_eq!(
+            e,
+            "local.toml: sla.targets.Z9: no scoring tier or grade is called \"Z9\""
+        );
+        let e = broken("intent_half_life = \"30d\"", "intent_half_life = \"0s\"");
+        assert_eq!(e, "local.toml: scoring.intent_half_life: must be positive");
+    }
+
+    #[test]
     fn source_env_var_names_upper_case_and_underscore() {
         assert_eq!(
             Config::source_env_var("gravity-forms", "SECRET"),
