@@ -308,10 +308,6 @@ pub struct Lead {
     pub assignment: Option<Assignment>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sla: Option<SlaState>,
-    /// Set while a router holds the lead, so a duplicate message cannot draw a second
-    /// round-robin ticket (which would skip an owner's turn).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub routing_claimed_at: Option<DateTime<Utc>>,
     /// The person behind the lead: every lead of the same email or phone shares it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub person_id: Option<String>,
@@ -381,7 +377,6 @@ impl Lead {
             score: None,
             assignment: None,
             sla: None,
-            routing_claimed_at: None,
             person_id: None,
             submissions: 1,
             last_submitted_at: None,

@@ -120,7 +120,6 @@ pub fn recycle(lead: &mut Lead, now: DateTime<Utc>) -> Option<String> {
     lead.recycle_at = None;
     lead.stage = super::lead::Stage::Captured;
     lead.sla = None;
-    lead.routing_claimed_at = None;
     lead.round += 1;
     lead.round_started_at = Some(now);
     previous
