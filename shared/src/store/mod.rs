@@ -190,6 +190,17 @@ impl Store {
         Put::builder().table_name(&self.table).set_item(Some(item))
     }
 
+    /// The lead's next version, and the write that saves it only if the stored lead is still
+    /// at the version it was read at (optimistic concurrency).
+    fn lead_update(&self, lead: &Lead) -> Result<(Lead, Put), StoreError> {
+        let mut next = lead.clone();
+        next.version = lead.version + 1;
+        let put = at_version(self.put(items::lead(&next, self.sla_shards)?), lead.version)
+            .build()
+            .expect("table, item set");
+        Ok((next, put))
+    }
+
     /// Writes a new lead with its first event, redelivery key and (when given) its delivery,
     /// atomically. When
     /// the redelivery key exists already, nothing is written and the earlier lead is returned.
@@ -239,16 +250,7 @@ impl Store {
         persons: &[PersonLink],
         source: &str,
     ) -> Result<Captured, StoreError> {
-        let expected = lead.version;
-        let mut next = lead.clone();
-        next.version = expected + 1;
-        let lead_put = self
-            .put(items::lead(&next, self.sla_shards)?)
-            .condition_expression("#v = :v")
-            .expression_attribute_names("#v", "version")
-            .expression_attribute_values(":v", AttributeValue::N(expected.to_string()))
-            .build()
-            .expect("table, item set");
+        let (next, lead_put) = self.lead_update(lead)?;
         // The key belongs to the source the submission came from, not the lead's first source.
         let mut keyed = next.clone();
         keyed.source = source.to_owned();
@@ -392,19 +394,8 @@ impl Store {
     /// Saves a changed lead with its new timeline events, if nobody else saved it since it was
     /// read (its `version`). On success the lead's version moves on.
     pub async fn save_lead(&self, lead: &mut Lead, events: &[LeadEvent]) -> Result<(), StoreError> {
-        let expected = lead.version;
-        let mut next = lead.clone();
-        next.version = expected + 1;
-        let mut writes = vec![TransactWriteItem::builder()
-            .put(
-                self.put(items::lead(&next, self.sla_shards)?)
-                    .condition_expression("#v = :v")
-                    .expression_attribute_names("#v", "version")
-                    .expression_attribute_values(":v", AttributeValue::N(expected.to_string()))
-                    .build()
-                    .expect("table, item set"),
-            )
-            .build()];
+        let (next, lead_put) = self.lead_update(lead)?;
+        let mut writes = vec![TransactWriteItem::builder().put(lead_put).build()];
         for e in events {
             writes.push(
                 TransactWriteItem::builder()
@@ -598,9 +589,7 @@ impl Store {
         state: &TeamState,
         account: Option<(&str, &str)>,
     ) -> Result<(), StoreError> {
-        let expected = lead.version;
-        let mut next = lead.clone();
-        next.version = expected + 1;
+        let (next, lead_put) = self.lead_update(lead)?;
         let mut new_state = state.clone();
         new_state.version = state.version + 1;
         let put = |p: Put| TransactWriteItem::builder().put(p).build();
@@ -608,19 +597,10 @@ impl Store {
         let rotation = if state.version == 0 {
             rotation.condition_expression("attribute_not_exists(pk)")
         } else {
-            rotation
-                .condition_expression("#v = :v")
-                .expression_attribute_names("#v", "version")
-                .expression_attribute_values(":v", AttributeValue::N(state.version.to_string()))
+            at_version(rotation, state.version)
         };
         let mut writes = vec![
-            put(self
-                .put(items::lead(&next, self.sla_shards)?)
-                .condition_expression("#v = :v")
-                .expression_attribute_names("#v", "version")
-                .expression_attribute_values(":v", AttributeValue::N(expected.to_string()))
-                .build()
-                .expect("table, item set")),
+            put(lead_put),
             put(rotation.build().expect("table, item set")),
         ];
         for e in events {
@@ -898,6 +878,16 @@ impl Store {
         out.sort_by(|a, b| b.lead_id.cmp(&a.lead_id));
         Ok(out)
     }
+}
+
+/// A put that succeeds only while the stored item's `version` is `version`.
+fn at_version(
+    put: aws_sdk_dynamodb::types::builders::PutBuilder,
+    version: u64,
+) -> aws_sdk_dynamodb::types::builders::PutBuilder {
+    put.condition_expression("#v = :v")
+        .expression_attribute_names("#v", "version")
+        .expression_attribute_values(":v", AttributeValue::N(version.to_string()))
 }
 
 /// What [`Store::modify_lead`]'s closure decided.
