@@ -539,6 +539,31 @@ mod tests {
     use crate::domain::test_support::{config, lead};
     use proptest::prelude::*;
 
+    /// A lead with its own id, so draws differ between leads.
+    fn numbered_lead(i: usize) -> Lead {
+        let mut l = lead();
+        l.lead_id = format!("01JLEAD{i:019}");
+        l
+    }
+
+    fn decide_at<'c>(
+        lead: &Lead,
+        config: &'c Config,
+        states: &BTreeMap<String, TeamState>,
+        now: DateTime<Utc>,
+        account: Option<AccountOwner>,
+    ) -> Result<Decision<'c>, Unroutable> {
+        decide(
+            lead,
+            config,
+            &Situation {
+                now,
+                states,
+                account,
+            },
+        )
+    }
+
     fn hot(mut l: Lead) -> Lead {
         l.score = Some(Score {
             points: 90,
@@ -566,8 +591,7 @@ mod tests {
         let mut states = BTreeMap::new();
         let mut picks = Vec::new();
         for i in 0..n {
-            let mut l = lead();
-            l.lead_id = format!("01JLEAD{i:019}");
+            let l = numbered_lead(i);
             let d = decide(
                 &l,
                 config,
@@ -588,16 +612,7 @@ mod tests {
     fn the_first_matching_rule_names_the_team_and_the_trace_says_so() {
         let c = config();
         let states = BTreeMap::new();
-        let d = decide(
-            &hot(lead()),
-            &c,
-            &Situation {
-                now: now(),
-                states: &states,
-                account: None,
-            },
-        )
-        .unwrap();
+        let d = decide_at(&hot(lead()), &c, &states, now(), None).unwrap();
         assert_eq!(d.team, "sales");
         assert!(
             d.reason()
@@ -642,18 +657,8 @@ mod tests {
         states.insert("sales".to_string(), sales);
         let mut picks = Vec::new();
         for i in 0..30 {
-            let mut l = lead();
-            l.lead_id = format!("01JLEAD{i:019}");
-            let d = decide(
-                &l,
-                &c,
-                &Situation {
-                    now: now(),
-                    states: &states,
-                    account: None,
-                },
-            )
-            .unwrap();
+            let l = numbered_lead(i);
+            let d = decide_at(&l, &c, &states, now(), None).unwrap();
             if i == 0 {
                 assert!(
                     d.reason()
@@ -670,18 +675,8 @@ mod tests {
         let later = now() + chrono::Duration::days(8);
         let mut after = Vec::new();
         for i in 30..39 {
-            let mut l = lead();
-            l.lead_id = format!("01JLEAD{i:019}");
-            let d = decide(
-                &l,
-                &c,
-                &Situation {
-                    now: later,
-                    states: &states,
-                    account: None,
-                },
-            )
-            .unwrap();
+            let l = numbered_lead(i);
+            let d = decide_at(&l, &c, &states, later, None).unwrap();
             after.push(d.owner.id.clone());
             states.insert(d.team.clone(), d.state);
         }
@@ -705,16 +700,7 @@ mod tests {
         let mut l = lead();
         l.lead_id = "01JLEADNEXTDAY".into();
         let tomorrow = now() + chrono::Duration::days(1);
-        let d = decide(
-            &l,
-            &c,
-            &Situation {
-                now: tomorrow,
-                states: &states,
-                account: None,
-            },
-        )
-        .unwrap();
+        let d = decide_at(&l, &c, &states, tomorrow, None).unwrap();
         assert_ne!(d.owner.id, "dana");
     }
 
@@ -725,16 +711,7 @@ mod tests {
         let (_, states) = route_many(&c, 3, now());
         let mut l = lead();
         l.lead_id = "01JLEADX".into();
-        let d = decide(
-            &l,
-            &c,
-            &Situation {
-                now: now(),
-                states: &states,
-                account: None,
-            },
-        )
-        .unwrap();
+        let d = decide_at(&l, &c, &states, now(), None).unwrap();
         assert!(
             d.reason()
                 .contains("ana skipped: at capacity (1/1 this day)"),
@@ -751,16 +728,7 @@ mod tests {
         l.attributes.insert("employees".into(), "5000".into());
         let saturday: DateTime<Utc> = "2026-03-07T12:00:00Z".parse().unwrap();
         let states = BTreeMap::new();
-        let d = decide(
-            &l,
-            &c,
-            &Situation {
-                now: saturday,
-                states: &states,
-                account: None,
-            },
-        )
-        .unwrap();
+        let d = decide_at(&l, &c, &states, saturday, None).unwrap();
         assert_eq!(d.team, "enterprise");
         let r = d.reason();
         assert!(
@@ -782,16 +750,7 @@ mod tests {
             why: "configured account acme.io".into(),
         });
         let monday = "2026-03-02T10:00:00Z".parse().unwrap();
-        let d = decide(
-            &hot(lead()),
-            &c,
-            &Situation {
-                now: monday,
-                states: &states,
-                account: account.clone(),
-            },
-        )
-        .unwrap();
+        let d = decide_at(&hot(lead()), &c, &states, monday, account.clone()).unwrap();
         assert_eq!(d.owner.id, "emil");
         assert_eq!(d.reason(), "configured account acme.io → emil");
         let sunday = "2026-03-08T10:00:00Z".parse().unwrap();
@@ -818,16 +777,7 @@ mod tests {
         let states = BTreeMap::new();
         let mut l = lead();
         l.previous_owners = vec!["ana".into(), "ben".into()];
-        let d = decide(
-            &l,
-            &c,
-            &Situation {
-                now: now(),
-                states: &states,
-                account: None,
-            },
-        )
-        .unwrap();
+        let d = decide_at(&l, &c, &states, now(), None).unwrap();
         assert_eq!(d.owner.id, "chen");
         assert!(
             d.reason()
@@ -846,16 +796,7 @@ mod tests {
             }
         }
         let states = BTreeMap::new();
-        let err = decide(
-            &hot(lead()),
-            &c,
-            &Situation {
-                now: now(),
-                states: &states,
-                account: None,
-            },
-        )
-        .unwrap_err();
+        let err = decide_at(&hot(lead()), &c, &states, now(), None).unwrap_err();
         assert_eq!(err.team, c.routing.fallback_team);
         assert!(err.why.contains("skipped: inactive"), "{}", err.why);
     }
