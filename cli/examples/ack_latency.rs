@@ -23,9 +23,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use leadrelay::domain::auth;
-use leadrelay::{Config, SystemClock};
 use leadrelay_cli::local::{LocalStack, StackOptions};
+use leadrelay_domain::auth;
+use leadrelay_domain::{Config, SystemClock};
 
 const DEFAULT_LEADS: usize = 50;
 /// A lead whose acknowledgement is not sent by then counts as a timeout.

@@ -6,14 +6,15 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Utc};
-use leadrelay::clock::SharedClock;
-use leadrelay::clock::ShiftedClock;
-use leadrelay::deps::{load_config, Resources, SecretsNeeded, TemplatesNeeded};
-use leadrelay::domain::auth;
-use leadrelay::secret::Secret;
-use leadrelay::{Config, Deps, ManualClock, SystemClock};
+use leadrelay_aws::deps::{load_config, Resources, SecretsNeeded, TemplatesNeeded};
+use leadrelay_aws::Deps;
 use leadrelay_cli::local::journey::format_event;
 use leadrelay_cli::local::{local_sdk_config, LocalStack, StackOptions};
+use leadrelay_domain::auth;
+use leadrelay_domain::clock::SharedClock;
+use leadrelay_domain::clock::ShiftedClock;
+use leadrelay_domain::secret::Secret;
+use leadrelay_domain::{Config, ManualClock, SystemClock};
 use serde::{Deserialize, Serialize};
 
 /// Where `leadrelay local` tells the other commands how to reach it.
@@ -42,7 +43,7 @@ async fn read_config(location: &str) -> Result<Config> {
 pub async fn config_check(location: &str) -> Result<()> {
     let c = read_config(location).await?;
     // The templates are checked against the configuration they serve (its teams and sources).
-    leadrelay::template_files::load(&c)?;
+    leadrelay_domain::template_files::load(&c)?;
     let templates = match c.templates_dir() {
         Some(dir) => format!("built-in templates with {}", dir.display()),
         None => "built-in templates".to_owned(),
@@ -103,9 +104,9 @@ pub async fn local(config_location: &str, listen: &str, escalate_every: Duration
     let state = LocalState {
         endpoint: stack.endpoint.clone(),
         table: stack.deps.store.table().to_owned(),
-        captured_queue_url: r.url(leadrelay::queue::QueueName::Captured).to_owned(),
-        scored_queue_url: r.url(leadrelay::queue::QueueName::Scored).to_owned(),
-        notify_queue_url: r.url(leadrelay::queue::QueueName::Notify).to_owned(),
+        captured_queue_url: r.url(leadrelay_aws::queue::QueueName::Captured).to_owned(),
+        scored_queue_url: r.url(leadrelay_aws::queue::QueueName::Scored).to_owned(),
+        notify_queue_url: r.url(leadrelay_aws::queue::QueueName::Notify).to_owned(),
         sla_shards: stack.deps.store.sla_shards(),
     };
     std::fs::create_dir_all(".leadrelay")?;
@@ -200,7 +201,7 @@ pub async fn lead(config_location: &str, lead_id: &str, json: bool) -> Result<()
     print!("{}", crate::commands::render_lead(&lead));
     // Intent decays: what the lead is worth today, beside what it scored then.
     if let Some(then) = lead.score.as_ref().filter(|_| lead.enrichment.is_some()) {
-        let now = leadrelay::domain::scoring::score(&lead, &deps.config.scoring, Utc::now());
+        let now = leadrelay_domain::scoring::score(&lead, &deps.config.scoring, Utc::now());
         if now.points != then.points {
             println!(
                 "{:>12}  {} ({}; intent {} after decay)",
@@ -230,8 +231,8 @@ pub async fn lead(config_location: &str, lead_id: &str, json: bool) -> Result<()
 
 /// What the company provider said: "1200 employees, Software, DE", "not known to the
 /// provider", "lookup failed: <why>"; nothing when there was no lookup.
-fn company_data(e: &leadrelay::domain::lead::Enrichment) -> Option<String> {
-    use leadrelay::domain::company::CompanyLookup;
+fn company_data(e: &leadrelay_domain::lead::Enrichment) -> Option<String> {
+    use leadrelay_domain::company::CompanyLookup;
     match e.company_lookup? {
         CompanyLookup::Found => Some(
             [
@@ -252,7 +253,7 @@ fn company_data(e: &leadrelay::domain::lead::Enrichment) -> Option<String> {
     }
 }
 
-pub fn render_lead(lead: &leadrelay::domain::lead::Lead) -> String {
+pub fn render_lead(lead: &leadrelay_domain::lead::Lead) -> String {
     let mut out = String::new();
     let mut row = |k: &str, v: Option<String>| {
         if let Some(v) = v.filter(|v| !v.is_empty()) {
@@ -403,8 +404,8 @@ pub async fn status(
     recycle_at: Option<&str>,
     by: &str,
 ) -> Result<()> {
-    use leadrelay::domain::lifecycle::StatusChange;
     use leadrelay_capture::status::{change_status, parse_when};
+    use leadrelay_domain::lifecycle::StatusChange;
     let to = status.parse().map_err(anyhow::Error::msg)?;
     let recycle_at =
         match recycle_at {
@@ -455,7 +456,7 @@ pub async fn owner_away(config_location: &str, owner: &str, until: Option<&str>)
 }
 
 pub async fn erase(config_location: &str, email: Option<&str>, phone: Option<&str>) -> Result<()> {
-    use leadrelay::store::Erasure;
+    use leadrelay_aws::store::Erasure;
     let who = Erasure::of(email, phone);
     if who.is_empty() {
         bail!("nothing to look for: give a valid --email and/or an E.164 --phone");
@@ -513,7 +514,7 @@ pub async fn leads(
         writeln!(
             out,
             "{}",
-            serde_json::to_string(&leadrelay::domain::export::export(lead))?
+            serde_json::to_string(&leadrelay_domain::export::export(lead))?
         )?;
     }
     Ok(())
@@ -672,7 +673,7 @@ pub async fn demo(config_location: &str, listen: &str) -> Result<()> {
             .context("sample source has a secret")?;
         let mut req = http.post(format!("http://{addr}/v1/webhooks/{}", s.source));
         req = match deps.config.source(s.source).map(|c| c.auth) {
-            Some(leadrelay::config::AuthScheme::Hmac) => {
+            Some(leadrelay_domain::config::AuthScheme::Hmac) => {
                 req.header("content-type", "application/json").header(
                     "x-leadrelay-signature",
                     auth::sign(secret, None, body.as_bytes()),

@@ -2,9 +2,9 @@
 //! lead, from the same pure rules the functions use, without storing or sending anything.
 
 use anyhow::{Context, Result};
-use leadrelay::domain::lead::Lead;
-use leadrelay::domain::{enrichment, intake, routing, scoring};
-use leadrelay::Config;
+use leadrelay_domain::lead::Lead;
+use leadrelay_domain::Config;
+use leadrelay_domain::{enrichment, intake, routing, scoring};
 
 /// A lead file (a JSON object of fields, as the `json` source takes it), enriched and scored.
 pub fn scored_lead(config: &Config, file: &str, source: &str) -> Result<Lead> {

@@ -3,10 +3,11 @@
 //! `route --dry-run`, it changes nothing.
 
 use chrono::{DateTime, Utc};
-use leadrelay::config::EscalationAction;
-use leadrelay::domain::emails::{Email, EmailKind};
-use leadrelay::store::StoreError;
-use leadrelay::{Config, Deps};
+use leadrelay_aws::store::StoreError;
+use leadrelay_aws::Deps;
+use leadrelay_domain::config::EscalationAction;
+use leadrelay_domain::emails::{Email, EmailKind};
+use leadrelay_domain::Config;
 use leadrelay_notify::NotifyError;
 
 /// The emails a lead can get, as the command names them.

@@ -16,7 +16,7 @@ use leadrelay_cli::email_preview::PreviewKind;
 )]
 struct Cli {
     /// The configuration file (or `ssm:<parameter>`).
-    #[arg(long, global = true, env = "LEADRELAY_CONFIG", default_value = leadrelay::deps::DEFAULT_CONFIG)]
+    #[arg(long, global = true, env = "LEADRELAY_CONFIG", default_value = leadrelay_aws::deps::DEFAULT_CONFIG)]
     config: String,
     #[command(subcommand)]
     command: Command,

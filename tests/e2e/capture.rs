@@ -1,6 +1,6 @@
 use http::{Request, StatusCode};
 
-use leadrelay::Clock;
+use leadrelay_domain::Clock;
 
 use crate::support::*;
 
@@ -174,7 +174,7 @@ async fn a_lead_keeps_its_landing_page_and_referrer_and_the_landing_pages_utms_c
         lead.click_ids.get("gclid").map(String::as_str),
         Some("Cj0KCQ")
     );
-    let exported = serde_json::to_value(leadrelay::domain::export::export(&lead)).unwrap();
+    let exported = serde_json::to_value(leadrelay_domain::export::export(&lead)).unwrap();
     assert_eq!(exported["landing_page"], body["landing_page"]);
     assert_eq!(exported["referrer"], "https://www.google.com/");
     assert_eq!(exported["click_ids"]["gclid"], "Cj0KCQ");

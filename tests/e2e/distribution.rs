@@ -2,9 +2,9 @@ use std::collections::BTreeMap;
 
 use chrono::Duration;
 use futures::future::join_all;
-use leadrelay::clock::Clock;
-use leadrelay::domain::lead::EventKind;
-use leadrelay::queue::QueueName;
+use leadrelay_aws::queue::QueueName;
+use leadrelay_domain::clock::Clock;
+use leadrelay_domain::lead::EventKind;
 
 use crate::support::*;
 

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use axum::extract::{Query, State};
 use http::{HeaderMap, StatusCode};
-use leadrelay::domain::company::CompanyLookup;
-use leadrelay::domain::lead::{EventKind, Lead, Stage};
+use leadrelay_domain::company::CompanyLookup;
+use leadrelay_domain::lead::{EventKind, Lead, Stage};
 use serde_json::{json, Value};
 
 use crate::support::*;
@@ -192,7 +192,7 @@ async fn the_provider_fills_company_size_industry_and_country_and_the_score_coun
     );
     assert_eq!(p.calls(), 1);
 
-    let exported = serde_json::to_value(leadrelay::domain::export::export(&lead)).unwrap();
+    let exported = serde_json::to_value(leadrelay_domain::export::export(&lead)).unwrap();
     assert_eq!(exported["company_size"], 450);
     assert_eq!(exported["industry"], "Logistics");
     assert_eq!(exported["company_country"], "DE");

@@ -1,10 +1,10 @@
 use chrono::Duration;
 use http::{Request, StatusCode};
-use leadrelay::domain::lead::{EventKind, LeadStatus};
+use leadrelay_domain::lead::{EventKind, LeadStatus};
 
 use crate::support::*;
 
-async fn routed_lead(app: &TestApp) -> (String, leadrelay::domain::lead::Assignment) {
+async fn routed_lead(app: &TestApp) -> (String, leadrelay_domain::lead::Assignment) {
     let id = app.capture(app.signed_json(&ana())).await;
     app.drain().await;
     let owner = app.lead(&id).await.assignment.unwrap();

@@ -1,6 +1,6 @@
 use http::StatusCode;
-use leadrelay::clock::Clock;
-use leadrelay::domain::lead::{EventKind, LeadStatus};
+use leadrelay_domain::clock::Clock;
+use leadrelay_domain::lead::{EventKind, LeadStatus};
 
 use crate::support::*;
 
@@ -38,7 +38,7 @@ async fn a_returning_person_joins_their_open_lead_keeping_the_owner_and_getting_
     assert_eq!(lead.submissions, 2);
     assert_eq!(lead.last_submitted_at, Some(app.clock.now()));
     // First touch the ad click, last touch the newsletter.
-    let source = |t: Option<&leadrelay::domain::attribution::Touch>| {
+    let source = |t: Option<&leadrelay_domain::attribution::Touch>| {
         t.and_then(|t| t.utm.get("source").cloned())
     };
     assert_eq!(source(lead.first_touch()).as_deref(), Some("google"));
@@ -114,7 +114,7 @@ async fn after_the_window_the_same_person_gets_a_new_lead_linked_to_them() {
     let (a, b) = (app.lead(&first).await, app.lead(&second).await);
     assert!(a.person_id.is_some());
     assert_eq!(a.person_id, b.person_id, "linked to the same person");
-    let source = |t: Option<&leadrelay::domain::attribution::Touch>| {
+    let source = |t: Option<&leadrelay_domain::attribution::Touch>| {
         t.and_then(|t| t.utm.get("source").cloned())
     };
     assert_eq!(
@@ -143,7 +143,7 @@ async fn a_person_whose_lead_was_closed_starts_a_new_one() {
         .store
         .modify_lead(&first, |l| {
             l.status = LeadStatus::Converted;
-            leadrelay::store::Change::Save(vec![], ())
+            leadrelay_aws::store::Change::Save(vec![], ())
         })
         .await
         .unwrap();

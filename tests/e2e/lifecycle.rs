@@ -1,7 +1,7 @@
 use chrono::Duration;
 use http::{Request, StatusCode};
-use leadrelay::clock::Clock;
-use leadrelay::domain::lead::{EventKind, LeadStatus, Stage};
+use leadrelay_domain::clock::Clock;
+use leadrelay_domain::lead::{EventKind, LeadStatus, Stage};
 use serde_json::json;
 
 use crate::support::*;
@@ -225,7 +225,7 @@ async fn erasure_removes_everything_of_the_person_and_nothing_of_anyone_else() {
         .await;
     app.drain().await;
 
-    let who = leadrelay::store::Erasure::of(Some("ana.ferreira@northwind-logistics.com"), None);
+    let who = leadrelay_aws::store::Erasure::of(Some("ana.ferreira@northwind-logistics.com"), None);
     let config = app.stack.deps.config.clone();
     let report = app
         .stack

@@ -1,5 +1,5 @@
-use leadrelay::domain::lead::{LeadStatus, Stage};
-use leadrelay::queue::{NotifyMessage, QueueName};
+use leadrelay_aws::queue::{NotifyMessage, QueueName};
+use leadrelay_domain::lead::{LeadStatus, Stage};
 
 use crate::support::*;
 
@@ -57,7 +57,7 @@ async fn a_signed_json_lead_ends_stored_scored_owned_with_one_acknowledgement_an
         .iter()
         .map(|e| e.kind)
         .collect();
-    use leadrelay::domain::lead::EventKind::*;
+    use leadrelay_domain::lead::EventKind::*;
     assert_eq!(kinds, vec![Captured, Scored, Routed, EmailSent, EmailSent]);
     let emails = app.stack.deps.store.emails(&id).await.unwrap();
     let ack = emails.iter().find(|e| e.kind == "acknowledgement").unwrap();
@@ -151,7 +151,7 @@ async fn duplicate_queue_messages_send_no_second_email() {
     let q = &app.stack.deps.queues;
     q.send(
         QueueName::Captured,
-        &leadrelay::queue::LeadMessage {
+        &leadrelay_aws::queue::LeadMessage {
             lead_id: id.clone(),
         },
     )
@@ -159,7 +159,7 @@ async fn duplicate_queue_messages_send_no_second_email() {
     .unwrap();
     q.send(
         QueueName::Scored,
-        &leadrelay::queue::LeadMessage {
+        &leadrelay_aws::queue::LeadMessage {
             lead_id: id.clone(),
         },
     )

@@ -2,7 +2,7 @@
 //! path, with the clock at the sample's arrival.
 
 use http::{Request, StatusCode};
-use leadrelay::domain::lead::Stage;
+use leadrelay_domain::lead::Stage;
 use serde_json::Value;
 
 use crate::support::*;
@@ -232,10 +232,10 @@ async fn a_failing_fetch_leaves_the_lead_visible_as_pending_and_a_retry_complete
     assert_eq!(lead.stage, Stage::PendingFetch);
     let timeline = app.stack.deps.store.timeline(&id).await.unwrap();
     assert!(
-        timeline.iter().any(
-            |e| e.kind == leadrelay::domain::lead::EventKind::FetchFailed
-                && e.summary.contains("503")
-        ),
+        timeline
+            .iter()
+            .any(|e| e.kind == leadrelay_domain::lead::EventKind::FetchFailed
+                && e.summary.contains("503")),
         "{timeline:?}"
     );
     // SQS delivers the message again later; here, the same handler is called again.
@@ -328,7 +328,7 @@ async fn every_form_platform_sample_gets_its_expected_answer_and_lead() {
                 lead.fields
                     .email
                     .as_deref()
-                    .and_then(leadrelay::domain::normalize::email)
+                    .and_then(leadrelay_domain::normalize::email)
                     .as_deref(),
                 Some(email),
                 "{name}"

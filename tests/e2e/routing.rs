@@ -80,7 +80,7 @@ async fn inactive_owners_get_no_leads_and_the_reason_names_them() {
 
 #[tokio::test]
 async fn a_duplicated_route_message_does_not_cost_an_owner_their_turn() {
-    use leadrelay::queue::{LeadMessage, QueueName};
+    use leadrelay_aws::queue::{LeadMessage, QueueName};
     let app = TestApp::new().await;
     let lead = |i: usize| serde_json::json!({ "email": format!("dup{i}@example.org") });
     let first = app.capture(app.signed_json(&lead(1))).await;

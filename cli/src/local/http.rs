@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
-use leadrelay::domain::intake::MAX_BODY_BYTES;
+use leadrelay_domain::intake::MAX_BODY_BYTES;
 
 use super::LocalStack;
 

@@ -4,8 +4,8 @@
 use std::collections::HashSet;
 use std::sync::Mutex;
 
-use leadrelay::domain::lead::{EventKind, LeadEvent};
-use leadrelay::Deps;
+use leadrelay_aws::Deps;
+use leadrelay_domain::lead::{EventKind, LeadEvent};
 
 #[derive(Debug, Default)]
 pub struct Journey {

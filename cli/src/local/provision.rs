@@ -7,8 +7,8 @@ use aws_sdk_dynamodb::types::{
     ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
-use leadrelay::deps::Resources;
-use leadrelay::queue::QueueName;
+use leadrelay_aws::deps::Resources;
+use leadrelay_aws::queue::QueueName;
 use serde_yaml::Value;
 
 /// The SAM template, as deployed.
@@ -238,7 +238,7 @@ pub async fn provision(
         captured_queue_url: urls.next().unwrap_or_default(),
         scored_queue_url: urls.next().unwrap_or_default(),
         notify_queue_url: urls.next().unwrap_or_default(),
-        sla_shards: leadrelay::deps::DEFAULT_SLA_SHARDS,
+        sla_shards: leadrelay_aws::deps::DEFAULT_SLA_SHARDS,
     })
 }
 
@@ -341,7 +341,7 @@ mod tests {
             vec![("pk".into(), "HASH".into()), ("sk".into(), "RANGE".into())]
         );
         let index = &t.indexes[0];
-        assert_eq!(index.name, leadrelay::store::SLA_INDEX);
+        assert_eq!(index.name, leadrelay_aws::store::SLA_INDEX);
         assert_eq!(
             index.key,
             vec![

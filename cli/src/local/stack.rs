@@ -3,11 +3,12 @@ use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
-use leadrelay::batch::{BatchOutcome, QueueMessage};
-use leadrelay::clock::SharedClock;
-use leadrelay::deps::DepsError;
-use leadrelay::queue::QueueName;
-use leadrelay::{Config, Deps};
+use leadrelay_aws::batch::{BatchOutcome, QueueMessage};
+use leadrelay_aws::deps::DepsError;
+use leadrelay_aws::queue::QueueName;
+use leadrelay_aws::Deps;
+use leadrelay_domain::clock::SharedClock;
+use leadrelay_domain::Config;
 
 use super::journey::Journey;
 use super::moto::{MotoError, MotoServer};

@@ -4,11 +4,11 @@
 //! between two submissions of one person is decided again on what is stored.
 
 use chrono::{DateTime, Utc};
-use leadrelay::domain::identity;
-use leadrelay::domain::lead::{EventKind, Lead, LeadEvent};
-use leadrelay::domain::timeline;
-use leadrelay::store::{Captured, Person, PersonLink, RawDelivery, StoreError};
-use leadrelay::Deps;
+use leadrelay_aws::store::{Captured, Person, PersonLink, RawDelivery, StoreError};
+use leadrelay_aws::Deps;
+use leadrelay_domain::identity;
+use leadrelay_domain::lead::{EventKind, Lead, LeadEvent};
+use leadrelay_domain::timeline;
 
 /// What became of a submission.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,12 +2,12 @@
 //! assignment email. Records first contact and stops the SLA clock at every level.
 
 use http::{Request, Response, StatusCode};
-use leadrelay::domain::emails::html_escape;
-use leadrelay::domain::lead::{EventKind, LeadStatus};
-use leadrelay::domain::links::{self, LinkError};
-use leadrelay::domain::{sla, timeline};
-use leadrelay::store::Change;
-use leadrelay::Deps;
+use leadrelay_aws::store::Change;
+use leadrelay_aws::Deps;
+use leadrelay_domain::emails::html_escape;
+use leadrelay_domain::lead::{EventKind, LeadStatus};
+use leadrelay_domain::links::{self, LinkError};
+use leadrelay_domain::{sla, timeline};
 
 use crate::{query_param, Body};
 

@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Timelike, Utc};
 use http::{HeaderValue, Request, Response, StatusCode};
-use leadrelay::config::SourceConfig;
-use leadrelay::Deps;
+use leadrelay_aws::Deps;
+use leadrelay_domain::config::SourceConfig;
 use sha2::{Digest, Sha256};
 
 use crate::{header, json_error, Body};

@@ -1,5 +1,5 @@
 //! capture: the HTTP edge. `POST /v1/webhooks/{source}` turns an authentic delivery into a
-//! durable lead before answering (DESIGN invariant 1); `GET /v1/leads/{id}/contacted` records
+//! durable lead before answering (invariant 1 in docs/architecture.md); `GET /v1/leads/{id}/contacted` records
 //! an owner's first contact from the signed link in the assignment email;
 //! `POST /v1/leads/{id}/status` takes a CRM's status change.
 //!
@@ -14,8 +14,8 @@ pub mod status;
 mod webhook;
 
 use http::{Method, Request, Response, StatusCode};
-use leadrelay::config::SourceKind;
-use leadrelay::Deps;
+use leadrelay_aws::Deps;
+use leadrelay_domain::config::SourceKind;
 
 /// The body of a request, as received.
 pub type Body = Vec<u8>;

@@ -4,9 +4,9 @@ use lambda_http::{service_fn, Error, Request};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let deps = leadrelay::lambda::deps(
-        leadrelay::deps::SecretsNeeded::All,
-        leadrelay::deps::TemplatesNeeded::None,
+    let deps = leadrelay_aws::lambda::deps(
+        leadrelay_aws::deps::SecretsNeeded::All,
+        leadrelay_aws::deps::TemplatesNeeded::None,
     )
     .await?;
     lambda_http::run(service_fn(move |req: Request| async move {

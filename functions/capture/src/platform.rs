@@ -1,18 +1,18 @@
 //! Deliveries from form and ad platforms: authenticated and parsed by the platform's own rules
-//! (`leadrelay::domain::platforms`), one lead per item, each deduplicated by the platform's
+//! (`leadrelay_domain::platforms`), one lead per item, each deduplicated by the platform's
 //! own key so its retries never make a second lead.
 
 use std::time::Instant;
 
 use http::{Request, Response, StatusCode};
-use leadrelay::config::{SourceConfig, SourceKind};
-use leadrelay::domain::attribution::{self, Touch};
-use leadrelay::domain::lead::{EventKind, Lead, Stage};
-use leadrelay::domain::platforms::{self, Credentials, Incoming, Intake, Platform, PlatformLead};
-use leadrelay::domain::timeline;
-use leadrelay::queue::{LeadMessage, QueueName};
-use leadrelay::secret::Secret;
-use leadrelay::Deps;
+use leadrelay_aws::queue::{LeadMessage, QueueName};
+use leadrelay_aws::Deps;
+use leadrelay_domain::attribution::{self, Touch};
+use leadrelay_domain::config::{SourceConfig, SourceKind};
+use leadrelay_domain::lead::{EventKind, Lead, Stage};
+use leadrelay_domain::platforms::{self, Credentials, Incoming, Intake, Platform, PlatformLead};
+use leadrelay_domain::secret::Secret;
+use leadrelay_domain::timeline;
 
 use crate::admit::{admit, Admitted};
 use crate::webhook::{raw_delivery, refuse, unavailable, REDELIVERY_WINDOW_DAYS};
@@ -129,7 +129,7 @@ pub async fn handle(
     let reachable =
         |l: &PlatformLead| l.requires_fetch || l.fields.email.is_some() || l.fields.phone.is_some();
     if !items.is_empty() && !items.iter().any(reachable) {
-        let e = leadrelay::domain::intake::IntakeError::NotALead(
+        let e = leadrelay_domain::intake::IntakeError::NotALead(
             "a lead needs an email or a phone number; neither was given".into(),
         );
         return refuse(deps, delivery, e, started).await;
@@ -144,7 +144,7 @@ pub async fn handle(
         );
     }
     let items: Vec<PlatformLead> = items.into_iter().filter(reachable).collect();
-    // Every authentic delivery is kept as it arrived (DESIGN invariant 2), before its leads.
+    // Every authentic delivery is kept as it arrived (invariant 2 in docs/architecture.md), before its leads.
     delivery.outcome = if items.is_empty() {
         "ignored"
     } else {

@@ -3,11 +3,11 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use http::{Request, Response, StatusCode};
-use leadrelay::domain::lead::{EventKind, Lead, LeadStatus};
-use leadrelay::domain::lifecycle::{self, StatusChange, TransitionError};
-use leadrelay::domain::timeline;
-use leadrelay::store::{Change, StoreError};
-use leadrelay::Deps;
+use leadrelay_aws::store::{Change, StoreError};
+use leadrelay_aws::Deps;
+use leadrelay_domain::lead::{EventKind, Lead, LeadStatus};
+use leadrelay_domain::lifecycle::{self, StatusChange, TransitionError};
+use leadrelay_domain::timeline;
 use serde::Deserialize;
 
 use crate::{header, json, json_error, Body};
@@ -115,7 +115,7 @@ pub async fn handle(deps: &Deps, lead_id: &str, req: Request<Body>) -> Response<
     let given = header(&req, "authorization")
         .and_then(|h| h.strip_prefix("Bearer "))
         .map(str::trim);
-    if leadrelay::domain::auth::verify_token(token, given).is_err() {
+    if leadrelay_domain::auth::verify_token(token, given).is_err() {
         return json_error(
             StatusCode::UNAUTHORIZED,
             "unauthorized",

@@ -4,16 +4,16 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use http::{Request, Response, StatusCode};
-use leadrelay::config::{AuthScheme, SourceConfig, SourceKind};
-use leadrelay::domain::auth::{self, AuthError};
-use leadrelay::domain::intake::{self, IntakeError};
-use leadrelay::domain::lead::{EventKind, Lead, Stage};
-use leadrelay::domain::timeline;
-use leadrelay::queue::{LeadMessage, QueueName};
-use leadrelay::store::RawDelivery;
+use leadrelay_aws::queue::{LeadMessage, QueueName};
+use leadrelay_aws::store::RawDelivery;
+use leadrelay_domain::auth::{self, AuthError};
+use leadrelay_domain::config::{AuthScheme, SourceConfig, SourceKind};
+use leadrelay_domain::intake::{self, IntakeError};
+use leadrelay_domain::lead::{EventKind, Lead, Stage};
+use leadrelay_domain::timeline;
 
 use crate::admit::{admit, Admitted};
-use leadrelay::Deps;
+use leadrelay_aws::Deps;
 use sha2::{Digest, Sha256};
 
 use crate::{header, json, json_error, query_param, Body};

@@ -3,14 +3,14 @@
 
 use std::time::Instant;
 
-use leadrelay::batch::{self, BatchOutcome, QueueMessage};
-use leadrelay::domain::company::{self, CachedCompany, LookupResult};
-use leadrelay::domain::lead::{EventKind, Lead, Stage};
-use leadrelay::domain::{attribution, enrichment, scoring, timeline};
-use leadrelay::fetch::FetchError;
-use leadrelay::queue::{LeadMessage, QueueError, QueueName};
-use leadrelay::store::{Change, StoreError};
-use leadrelay::Deps;
+use leadrelay_aws::batch::{self, BatchOutcome, QueueMessage};
+use leadrelay_aws::platform_api::FetchError;
+use leadrelay_aws::queue::{LeadMessage, QueueError, QueueName};
+use leadrelay_aws::store::{Change, StoreError};
+use leadrelay_aws::Deps;
+use leadrelay_domain::company::{self, CachedCompany, LookupResult};
+use leadrelay_domain::lead::{EventKind, Lead, Stage};
+use leadrelay_domain::{attribution, enrichment, scoring, timeline};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EnrichError {
@@ -314,7 +314,7 @@ async fn fetch(
     deps: &Deps,
     source: &str,
     external_id: Option<&str>,
-) -> Result<leadrelay::domain::platforms::PlatformLead, FetchError> {
+) -> Result<leadrelay_domain::platforms::PlatformLead, FetchError> {
     let config = deps
         .config
         .source(source)

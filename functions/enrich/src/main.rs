@@ -2,10 +2,10 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let deps = leadrelay::lambda::deps(
-        leadrelay::deps::SecretsNeeded::All,
-        leadrelay::deps::TemplatesNeeded::None,
+    let deps = leadrelay_aws::lambda::deps(
+        leadrelay_aws::deps::SecretsNeeded::All,
+        leadrelay_aws::deps::TemplatesNeeded::None,
     )
     .await?;
-    leadrelay::lambda::run_sqs(|messages| leadrelay_enrich::handle_batch(deps, messages)).await
+    leadrelay_aws::lambda::run_sqs(|messages| leadrelay_enrich::handle_batch(deps, messages)).await
 }

@@ -4,13 +4,13 @@
 
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
-use leadrelay::config::EscalationAction;
-use leadrelay::domain::lead::Stage;
-use leadrelay::domain::lead::{EventKind, Lead};
-use leadrelay::domain::{lifecycle, sla, timeline};
-use leadrelay::queue::{LeadMessage, NotifyMessage, QueueError, QueueName};
-use leadrelay::store::{Change, StoreError};
-use leadrelay::Deps;
+use leadrelay_aws::queue::{LeadMessage, NotifyMessage, QueueError, QueueName};
+use leadrelay_aws::store::{Change, StoreError};
+use leadrelay_aws::Deps;
+use leadrelay_domain::config::EscalationAction;
+use leadrelay_domain::lead::Stage;
+use leadrelay_domain::lead::{EventKind, Lead};
+use leadrelay_domain::{lifecycle, sla, timeline};
 use serde::Serialize;
 
 /// Leads worked on at once within a pass.
@@ -243,7 +243,7 @@ async fn escalate_lead(
 }
 
 /// How late a lead is, in words ("12 min", "3 h 5 min").
-fn late(clock: &leadrelay::domain::lead::SlaState, now: DateTime<Utc>) -> String {
+fn late(clock: &leadrelay_domain::lead::SlaState, now: DateTime<Utc>) -> String {
     let m = (now - clock.due_at).num_minutes().max(0);
     if m < 60 {
         format!("{m} min")

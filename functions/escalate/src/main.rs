@@ -4,9 +4,9 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let deps = leadrelay::lambda::deps(
-        leadrelay::deps::SecretsNeeded::None,
-        leadrelay::deps::TemplatesNeeded::None,
+    let deps = leadrelay_aws::lambda::deps(
+        leadrelay_aws::deps::SecretsNeeded::None,
+        leadrelay_aws::deps::TemplatesNeeded::None,
     )
     .await?;
     lambda_runtime::run(service_fn(|_: LambdaEvent<serde_json::Value>| async {

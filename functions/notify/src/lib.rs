@@ -4,16 +4,16 @@
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use leadrelay::batch::{self, BatchOutcome, QueueMessage};
-use leadrelay::config::EscalationAction;
-use leadrelay::domain::emails::{self, Email, EmailKind, Occasion};
-use leadrelay::domain::lead::{EventKind, Lead};
-use leadrelay::domain::templates::TemplateError;
-use leadrelay::domain::{links, timeline};
-use leadrelay::mailer::MailError;
-use leadrelay::queue::NotifyMessage;
-use leadrelay::store::{EmailClaim, StoreError};
-use leadrelay::Deps;
+use leadrelay_aws::batch::{self, BatchOutcome, QueueMessage};
+use leadrelay_aws::mailer::MailError;
+use leadrelay_aws::queue::NotifyMessage;
+use leadrelay_aws::store::{EmailClaim, StoreError};
+use leadrelay_aws::Deps;
+use leadrelay_domain::config::EscalationAction;
+use leadrelay_domain::emails::{self, Email, EmailKind, Occasion};
+use leadrelay_domain::lead::{EventKind, Lead};
+use leadrelay_domain::templates::TemplateError;
+use leadrelay_domain::{links, timeline};
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {

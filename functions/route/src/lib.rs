@@ -2,13 +2,13 @@
 //! rotation over the owners available now — records why, and starts the SLA clock at the
 //! lead's arrival.
 
-use leadrelay::batch::{self, BatchOutcome, QueueMessage};
-use leadrelay::domain::lead::{Assignment, EventKind, Lead, Stage};
-use leadrelay::domain::routing::{self, Unroutable};
-use leadrelay::domain::{sla, timeline};
-use leadrelay::queue::{LeadMessage, NotifyMessage, QueueError, QueueName};
-use leadrelay::store::StoreError;
-use leadrelay::Deps;
+use leadrelay_aws::batch::{self, BatchOutcome, QueueMessage};
+use leadrelay_aws::queue::{LeadMessage, NotifyMessage, QueueError, QueueName};
+use leadrelay_aws::store::StoreError;
+use leadrelay_aws::Deps;
+use leadrelay_domain::lead::{Assignment, EventKind, Lead, Stage};
+use leadrelay_domain::routing::{self, Unroutable};
+use leadrelay_domain::{sla, timeline};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RouteError {
@@ -240,7 +240,7 @@ pub async fn set_away(
     Ok(())
 }
 
-/// The clock starts when the lead arrived, not now (DESIGN invariant 5); in a later round
+/// The clock starts when the lead arrived, not now (invariant 5 in docs/architecture.md); in a later round
 /// (recycled, reassigned), when that round began.
 fn start_sla(deps: &Deps, lead: &mut Lead) {
     let score = lead.score.as_ref();

@@ -1,0 +1,363 @@
+//! Everything a handler needs, built once per process: configuration, secrets, clients, the
+//! clock. The Lambdas build it from the environment; the local runner and the tests build it
+//! with [`Deps::build`] from the same parts.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use aws_config::{BehaviorVersion, SdkConfig};
+
+use crate::company_provider::{CompanyProvider, ProviderError};
+use crate::mailer::Mailer;
+use crate::platform_api::PlatformApi;
+use crate::queue::{QueueName, Queues};
+use crate::store::Store;
+use leadrelay_domain::clock::{SharedClock, SystemClock};
+use leadrelay_domain::config::{Config, ConfigError};
+use leadrelay_domain::secret::{Secret, SecretRef};
+use leadrelay_domain::templates::{TemplateError, Templates};
+
+/// Where the configuration is read from when `LEADRELAY_CONFIG` is not set.
+pub const DEFAULT_CONFIG: &str = "infra/config/local.toml";
+pub const DEFAULT_SLA_SHARDS: u32 = 8;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DepsError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("environment variable {name}: {message}")]
+    Env { name: &'static str, message: String },
+    #[error("secret for {what}: {message}")]
+    Secret { what: String, message: String },
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    #[error("email template {0}")]
+    Templates(#[from] TemplateError),
+}
+
+/// Which secrets a function reads at start-up: only those it uses, so a function's IAM role
+/// needs no access to the others (least privilege).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretsNeeded {
+    /// Source secrets, the link-signing key and the company provider's key (capture, enrich,
+    /// notify, the local stack).
+    All,
+    /// None (enrich, route, escalate).
+    None,
+}
+
+/// Whether a function renders emails. Only those load and check the templates, so a broken
+/// template override holds back emails, never the capture of leads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TemplatesNeeded {
+    /// The built-in templates with the configured overrides (notify, the local stack, the CLI).
+    Load,
+    /// None (capture, enrich, route, escalate).
+    None,
+}
+
+/// The secrets the handlers use, resolved once at start-up.
+#[derive(Debug, Clone, Default)]
+pub struct Secrets {
+    sources: BTreeMap<String, Secret>,
+    verify_tokens: BTreeMap<String, Secret>,
+    access_tokens: BTreeMap<String, Secret>,
+    link: Option<Secret>,
+    crm: Option<Secret>,
+    enrichment_key: Option<Secret>,
+}
+
+impl Secrets {
+    /// The signing secret or token of a source, when it has one.
+    pub fn source(&self, name: &str) -> Option<&Secret> {
+        self.sources.get(name)
+    }
+
+    /// A source's handshake verify token (Meta), when it has one.
+    pub fn verify_token(&self, name: &str) -> Option<&Secret> {
+        self.verify_tokens.get(name)
+    }
+
+    /// A source's token for its platform's API, when it has one.
+    pub fn access_token(&self, name: &str) -> Option<&Secret> {
+        self.access_tokens.get(name)
+    }
+
+    /// The key that signs contacted links (absent in functions that read no secrets).
+    pub fn link(&self) -> Option<&Secret> {
+        self.link.as_ref()
+    }
+
+    /// The token a CRM presents to change a lead's status; none: the endpoint is closed.
+    pub fn crm(&self) -> Option<&Secret> {
+        self.crm.as_ref()
+    }
+
+    /// The company provider's API key, when a provider is configured.
+    pub fn enrichment_key(&self) -> Option<&Secret> {
+        self.enrichment_key.as_ref()
+    }
+
+    /// Reads every secret the configuration refers to: environment overrides first, then SSM
+    /// Parameter Store or the environment as the reference says, then literal values.
+    pub async fn resolve(config: &Config, ssm: &aws_sdk_ssm::Client) -> Result<Self, DepsError> {
+        let mut sources = BTreeMap::new();
+        let mut verify_tokens = BTreeMap::new();
+        let mut access_tokens = BTreeMap::new();
+        for name in config.sources.keys() {
+            let what = format!("source {name}");
+            let r = config.source_secret_ref(name);
+            // A website form posting from the browser cannot keep a secret; a token is optional.
+            if r.is_none()
+                && config.sources[name].kind == leadrelay_domain::config::SourceKind::HtmlForm
+            {
+                continue;
+            }
+            let r = r.ok_or_else(|| DepsError::Secret {
+                what: what.clone(),
+                message: format!(
+                    "none configured: set sources.{name}.secret or {}",
+                    Config::source_env_var(name, "SECRET")
+                ),
+            })?;
+            sources.insert(name.clone(), fetch(&what, r, ssm).await?);
+            if let Some(r) = config.source_verify_token_ref(name) {
+                let what = format!("source {name} verify token");
+                verify_tokens.insert(name.clone(), fetch(&what, r, ssm).await?);
+            }
+            if let Some(r) = config.source_access_token_ref(name) {
+                let what = format!("source {name} access token");
+                access_tokens.insert(name.clone(), fetch(&what, r, ssm).await?);
+            }
+        }
+        let link = Some(fetch("links.secret", config.link_secret_ref(), ssm).await?);
+        let crm = match config.crm_token_ref() {
+            Some(r) => Some(fetch("crm.token", r, ssm).await?),
+            None => None,
+        };
+        let enrichment_key = match &config.enrichment.provider {
+            None => None,
+            Some(_) => {
+                let what = "enrichment.provider.key";
+                let r = config
+                    .enrichment_key_ref()
+                    .ok_or_else(|| DepsError::Secret {
+                        what: what.into(),
+                        message:
+                            "none configured: set enrichment.provider.key or LEADRELAY_ENRICHMENT_KEY"
+                                .into(),
+                    })?;
+                Some(fetch(what, r, ssm).await?)
+            }
+        };
+        Ok(Self {
+            sources,
+            verify_tokens,
+            access_tokens,
+            link,
+            crm,
+            enrichment_key,
+        })
+    }
+}
+
+async fn fetch(what: &str, r: SecretRef, ssm: &aws_sdk_ssm::Client) -> Result<Secret, DepsError> {
+    let err = |message: String| DepsError::Secret {
+        what: what.to_owned(),
+        message,
+    };
+    match r {
+        SecretRef::Literal(s) => Ok(s),
+        SecretRef::Env(name) => std::env::var(&name)
+            .map(Secret::new)
+            .map_err(|_| err(format!("environment variable {name} is not set"))),
+        SecretRef::Ssm(name) => ssm_parameter(ssm, &name)
+            .await
+            .map(Secret::new)
+            .map_err(|m| err(format!("SSM parameter {name}: {m}"))),
+    }
+}
+
+async fn ssm_parameter(ssm: &aws_sdk_ssm::Client, name: &str) -> Result<String, String> {
+    let out = ssm
+        .get_parameter()
+        .name(name)
+        .with_decryption(true)
+        .send()
+        .await
+        .map_err(|e| aws_sdk_ssm::error::DisplayErrorContext(&e).to_string())?;
+    out.parameter
+        .and_then(|p| p.value)
+        .ok_or_else(|| "parameter has no value".to_owned())
+}
+
+/// Loads the configuration from a file path or from `ssm:<parameter name>`.
+pub async fn load_config(location: &str, sdk: &SdkConfig) -> Result<Config, ConfigError> {
+    match location.strip_prefix("ssm:") {
+        Some(name) => {
+            let origin = location.to_owned();
+            let ssm = aws_sdk_ssm::Client::new(sdk);
+            let text = ssm_parameter(&ssm, name)
+                .await
+                .map_err(|message| ConfigError::Ssm {
+                    origin: origin.clone(),
+                    message,
+                })?;
+            Config::from_toml(&text, &origin)
+        }
+        None => Config::from_path(std::path::Path::new(location)),
+    }
+}
+
+/// Names of the AWS resources: the table and the queue URLs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resources {
+    pub table: String,
+    pub captured_queue_url: String,
+    pub scored_queue_url: String,
+    pub notify_queue_url: String,
+    pub sla_shards: u32,
+}
+
+impl Resources {
+    /// From `LEADRELAY_TABLE`, `LEADRELAY_*_QUEUE_URL` and `LEADRELAY_SLA_SHARDS`.
+    pub fn from_env() -> Result<Self, DepsError> {
+        fn var(name: &'static str) -> Result<String, DepsError> {
+            std::env::var(name).map_err(|_| DepsError::Env {
+                name,
+                message: "is not set".into(),
+            })
+        }
+        let sla_shards = match std::env::var("LEADRELAY_SLA_SHARDS") {
+            Err(_) => DEFAULT_SLA_SHARDS,
+            Ok(v) => v
+                .parse()
+                .ok()
+                .filter(|n| (1..=64).contains(n))
+                .ok_or(DepsError::Env {
+                    name: "LEADRELAY_SLA_SHARDS",
+                    message: format!("{v:?} is not a number from 1 to 64"),
+                })?,
+        };
+        Ok(Self {
+            table: var("LEADRELAY_TABLE")?,
+            captured_queue_url: var(QueueName::Captured.env_var())?,
+            scored_queue_url: var(QueueName::Scored.env_var())?,
+            notify_queue_url: var(QueueName::Notify.env_var())?,
+            sla_shards,
+        })
+    }
+}
+
+/// What every handler works with.
+#[derive(Debug, Clone)]
+pub struct Deps {
+    pub config: Arc<Config>,
+    pub secrets: Arc<Secrets>,
+    pub store: Store,
+    pub queues: Queues,
+    pub mailer: Mailer,
+    /// Reads lead details from platforms that deliver only ids.
+    pub platform_api: PlatformApi,
+    /// Looks companies up by domain; none when no provider is configured (or its key was not
+    /// read: functions that read no secrets do not look companies up).
+    pub company_provider: Option<CompanyProvider>,
+    pub clock: SharedClock,
+    /// The email templates (absent in functions that send no email).
+    pub templates: Option<Arc<Templates>>,
+}
+
+impl Deps {
+    /// For the Lambda functions: AWS configuration from the environment (which honours
+    /// `AWS_ENDPOINT_URL`), the configuration from `LEADRELAY_CONFIG`, the system clock.
+    pub async fn from_env(
+        secrets: SecretsNeeded,
+        templates: TemplatesNeeded,
+    ) -> Result<Self, DepsError> {
+        let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
+        let location = std::env::var("LEADRELAY_CONFIG").unwrap_or_else(|_| DEFAULT_CONFIG.into());
+        let config = load_config(&location, &sdk).await?;
+        Self::build_with(
+            &sdk,
+            config,
+            Resources::from_env()?,
+            Arc::new(SystemClock),
+            secrets,
+            templates,
+        )
+        .await
+    }
+
+    /// From explicit parts, with every secret and the templates: the local stack, the tests and
+    /// the CLI.
+    pub async fn build(
+        sdk: &SdkConfig,
+        config: Config,
+        resources: Resources,
+        clock: SharedClock,
+    ) -> Result<Self, DepsError> {
+        Self::build_with(
+            sdk,
+            config,
+            resources,
+            clock,
+            SecretsNeeded::All,
+            TemplatesNeeded::Load,
+        )
+        .await
+    }
+
+    /// From explicit parts: the one builder behind every entry point.
+    pub async fn build_with(
+        sdk: &SdkConfig,
+        config: Config,
+        resources: Resources,
+        clock: SharedClock,
+        needed: SecretsNeeded,
+        templates: TemplatesNeeded,
+    ) -> Result<Self, DepsError> {
+        let templates = match templates {
+            TemplatesNeeded::Load => {
+                Some(Arc::new(leadrelay_domain::template_files::load(&config)?))
+            }
+            TemplatesNeeded::None => None,
+        };
+        let secrets = match needed {
+            SecretsNeeded::All => Secrets::resolve(&config, &aws_sdk_ssm::Client::new(sdk)).await?,
+            SecretsNeeded::None => Secrets::default(),
+        };
+        let store = Store::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            resources.table,
+            resources.sla_shards,
+        );
+        let queues = Queues::new(
+            aws_sdk_sqs::Client::new(sdk),
+            resources.captured_queue_url,
+            resources.scored_queue_url,
+            resources.notify_queue_url,
+        );
+        let mailer = Mailer::new(
+            aws_sdk_ses::Client::new(sdk),
+            &config.email.sender,
+            &config.email.sender_name,
+        );
+        // One HTTP client (one connection pool) for every outbound call.
+        let http = crate::platform_api::http_client();
+        let company_provider = match (&config.enrichment.provider, secrets.enrichment_key()) {
+            (Some(p), Some(key)) => Some(CompanyProvider::new(http.clone(), p, key.clone())?),
+            _ => None,
+        };
+        Ok(Self {
+            config: Arc::new(config),
+            secrets: Arc::new(secrets),
+            store,
+            queues,
+            mailer,
+            platform_api: PlatformApi::with_client(http),
+            company_provider,
+            clock,
+            templates,
+        })
+    }
+}

@@ -1,0 +1,27 @@
+//! Leadrelay's adapters: everything that talks to AWS or another service, translating between
+//! the domain's plain types (`leadrelay-domain`) and the wire.
+//!
+//! - [`store`]: DynamoDB, one module per aggregate (leads, intake, routing, emails, company
+//!   cache, rate limits, the SLA index), every write conditional.
+//! - [`queue`]: SQS, the messages between the functions. [`batch`]: SQS batches with partial
+//!   batch failures.
+//! - [`mailer`]: SES.
+//! - [`platform_api`]: reading lead details from platforms that deliver only ids;
+//!   [`company_provider`]: the company enrichment provider over HTTP.
+//! - [`deps`]: builds the clients, configuration, secrets and templates once, for the Lambdas,
+//!   the local runner and the tests alike.
+//! - `lambda` (feature `lambda`): the glue between Lambda's event types and the handlers.
+//! - [`telemetry`]: JSON logs.
+
+pub mod batch;
+pub mod company_provider;
+pub mod deps;
+#[cfg(feature = "lambda")]
+pub mod lambda;
+pub mod mailer;
+pub mod platform_api;
+pub mod queue;
+pub mod store;
+pub mod telemetry;
+
+pub use deps::Deps;

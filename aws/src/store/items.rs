@@ -1,0 +1,286 @@
+//! Translating domain values to DynamoDB items and back.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{EmailRecord, PersonLink, RawDelivery, StoreError};
+use leadrelay_domain::company::CachedCompany;
+use leadrelay_domain::lead::{Lead, LeadEvent, LeadStatus};
+use leadrelay_domain::routing::TeamState;
+
+type Item = HashMap<String, AttributeValue>;
+
+pub(super) fn time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// The index sort key for a time: fixed width, so strings sort as times do.
+pub fn sla_time_key(t: DateTime<Utc>) -> String {
+    time(t)
+}
+
+/// The write shard of a lead in the SLA index: stable, spread evenly by the lead id's random
+/// tail so no partition runs hot.
+pub fn sla_shard_of(lead_id: &str, shards: u32) -> u32 {
+    // FNV-1a: tiny, stable across releases (unlike std's hasher).
+    let mut h: u32 = 0x811c_9dc5;
+    for b in lead_id.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h % shards.max(1)
+}
+
+pub(super) fn shard_name(shard: u32) -> String {
+    format!("shard-{shard}")
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn keyed(pk: String, sk: &str, entity: &str, mut item: Item) -> Item {
+    item.insert("pk".into(), s(pk));
+    item.insert("sk".into(), s(sk));
+    item.insert("entity".into(), s(entity));
+    item
+}
+
+fn encode<T: Serialize>(key: &str, value: &T) -> Result<Item, StoreError> {
+    serde_dynamo::to_item(value).map_err(|e| StoreError::Encode {
+        key: key.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+pub(super) fn decode<T: for<'de> Deserialize<'de>>(
+    key: &str,
+    mut item: Item,
+) -> Result<T, StoreError> {
+    for k in ["pk", "sk", "entity"] {
+        item.remove(k);
+    }
+    serde_dynamo::from_item(item).map_err(|e| StoreError::Decode {
+        key: key.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+pub(super) fn key_str(item: &Item) -> String {
+    let get = |k: &str| {
+        item.get(k)
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .unwrap_or_default()
+    };
+    format!("{}/{}", get("pk"), get("sk"))
+}
+
+pub(super) fn key_of(item: &Item) -> Item {
+    ["pk", "sk"]
+        .into_iter()
+        .filter_map(|k| item.get(k).map(|v| (k.to_owned(), v.clone())))
+        .collect()
+}
+
+fn key(pk: String, sk: &str) -> Item {
+    HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
+}
+
+pub(super) fn lead_pk(lead_id: &str) -> String {
+    format!("LEAD#{lead_id}")
+}
+
+pub(super) fn lead_key(lead_id: &str) -> Item {
+    key(lead_pk(lead_id), "LEAD")
+}
+
+pub(super) fn lead(lead: &Lead, shards: u32) -> Result<Item, StoreError> {
+    let pk = lead_pk(&lead.lead_id);
+    let mut item = keyed(pk.clone(), "LEAD", "lead", encode(&pk, lead)?);
+    // Only leads with something timed ahead appear in the sparse index: an SLA step while
+    // the clock runs, or the recycle date of a nurtured lead.
+    if let Some(next_at) = next_timed(lead) {
+        item.insert(
+            "sla_shard".into(),
+            s(shard_name(sla_shard_of(&lead.lead_id, shards))),
+        );
+        item.insert("sla_next_at".into(), s(sla_time_key(next_at)));
+    }
+    Ok(item)
+}
+
+/// When the escalation pass next has something to do with a lead.
+fn next_timed(lead: &Lead) -> Option<DateTime<Utc>> {
+    if lead.status == LeadStatus::Nurture {
+        return lead.recycle_at;
+    }
+    // Recycled and not routed yet: the pass sends it on again until it is.
+    if leadrelay_domain::lifecycle::awaiting_reroute(lead) {
+        return lead.round_started_at;
+    }
+    lead.sla
+        .as_ref()
+        .filter(|s| s.is_open())
+        .and_then(|s| s.next_at)
+}
+
+pub(super) fn event(event: &LeadEvent) -> Result<Item, StoreError> {
+    let pk = lead_pk(&event.lead_id);
+    let sk = format!("EVENT#{}", event.event_id);
+    Ok(keyed(pk.clone(), &sk, "event", encode(&pk, event)?))
+}
+
+pub(super) fn delivery_key(delivery_id: &str) -> Item {
+    key(format!("DELIVERY#{delivery_id}"), "DELIVERY")
+}
+
+pub(super) fn delivery(d: &RawDelivery) -> Result<Item, StoreError> {
+    let pk = format!("DELIVERY#{}", d.delivery_id);
+    Ok(keyed(pk.clone(), "DELIVERY", "delivery", encode(&pk, d)?))
+}
+
+pub(super) fn idempotency(
+    source: &str,
+    idem_key: &str,
+    lead_id: &str,
+    expires_at: DateTime<Utc>,
+) -> Item {
+    let mut item = key(format!("IDEMPOTENCY#{source}#{idem_key}"), "IDEMPOTENCY");
+    item.insert("entity".into(), s("idempotency"));
+    item.insert("lead_id".into(), s(lead_id));
+    item.insert(
+        "expires_at".into(),
+        AttributeValue::N(expires_at.timestamp().to_string()),
+    );
+    item
+}
+
+/// A person's item is keyed by a hash of their identity key, so the table's keys carry no
+/// email address or phone number.
+pub(super) fn person_pk(identity_key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    format!(
+        "PERSON#{}",
+        hex::encode(Sha256::digest(identity_key.as_bytes()))
+    )
+}
+
+pub(super) fn person_key(identity_key: &str) -> Item {
+    key(person_pk(identity_key), "PERSON")
+}
+
+pub(super) fn person(link: &PersonLink, now: DateTime<Utc>) -> Item {
+    let mut item = person_key(&link.identity_key);
+    item.insert("entity".into(), s("person"));
+    item.insert("person_id".into(), s(&link.person_id));
+    item.insert("lead_id".into(), s(&link.lead_id));
+    item.insert("updated_at".into(), s(time(now)));
+    item
+}
+
+pub(super) fn rotation_key(team: &str) -> Item {
+    key(format!("TEAM#{team}"), "ROTATION")
+}
+
+pub(super) fn rotation(team: &str, state: &TeamState) -> Result<Item, StoreError> {
+    let pk = format!("TEAM#{team}");
+    Ok(keyed(
+        pk.clone(),
+        "ROTATION",
+        "rotation",
+        encode(&pk, state)?,
+    ))
+}
+
+pub(super) fn account_key(domain: &str) -> Item {
+    key(format!("ACCOUNT#{domain}"), "ACCOUNT")
+}
+
+pub(super) fn account(domain: &str, owner_id: &str, at: DateTime<Utc>) -> Item {
+    let mut item = account_key(domain);
+    item.insert("entity".into(), s("account"));
+    item.insert("owner_id".into(), s(owner_id));
+    item.insert("at".into(), s(time(at)));
+    item
+}
+
+pub(super) fn company_pk(domain: &str) -> String {
+    format!("COMPANY#{domain}")
+}
+
+pub(super) fn company_key(domain: &str) -> Item {
+    key(company_pk(domain), "COMPANY")
+}
+
+/// `expires_at` (epoch seconds, a number) is the table's TTL attribute.
+pub(super) fn company(entry: &CachedCompany) -> Result<Item, StoreError> {
+    let pk = company_pk(&entry.domain);
+    Ok(keyed(pk.clone(), "COMPANY", "company", encode(&pk, entry)?))
+}
+
+pub(super) fn rate_key(key: &str) -> Item {
+    self::key(format!("RATE#{key}"), "RATE")
+}
+
+pub(super) fn email_key(lead_id: &str, kind: &str) -> Item {
+    key(lead_pk(lead_id), &format!("EMAIL#{kind}"))
+}
+
+pub(super) fn email(record: &EmailRecord, now: DateTime<Utc>) -> Result<Item, StoreError> {
+    let pk = lead_pk(&record.lead_id);
+    let mut item = keyed(
+        pk.clone(),
+        &format!("EMAIL#{}", record.kind),
+        "email",
+        encode(&pk, record)?,
+    );
+    // The lease check compares numbers; keeping the claim time as epoch seconds makes it one.
+    item.insert(
+        "claimed_epoch".into(),
+        AttributeValue::N(now.timestamp().to_string()),
+    );
+    Ok(item)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_are_stable_and_spread() {
+        assert_eq!(sla_shard_of("01JABCDEF", 8), sla_shard_of("01JABCDEF", 8));
+        let mut seen = std::collections::BTreeSet::new();
+        for i in 0..200 {
+            seen.insert(sla_shard_of(&format!("01J{i:023}"), 8));
+        }
+        assert_eq!(seen.len(), 8);
+    }
+
+    #[test]
+    fn company_cache_items_carry_the_ttl_attribute_as_a_number() {
+        let entry = CachedCompany {
+            domain: "acme.io".into(),
+            company: None,
+            looked_up_at: "2026-03-02T10:00:00Z".parse().unwrap(),
+            expires_at: 1_772_532_000,
+        };
+        let item = company(&entry).unwrap();
+        assert_eq!(item["pk"].as_s().unwrap(), "COMPANY#acme.io");
+        assert_eq!(item["sk"].as_s().unwrap(), "COMPANY");
+        assert_eq!(item["expires_at"].as_n().unwrap(), "1772532000");
+        let back: CachedCompany = decode("COMPANY#acme.io", item).unwrap();
+        assert_eq!(back, entry);
+    }
+
+    #[test]
+    fn time_keys_sort_as_times() {
+        let a: DateTime<Utc> = "2026-03-02T09:59:59.999Z".parse().unwrap();
+        let b: DateTime<Utc> = "2026-03-02T10:00:00Z".parse().unwrap();
+        assert!(sla_time_key(a) < sla_time_key(b));
+        assert_eq!(sla_time_key(b), "2026-03-02T10:00:00.000Z");
+    }
+}

@@ -1,0 +1,310 @@
+//! LinkedIn Lead Sync: `LEAD_ACTION` notifications carry the lead's URN only; the answers
+//! come from the Lead Sync API (not read here: no sample of that response yet; the fetch will
+//! be `GET https://api.linkedin.com/rest/leadFormResponses/{id}` with `LinkedIn-Version` and
+//! `X-Restli-Protocol-Version: 2.0.0`, answers keyed by `questionId`, mapped through the
+//! source's [`FieldMapping`], `testLead` as `is_test`, `consentResponses` as consent).
+//!
+//! Notifications are signed with `X-LI-Signature: <hex HMAC-SHA256(client secret,
+//! "hmacsha256=" + raw body)>` (the reading of LinkedIn's wording the sample confirms).
+//! LinkedIn validates the webhook with a GET `?challengeCode=<uuid>`, answered 200 with
+//! `{"challengeCode":…,"challengeResponse":<hex HMAC-SHA256(client secret, challengeCode)>}`.
+//!
+//! Answering a challenge needs the client secret in `parse`, so this platform carries the
+//! source's client secret: build it per source with [`LinkedIn::new`].
+
+use chrono::TimeZone;
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use serde_json::Value;
+use sha2::Sha256;
+
+use super::*;
+
+/// LinkedIn, with the source's client secret (for the challenge answer).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LinkedIn<'a> {
+    pub client_secret: Option<&'a Secret>,
+}
+
+impl<'a> LinkedIn<'a> {
+    pub const fn new(client_secret: Option<&'a Secret>) -> Self {
+        LinkedIn { client_secret }
+    }
+}
+
+/// What the notification signature covers before the body.
+const SIGNED_PREFIX: &[u8] = b"hmacsha256=";
+
+const FORM_RESPONSE_URN: &str = "urn:li:leadGenFormResponse:";
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Notification {
+    #[serde(default, rename = "type")]
+    kind: String,
+    #[serde(default)]
+    lead_gen_form_response: Option<String>,
+    #[serde(default)]
+    lead_gen_form: Option<String>,
+    #[serde(default)]
+    lead_action: Option<String>,
+    #[serde(default)]
+    occurred_at: Value,
+}
+
+fn mac(secret: &Secret) -> Option<Hmac<Sha256>> {
+    Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes()).ok()
+}
+
+/// A validation GET: it carries `challengeCode`.
+fn challenge_code(req: &Incoming) -> Option<String> {
+    if !req.method.eq_ignore_ascii_case("GET") {
+        return None;
+    }
+    req.query_param("challengeCode")
+}
+
+/// LinkedIn sends a UUID. Anything else is refused: answering arbitrary text would make the
+/// endpoint an oracle for HMAC(client secret, x), and `x = "hmacsha256=" + body` is exactly a
+/// notification signature.
+fn valid_challenge(code: &str) -> bool {
+    code.len() == 36
+        && code.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
+}
+
+/// Keeps the answer byte-identical to LinkedIn's example: this key order, no spaces.
+fn challenge_answer(secret: &Secret, code: &str) -> Option<String> {
+    let mut m = mac(secret)?;
+    m.update(code.as_bytes());
+    let response = hex::encode(m.finalize().into_bytes());
+    let body = format!(
+        "{{\"challengeCode\":{},\"challengeResponse\":\"{response}\"}}",
+        serde_json::to_string(code).ok()?
+    );
+    Some(body)
+}
+
+impl Platform for LinkedIn<'_> {
+    fn name(&self) -> &'static str {
+        "linkedin"
+    }
+
+    /// A validation GET is not signed: it is accepted when its `challengeCode` is a UUID (the
+    /// answer itself proves us to LinkedIn). Everything else needs a valid `X-LI-Signature`.
+    fn authenticate(&self, req: &Incoming, creds: &Credentials) -> Result<(), AuthError> {
+        let secret = creds.secret.ok_or(AuthError::BadSignature)?;
+        if let Some(code) = challenge_code(req) {
+            return if valid_challenge(&code) {
+                Ok(())
+            } else {
+                Err(AuthError::Malformed("challengeCode (want a UUID)"))
+            };
+        }
+        let sig = req
+            .header("x-li-signature")
+            .ok_or(AuthError::Missing("X-LI-Signature header"))?;
+        let tag = hex::decode(sig.trim())
+            .map_err(|_| AuthError::Malformed("X-LI-Signature header (want hex)"))?;
+        let mut m = mac(secret).ok_or(AuthError::BadSignature)?;
+        m.update(SIGNED_PREFIX);
+        m.update(req.body);
+        m.verify_slice(&tag).map_err(|_| AuthError::BadSignature)
+    }
+
+    /// A validation GET is answered with the challenge response (needs
+    /// [`LinkedIn::client_secret`]); a `LEAD_ACTION`/`CREATED` notification gives one lead to
+    /// fetch. Other notifications (deletions, other types) give none.
+    fn parse(&self, req: &Incoming, _mapping: &FieldMapping) -> Result<Intake, IntakeError> {
+        if let Some(code) = challenge_code(req) {
+            if !valid_challenge(&code) {
+                return Err(IntakeError::Malformed(
+                    "challengeCode must be a UUID".into(),
+                ));
+            }
+            let secret = self.client_secret.ok_or_else(|| {
+                IntakeError::NotALead("no client secret to answer the LinkedIn challenge".into())
+            })?;
+            let body = challenge_answer(secret, &code).ok_or_else(|| {
+                IntakeError::Malformed("cannot answer the LinkedIn challenge".into())
+            })?;
+            return Ok(Intake::Handshake {
+                status: 200,
+                content_type: "application/json",
+                body,
+            });
+        }
+        let n: Notification = serde_json::from_slice(req.body)
+            .map_err(|e| IntakeError::Malformed(format!("not a LinkedIn notification: {e}")))?;
+        let action = n.lead_action.as_deref().unwrap_or_default();
+        if n.kind != "LEAD_ACTION" || action != "CREATED" {
+            return Ok(Intake::Leads(vec![]));
+        }
+        let urn = n.lead_gen_form_response.as_deref().unwrap_or_default();
+        let id = urn
+            .strip_prefix(FORM_RESPONSE_URN)
+            .and_then(line)
+            .ok_or_else(|| {
+                IntakeError::Malformed(
+                    "LinkedIn notification without a leadGenFormResponse URN".into(),
+                )
+            })?;
+        let mut lead = PlatformLead {
+            dedupe_key: format!("linkedin:{id}:{action}"),
+            external_id: Some(id),
+            requires_fetch: true,
+            submitted_at: epoch_millis(&n.occurred_at),
+            ..Default::default()
+        };
+        if let Some(form) = n.lead_gen_form.as_deref().and_then(line) {
+            lead.campaign.insert("form_id".into(), form);
+        }
+        Ok(Intake::Leads(vec![lead]))
+    }
+}
+
+fn epoch_millis(v: &Value) -> Option<DateTime<Utc>> {
+    let ms = match v {
+        Value::Number(n) => n.as_i64()?,
+        Value::String(s) => s.trim().parse().ok()?,
+        _ => return None,
+    };
+    Utc.timestamp_millis_opt(ms).single()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platforms::fixtures::{check, Fixture};
+    use proptest::prelude::*;
+
+    fn platform(secret: &Secret) -> LinkedIn<'_> {
+        LinkedIn::new(Some(secret))
+    }
+
+    #[test]
+    fn the_challenge_sample_passes() {
+        let secret = Fixture::load("linkedin-challenge").secret();
+        let got = check(
+            &platform(&secret),
+            "linkedin-challenge",
+            &FieldMapping::new(),
+        );
+        assert!(matches!(
+            got,
+            Some(Intake::Handshake {
+                content_type: "application/json",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn the_notification_sample_passes_the_generic_checker() {
+        let secret = Fixture::load("linkedin-lead-notification").secret();
+        check(
+            &platform(&secret),
+            "linkedin-lead-notification",
+            &FieldMapping::new(),
+        );
+    }
+
+    #[test]
+    fn a_changed_body_or_wrong_secret_is_refused() {
+        let f = Fixture::load("linkedin-lead-notification");
+        let secret = f.secret();
+        let headers = f.headers();
+        let mut body = f.body();
+        body[30] ^= 1;
+        let r = Incoming {
+            method: "POST",
+            url: "https://h/webhooks/linkedin",
+            headers: &headers,
+            body: &body,
+            now: f.now(),
+        };
+        let creds = Credentials {
+            secret: Some(&secret),
+            verify_token: None,
+        };
+        assert_eq!(
+            platform(&secret).authenticate(&r, &creds),
+            Err(AuthError::BadSignature)
+        );
+        let other = Secret::new("not-it");
+        let body = f.body();
+        let r = Incoming { body: &body, ..r };
+        assert_eq!(
+            platform(&other).authenticate(
+                &r,
+                &Credentials {
+                    secret: Some(&other),
+                    verify_token: None
+                }
+            ),
+            Err(AuthError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn a_challenge_is_not_a_signing_oracle() {
+        let secret = Secret::new("Lk9vQ2xR7tYw3ZpA");
+        let creds = Credentials {
+            secret: Some(&secret),
+            verify_token: None,
+        };
+        let url = "https://h/webhooks/linkedin?challengeCode=hmacsha256%3D%7B%22type%22%3A%22LEAD_ACTION%22%7D";
+        let r = Incoming {
+            method: "GET",
+            url,
+            headers: &[],
+            body: b"",
+            now: Utc::now(),
+        };
+        assert!(platform(&secret).authenticate(&r, &creds).is_err());
+        assert!(platform(&secret).parse(&r, &FieldMapping::new()).is_err());
+        // Without the secret, no answer.
+        let ok = "https://h/webhooks/linkedin?challengeCode=5d8a1f3c-7b2e-4c9a-9f10-2e6b8d4a7c31";
+        let r = Incoming { url: ok, ..r };
+        assert!(LinkedIn::default().parse(&r, &FieldMapping::new()).is_err());
+    }
+
+    #[test]
+    fn deletions_and_other_events_give_no_lead() {
+        let r = |body: &'static [u8]| Incoming {
+            method: "POST",
+            url: "https://h/",
+            headers: &[],
+            body,
+            now: Utc::now(),
+        };
+        let li = LinkedIn::default();
+        let del = br#"{"type":"LEAD_ACTION","leadGenFormResponse":"urn:li:leadGenFormResponse:x","leadAction":"DELETED"}"#;
+        assert_eq!(
+            li.parse(&r(del), &FieldMapping::new()).unwrap(),
+            Intake::Leads(vec![])
+        );
+        let bad = br#"{"type":"LEAD_ACTION","leadGenFormResponse":"urn:li:other:x","leadAction":"CREATED"}"#;
+        assert!(matches!(
+            li.parse(&r(bad), &FieldMapping::new()),
+            Err(IntakeError::Malformed(_))
+        ));
+    }
+
+    proptest! {
+        #[test]
+        fn nothing_panics(body in proptest::collection::vec(any::<u8>(), 0..512), q in ".{0,64}", sig in "[0-9a-f]{0,64}") {
+            let secret = Secret::new("s");
+            let url = format!("https://h/webhooks/linkedin?{q}");
+            let headers = vec![("x-li-signature".to_owned(), sig)];
+            let creds = Credentials { secret: Some(&secret), verify_token: None };
+            for method in ["GET", "POST"] {
+                let r = Incoming { method, url: &url, headers: &headers, body: &body, now: Utc::now() };
+                let _ = platform(&secret).authenticate(&r, &creds);
+                let _ = platform(&secret).parse(&r, &FieldMapping::new());
+            }
+        }
+    }
+}
