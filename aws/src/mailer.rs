@@ -6,7 +6,8 @@ use aws_sdk_ses::Client;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
-use leadrelay_domain::emails::{header_safe, Email};
+use leadrelay_domain::emails::Email;
+use leadrelay_domain::escape::header_safe;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {

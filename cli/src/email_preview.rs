@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 use leadrelay_aws::store::StoreError;
 use leadrelay_aws::Deps;
-use leadrelay_domain::config::EscalationAction;
 use leadrelay_domain::emails::{Email, EmailKind};
+use leadrelay_domain::lead::EscalationAction;
 use leadrelay_domain::Config;
 use leadrelay_notify::NotifyError;
 

@@ -8,6 +8,7 @@
 //! "country": "DE"}` (every member optional, `null` allowed), or `404` when the domain is
 //! unknown. Anything else is a failed lookup.
 
+pub use crate::lead::CompanyLookup;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -20,28 +21,6 @@ use super::normalize;
 const MAX_TEXT_CHARS: usize = 200;
 /// Largest answer read from a provider.
 pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
-
-/// How a company lookup went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CompanyLookup {
-    /// The provider knows the company.
-    Found,
-    /// The provider does not know the domain.
-    NotFound,
-    /// The provider was down, slow or answered something unreadable: no company data.
-    Failed,
-}
-
-impl CompanyLookup {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CompanyLookup::Found => "found",
-            CompanyLookup::NotFound => "not_found",
-            CompanyLookup::Failed => "failed",
-        }
-    }
-}
 
 /// What a provider knows of a company.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use crate::calendar::{BusinessCalendar, CalendarConfig};
 use crate::condition::Condition;
+use crate::lead::{EscalationAction, ScoreDimension};
 use crate::secret::SecretRef;
 
 /// A validated configuration.
@@ -396,15 +397,6 @@ pub struct QualificationConfig {
     pub sql: i32,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ScoreDimension {
-    /// Who they are: company, role, country, corporate email.
-    Fit,
-    /// What they did: what they asked for, where they came from.
-    Intent,
-}
-
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScoringRule {
@@ -443,20 +435,6 @@ pub struct SlaConfig {
 
 fn default_max_reassignments() -> u32 {
     2
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EscalationAction {
-    /// Remind the owner that the lead is waiting.
-    RemindOwner,
-    /// Tell the owner's manager the lead is past its SLA.
-    NotifyManager,
-    /// Give the lead to the next available owner of the team (never one who let it lapse),
-    /// with a fresh clock; bounded by `max_reassignments`.
-    Reassign,
-    /// Tell the team's manager.
-    NotifyTeamManager,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use super::attribution::{self, LANDING_PAGE_FIELDS, REFERRER_FIELDS};
 use super::lead::LeadFields;
+use super::normalize::canonical;
 
 /// Largest body capture accepts.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -82,11 +83,6 @@ pub fn parse_form(body: &[u8], honeypot: Option<&str>) -> Result<Submission, Int
         .map_err(|_| IntakeError::Malformed("form body is not valid UTF-8".into()))?;
     let pairs = form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned()));
     collect(pairs, honeypot)
-}
-
-/// A field name as matched: trimmed, lower-case, `-` and spaces as `_`.
-pub(crate) fn canonical(key: &str) -> String {
-    key.trim().to_ascii_lowercase().replace(['-', ' '], "_")
 }
 
 fn collect(

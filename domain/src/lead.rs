@@ -6,8 +6,6 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::attribution::Touch;
-use super::company::CompanyLookup;
-use crate::config::{EscalationAction, ScoreDimension};
 
 /// The lead's fields as the person gave them (trimmed), before normalising.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,6 +109,28 @@ impl std::str::FromStr for LeadStatus {
 }
 
 /// What enrich derived.
+/// How a company lookup went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CompanyLookup {
+    /// The provider knows the company.
+    Found,
+    /// The provider does not know the domain.
+    NotFound,
+    /// The provider was down, slow or answered something unreadable: no company data.
+    Failed,
+}
+
+impl CompanyLookup {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CompanyLookup::Found => "found",
+            CompanyLookup::NotFound => "not_found",
+            CompanyLookup::Failed => "failed",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Enrichment {
     /// Trimmed, lower-cased, `+tag` kept; the domain in ASCII (punycode) form.
@@ -167,6 +187,31 @@ pub struct Enrichment {
     /// Why the lookup failed, in a few words ("timed out after 1.5s", "provider answered 503").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub company_lookup_error: Option<String>,
+}
+
+/// The two halves of a score (also the vocabulary of `[[scoring.rules]] dimension`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScoreDimension {
+    /// Who they are: company, role, country, corporate email.
+    Fit,
+    /// What they did: what they asked for, where they came from.
+    Intent,
+}
+
+/// What a step of the escalation ladder does (the vocabulary of `[[sla.escalation]] action`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EscalationAction {
+    /// Remind the owner that the lead is waiting.
+    RemindOwner,
+    /// Tell the owner's manager the lead is past its SLA.
+    NotifyManager,
+    /// Give the lead to the next available owner of the team (never one who let it lapse),
+    /// with a fresh clock; bounded by `max_reassignments`.
+    Reassign,
+    /// Tell the team's manager.
+    NotifyTeamManager,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -478,7 +523,7 @@ impl Lead {
         LANGUAGE_FIELDS.iter().find_map(|name| {
             self.attributes
                 .iter()
-                .filter(|(key, _)| super::intake::canonical(key) == *name)
+                .filter(|(key, _)| super::normalize::canonical(key) == *name)
                 .find_map(|(_, value)| primary_language(value))
         })
     }

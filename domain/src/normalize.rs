@@ -275,6 +275,11 @@ pub fn clean_text(raw: &str) -> String {
     raw.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// A field name as matched: trimmed, lower-case, `-` and spaces as `_`.
+pub fn canonical(key: &str) -> String {
+    key.trim().to_ascii_lowercase().replace(['-', ' '], "_")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

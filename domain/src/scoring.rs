@@ -5,7 +5,8 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::config::{ScoreDimension, ScoringConfig, TierConfig};
+use crate::config::{ScoringConfig, TierConfig};
+use crate::lead::ScoreDimension;
 
 use super::condition;
 use super::lead::{Lead, Score, ScoreReason};

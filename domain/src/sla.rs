@@ -3,7 +3,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::config::{EscalationAction, EscalationStep};
+use crate::config::EscalationStep;
+use crate::lead::EscalationAction;
 
 use super::lead::{EscalationRecord, SlaState};
 
@@ -200,7 +201,7 @@ mod tests {
 #[cfg(test)]
 mod working_time_tests {
     use super::*;
-    use crate::config::EscalationAction::*;
+    use crate::lead::EscalationAction::*;
 
     /// Working time that only counts from 09:00 UTC: enough to see the steps follow it.
     struct FromNine;

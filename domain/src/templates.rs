@@ -33,19 +33,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use minijinja::value::Serde;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
 
-use super::emails::{header_safe, html_escape, EmailContext};
+use super::email_context::EmailContext;
+use super::escape::{header_safe, html_escape};
 use crate::config::Config;
 
 include!(concat!(env!("OUT_DIR"), "/builtin_templates.rs"));
 
-/// The email kinds that have templates, by their file name.
-pub const KINDS: [&str; 5] = [
-    "acknowledgement",
-    "assignment",
-    "reminder",
-    "escalation",
-    "unassigned",
-];
+pub use super::email_context::KINDS;
 
 /// One file of a template set.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 use http::{Request, Response, StatusCode};
 use leadrelay_aws::store::Change;
 use leadrelay_aws::Deps;
-use leadrelay_domain::emails::html_escape;
+use leadrelay_domain::escape::html_escape;
 use leadrelay_domain::lead::{EventKind, LeadStatus};
 use leadrelay_domain::links::{self, LinkError};
 use leadrelay_domain::{sla, timeline};

@@ -7,7 +7,7 @@ use futures::stream::{self, StreamExt};
 use leadrelay_aws::queue::{LeadMessage, NotifyMessage, QueueError, QueueName};
 use leadrelay_aws::store::{Change, StoreError};
 use leadrelay_aws::Deps;
-use leadrelay_domain::config::EscalationAction;
+use leadrelay_domain::lead::EscalationAction;
 use leadrelay_domain::lead::Stage;
 use leadrelay_domain::lead::{EventKind, Lead};
 use leadrelay_domain::{lifecycle, sla, timeline};
