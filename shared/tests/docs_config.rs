@@ -51,21 +51,21 @@ fn doc_files(root: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// The ```toml blocks of one Markdown file, without those marked `toml,ignore`. Fences may be
-/// indented (inside a list item); the fence's indentation is removed from the block's lines.
+/// The ```toml blocks of one Markdown file, without those marked `toml,ignore`. Fences follow
+/// CommonMark: three or more backticks (or tildes), an info string without backticks (so
+/// ```` ```toml ```` in running text is inline code, not a fence), closed by a run of the same
+/// character at least as long. Fences may be indented (inside a list item); the fence's
+/// indentation is removed from the block's lines.
 fn toml_blocks(file: &str, markdown: &str) -> Vec<Block> {
     let mut blocks = Vec::new();
     let mut lines = markdown.lines().enumerate();
     while let Some((index, line)) = lines.next() {
-        let trimmed = line.trim_start();
-        let Some(info) = trimmed.strip_prefix("```") else {
+        let Some((indent, marker, info)) = opening_fence(line) else {
             continue;
         };
-        let indent = line.len() - trimmed.len();
-        let info = info.trim();
         let mut body = Vec::new();
         for (_, inner) in lines.by_ref() {
-            if inner.trim_start().starts_with("```") {
+            if closes(inner, &marker) {
                 break;
             }
             let cut = inner.len() - inner.trim_start().len();
@@ -82,6 +82,26 @@ fn toml_blocks(file: &str, markdown: &str) -> Vec<Block> {
         });
     }
     blocks
+}
+
+/// An opening code fence: its indentation, its marker (```` ``` ````, `~~~~`, ...) and its
+/// info string.
+fn opening_fence(line: &str) -> Option<(usize, String, &str)> {
+    let trimmed = line.trim_start();
+    let indent = line.len() - trimmed.len();
+    let c = trimmed.chars().next().filter(|c| *c == '`' || *c == '~')?;
+    let len = trimmed.chars().take_while(|x| *x == c).count();
+    let info = trimmed[len..].trim();
+    if len < 3 || (c == '`' && info.contains('`')) {
+        return None;
+    }
+    Some((indent, c.to_string().repeat(len), info))
+}
+
+fn closes(line: &str, marker: &str) -> bool {
+    let trimmed = line.trim();
+    let c = marker.chars().next().unwrap_or('`');
+    trimmed.len() >= marker.len() && trimmed.chars().all(|x| x == c)
 }
 
 /// Lays `fragment` over `base`: tables merge key by key; any other value replaces.
@@ -113,7 +133,10 @@ fn check(block: &Block, local: &Table) -> Result<(), String> {
     Config::from_toml(&text, &origin).map(|_| ()).map_err(|e| {
         // Errors name the origin themselves, except those about the environment.
         let e = e.to_string();
-        let e = e.strip_prefix(&format!("{origin}: ")).unwrap_or(&e).to_owned();
+        let e = e
+            .strip_prefix(&format!("{origin}: "))
+            .unwrap_or(&e)
+            .to_owned();
         if whole {
             e
         } else {
@@ -159,10 +182,10 @@ fn every_config_example_in_the_docs_parses() {
 }
 
 #[test]
-fn the_block_reader_finds_indented_blocks_and_skips_ignored_ones() {
-    let markdown = "text\n\n  ```toml\n  [a]\n  b = 1\n  ```\n\n```toml,ignore\nbad\n```\n\n```sh\nx\n```\n";
+fn the_block_reader_finds_indented_blocks_and_skips_ignored_ones_and_inline_code() {
+    let markdown = "text\n\n  ```toml\n  [a]\n  b = 1\n  ```\n\n```toml,ignore\nbad\n```\n\n\
+                    ```` ```toml ```` in running text\n\n```sh\nx\n```\n\n````toml\nc = 2\n````\n";
     let blocks = toml_blocks("x.md", markdown);
-    assert_eq!(blocks.len(), 1);
-    assert_eq!(blocks[0].line, 3);
-    assert_eq!(blocks[0].text, "[a]\nb = 1");
+    let found: Vec<(usize, &str)> = blocks.iter().map(|b| (b.line, b.text.as_str())).collect();
+    assert_eq!(found, [(3, "[a]\nb = 1"), (18, "c = 2")]);
 }
