@@ -20,7 +20,7 @@
 
 use std::path::{Path, PathBuf};
 
-use leadrelay::config::Config;
+use leadrelay_domain::config::Config;
 use toml::{Table, Value};
 
 /// Top-level sections without a default: a block with all of them is a whole configuration.
