@@ -5,11 +5,12 @@
 //!   cache, rate limits, the SLA index), every write conditional.
 //! - [`queue`]: SQS, the messages between the functions. [`batch`]: SQS batches with partial
 //!   batch failures.
-//! - [`mailer`]: SES.
+//! - [`mailer`]: email through SES.
 //! - [`platform_api`]: reading lead details from platforms that deliver only ids;
 //!   [`company_provider`]: the company enrichment provider over HTTP.
 //! - [`deps`]: builds the clients, configuration, secrets and templates once, for the Lambdas,
 //!   the local runner and the tests alike.
+//! - [`retry`]: the one policy for deciding again after a lost conditional write.
 //! - `lambda` (feature `lambda`): the glue between Lambda's event types and the handlers.
 //! - [`telemetry`]: JSON logs.
 
@@ -21,6 +22,8 @@ pub mod lambda;
 pub mod mailer;
 pub mod platform_api;
 pub mod queue;
+pub mod retry;
+mod sdk_error;
 pub mod store;
 pub mod telemetry;
 

@@ -70,6 +70,10 @@ pub enum QueueError {
     Send {
         queue: &'static str,
         message: String,
+        /// Throttled, timed out, a 5xx, or no answer: the same send may succeed later.
+        transient: bool,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     #[error("cannot encode a message for the {queue} queue: {message}")]
     Encode {
@@ -84,6 +88,16 @@ pub struct Queues {
     captured: String,
     scored: String,
     notify: String,
+}
+
+impl QueueError {
+    /// Whether the same send may succeed later (a message that cannot be encoded never will).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            QueueError::Send { transient, .. } => *transient,
+            QueueError::Encode { .. } => false,
+        }
+    }
 }
 
 impl Queues {
@@ -122,6 +136,8 @@ impl Queues {
             .map_err(|e| QueueError::Send {
                 queue: q.as_str(),
                 message: DisplayErrorContext(&e).to_string(),
+                transient: crate::sdk_error::is_transient(&e),
+                source: Box::new(e),
             })?;
         Ok(())
     }

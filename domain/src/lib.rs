@@ -43,6 +43,7 @@ pub mod sla;
 pub mod template_files;
 pub mod templates;
 pub mod timeline;
+pub mod transitions;
 
 #[cfg(test)]
 pub(crate) mod test_support;

@@ -193,9 +193,12 @@ impl Store {
                 }
             }
             if !requests.is_empty() {
+                let message = format!("{} deletions left unprocessed; run again", requests.len());
                 return Err(StoreError::Aws {
                     op: "BatchWriteItem (erasure)",
-                    message: format!("{} deletions left unprocessed; run again", requests.len()),
+                    message: message.clone(),
+                    transient: true,
+                    source: message.into(),
                 });
             }
         }

@@ -23,7 +23,8 @@ pub use erase::{Erasure, ErasureReport};
 
 use std::collections::{BTreeMap, HashMap};
 
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
@@ -42,8 +43,20 @@ pub const SLA_INDEX: &str = "sla-open";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// DynamoDB refused or did not answer. The SDK's error is kept as the source, so
+    /// throttling and timeouts can be told apart from a bad request ([`StoreError::is_transient`]).
     #[error("DynamoDB {op} failed: {message}")]
-    Aws { op: &'static str, message: String },
+    Aws {
+        op: &'static str,
+        /// The SDK error with its context, for the logs.
+        message: String,
+        /// Throttled, timed out, a 5xx, or no answer at all: the same call may succeed later.
+        transient: bool,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Someone else wrote first (a condition failed, or DynamoDB cancelled the transaction for a
+    /// concurrent one): read again and decide again ([`crate::retry::on_conflict`]).
     #[error("the lead changed while we worked on it (version conflict)")]
     Conflict,
     #[error("stored item {key} cannot be read: {message}")]
@@ -52,14 +65,33 @@ pub enum StoreError {
     Encode { key: String, message: String },
 }
 
-fn aws<E, R>(op: &'static str) -> impl FnOnce(SdkError<E, R>) -> StoreError
+impl StoreError {
+    /// Whether the same call may succeed later: a lost race, throttling, a timeout, a 5xx. A bad
+    /// item or a request DynamoDB refuses as wrong will fail the same way every time.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Conflict => true,
+            StoreError::Aws { transient, .. } => *transient,
+            StoreError::Decode { .. } | StoreError::Encode { .. } => false,
+        }
+    }
+}
+
+impl crate::retry::Conflict for StoreError {
+    fn is_conflict(&self) -> bool {
+        matches!(self, StoreError::Conflict)
+    }
+}
+
+fn aws<E>(op: &'static str) -> impl FnOnce(SdkError<E, HttpResponse>) -> StoreError
 where
-    E: std::error::Error + 'static,
-    R: std::fmt::Debug,
+    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
 {
     move |e| StoreError::Aws {
         op,
         message: DisplayErrorContext(&e).to_string(),
+        transient: crate::sdk_error::is_transient(&e),
+        source: Box::new(e),
     }
 }
 
@@ -150,10 +182,6 @@ pub struct EmailRecord {
 /// How long a claimed-but-unconfirmed email blocks others: past this, the sender is presumed
 /// dead and another may send.
 const EMAIL_CLAIM_LEASE_SECS: i64 = 120;
-/// Attempts at a transaction that DynamoDB cancels for a conflicting concurrent transaction.
-const TRANSACTION_ATTEMPTS: u32 = 5;
-/// Attempts at a read-change-save that keeps losing the race to other writers.
-const MODIFY_ATTEMPTS: u32 = 5;
 
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -333,7 +361,9 @@ impl Store {
                 }
             }
             // The lead or a person key moved on since they were read.
-            Err(TransactFailure::ConditionFailed(_)) => Err(StoreError::Conflict),
+            Err(TransactFailure::ConditionFailed(_) | TransactFailure::Conflict) => {
+                Err(StoreError::Conflict)
+            }
             Err(TransactFailure::Store(e)) => Err(e),
         }
     }
@@ -411,7 +441,9 @@ impl Store {
                 lead.version = next.version;
                 Ok(())
             }
-            Err(TransactFailure::ConditionFailed(_)) => Err(StoreError::Conflict),
+            Err(TransactFailure::ConditionFailed(_) | TransactFailure::Conflict) => {
+                Err(StoreError::Conflict)
+            }
             Err(TransactFailure::Store(e)) => Err(e),
         }
     }
@@ -422,22 +454,26 @@ impl Store {
     pub async fn modify_lead<T>(
         &self,
         lead_id: &str,
-        mut change: impl FnMut(&mut Lead) -> Change<T>,
+        change: impl FnMut(&mut Lead) -> Change<T>,
     ) -> Result<Option<(Lead, T)>, StoreError> {
-        for _ in 0..MODIFY_ATTEMPTS {
-            let Some(mut lead) = self.get_lead(lead_id).await? else {
-                return Ok(None);
-            };
-            match change(&mut lead) {
-                Change::Keep(value) => return Ok(Some((lead, value))),
-                Change::Save(events, value) => match self.save_lead(&mut lead, &events).await {
-                    Ok(()) => return Ok(Some((lead, value))),
-                    Err(StoreError::Conflict) => continue,
-                    Err(e) => return Err(e),
-                },
+        // Each attempt borrows the decision for a moment (never across an await).
+        let change = std::sync::Mutex::new(change);
+        crate::retry::on_conflict(|| async {
+            {
+                let Some(mut lead) = self.get_lead(lead_id).await? else {
+                    return Ok(None);
+                };
+                let decided = (change.lock().unwrap_or_else(|e| e.into_inner()))(&mut lead);
+                match decided {
+                    Change::Keep(value) => Ok(Some((lead, value))),
+                    Change::Save(events, value) => {
+                        self.save_lead(&mut lead, &events).await?;
+                        Ok(Some((lead, value)))
+                    }
+                }
             }
-        }
-        Err(StoreError::Conflict)
+        })
+        .await
     }
 
     /// Appends events to a lead's timeline without touching the lead.
@@ -459,9 +495,7 @@ impl Store {
         writes: Vec<TransactWriteItem>,
         op: &'static str,
     ) -> Result<(), TransactFailure> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
+        {
             let result = self
                 .client
                 .transact_write_items()
@@ -494,13 +528,12 @@ impl Store {
             if !failed.is_empty() {
                 return Err(TransactFailure::ConditionFailed(failed));
             }
-            // A concurrent transaction on the same items: back off and try again.
-            if reasons.iter().any(|c| c == "TransactionConflict") && attempt < TRANSACTION_ATTEMPTS
-            {
-                tokio::time::sleep(std::time::Duration::from_millis(10 << attempt)).await;
-                continue;
+            // A concurrent transaction on the same items: as good as a lost condition, so
+            // the caller reads again and decides again under the one retry policy.
+            if reasons.iter().any(|c| c == "TransactionConflict") {
+                return Err(TransactFailure::Conflict);
             }
-            return Err(TransactFailure::Store(aws(op)(err)));
+            Err(TransactFailure::Store(aws(op)(err)))
         }
     }
 
@@ -621,7 +654,9 @@ impl Store {
                 lead.version = next.version;
                 Ok(())
             }
-            Err(TransactFailure::ConditionFailed(_)) => Err(StoreError::Conflict),
+            Err(TransactFailure::ConditionFailed(_) | TransactFailure::Conflict) => {
+                Err(StoreError::Conflict)
+            }
             Err(TransactFailure::Store(e)) => Err(e),
         }
     }
@@ -631,37 +666,40 @@ impl Store {
     pub async fn modify_rotation(
         &self,
         team: &str,
-        mut change: impl FnMut(&mut TeamState),
+        change: impl FnMut(&mut TeamState),
     ) -> Result<TeamState, StoreError> {
-        for _ in 0..MODIFY_ATTEMPTS * 4 {
-            let mut state = self.rotation(team).await?;
-            let expected = state.version;
-            change(&mut state);
-            state.version = expected + 1;
-            let put = self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(items::rotation(team, &state)?));
-            let put = if expected == 0 {
-                put.condition_expression("attribute_not_exists(pk)")
-            } else {
-                put.condition_expression("#v = :v")
-                    .expression_attribute_names("#v", "version")
-                    .expression_attribute_values(":v", AttributeValue::N(expected.to_string()))
-            };
-            match put.send().await {
-                Ok(_) => return Ok(state),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-                {
-                    continue
+        let change = std::sync::Mutex::new(change);
+        crate::retry::on_conflict(|| async {
+            {
+                let mut state = self.rotation(team).await?;
+                let expected = state.version;
+                (change.lock().unwrap_or_else(|e| e.into_inner()))(&mut state);
+                state.version = expected + 1;
+                let put = self
+                    .client
+                    .put_item()
+                    .table_name(&self.table)
+                    .set_item(Some(items::rotation(team, &state)?));
+                let put = if expected == 0 {
+                    put.condition_expression("attribute_not_exists(pk)")
+                } else {
+                    put.condition_expression("#v = :v")
+                        .expression_attribute_names("#v", "version")
+                        .expression_attribute_values(":v", AttributeValue::N(expected.to_string()))
+                };
+                match put.send().await {
+                    Ok(_) => Ok(state),
+                    Err(e)
+                        if e.as_service_error()
+                            .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+                    {
+                        Err(StoreError::Conflict)
+                    }
+                    Err(e) => Err(aws("PutItem (rotation)")(e)),
                 }
-                Err(e) => return Err(aws("PutItem (rotation)")(e)),
             }
-        }
-        Err(StoreError::Conflict)
+        })
+        .await
     }
 
     /// The cached provider answer for a company domain, fresh or not (the caller checks
@@ -901,5 +939,7 @@ pub enum Change<T> {
 enum TransactFailure {
     /// The items (by position) whose condition failed.
     ConditionFailed(Vec<usize>),
+    /// Cancelled for a concurrent transaction on the same items.
+    Conflict,
     Store(StoreError),
 }

@@ -5,9 +5,7 @@ use http::{Request, Response, StatusCode};
 use leadrelay_aws::store::Change;
 use leadrelay_aws::Deps;
 use leadrelay_domain::escape::html_escape;
-use leadrelay_domain::lead::{EventKind, LeadStatus};
 use leadrelay_domain::links::{self, LinkError};
-use leadrelay_domain::{sla, timeline};
 
 use crate::{query_param, Body};
 
@@ -34,32 +32,11 @@ pub async fn handle(deps: &Deps, lead_id: &str, req: Request<Body>) -> Response<
     }
     let result = deps
         .store
-        .modify_lead(lead_id, |lead| match lead.sla.as_mut() {
-            Some(clock) if clock.is_open() => {
-                sla::stop(clock, now);
-                let before = lead.status;
-                if before == LeadStatus::New {
-                    lead.status = LeadStatus::Working;
-                }
-                let owner = lead
-                    .assignment
-                    .as_ref()
-                    .map(|a| a.owner_id.as_str())
-                    .unwrap_or("owner");
-                let minutes = (now - lead.received_at).num_minutes();
-                let e = timeline::event(
-                    deps.clock.as_ref(),
-                    lead_id,
-                    EventKind::Contacted,
-                    &format!("owner:{owner}"),
-                    format!(
-                        "first contact recorded {minutes} min after arrival; SLA clock stopped"
-                    ),
-                )
-                .changing(before.as_str(), lead.status.as_str());
-                Change::Save(vec![e], true)
+        .modify_lead(lead_id, |lead| {
+            match lead.record_first_contact(now, deps.clock.as_ref()) {
+                Some(event) => Change::Save(vec![event], true),
+                None => Change::Keep(false),
             }
-            _ => Change::Keep(false),
         })
         .await;
     match result {

@@ -10,7 +10,8 @@ use leadrelay_aws::store::{Change, StoreError};
 use leadrelay_aws::Deps;
 use leadrelay_domain::company::{self, CachedCompany, LookupResult};
 use leadrelay_domain::lead::{EventKind, Lead, Stage};
-use leadrelay_domain::{attribution, enrichment, scoring, timeline};
+use leadrelay_domain::transitions::CompanyAnswer;
+use leadrelay_domain::{enrichment, timeline};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EnrichError {
@@ -37,80 +38,20 @@ pub async fn enrich_lead(deps: &Deps, lead_id: String) -> Result<(), EnrichError
         Some(lead) => look_up_company(deps, &lead).await,
         None => None,
     };
-    let config = &deps.config;
     let outcome = deps
         .store
         .modify_lead(&lead_id, |lead| {
-            // Test and spam leads stop here; so does a lead whose details are still to be fetched.
-            if lead.is_quarantined() || lead.stage == Stage::PendingFetch {
-                return Change::Keep(false);
-            }
-            // Scored already: pass it on again, unless a repeat submission asks for a new
-            // score.
-            if lead.stage >= Stage::Scored && !lead.needs_rescore {
-                return Change::Keep(lead.stage == Stage::Scored);
-            }
-            let rescoring = lead.stage >= Stage::Scored;
-            // The platform's word on the phone's country beats the source's default.
-            let default_country = lead.phone_country_hint.clone().or_else(|| {
-                config
-                    .source(&lead.source)
-                    .and_then(|s| s.default_country.clone())
-            });
-            let mut e = enrichment::enrich(
-                &lead.fields,
-                default_country.as_deref(),
-                &config.enrichment.free_email_domains,
-            );
-            let mut events = Vec::new();
-            if let Some(c) = company
-                .as_ref()
-                .filter(|c| e.company_domain.as_deref() == Some(c.domain.as_str()))
-            {
-                company::apply(&mut e, &lead.fields, &c.result);
-                let kind = if c.result.is_ok() {
-                    EventKind::Enriched
-                } else {
-                    EventKind::EnrichmentFailed
-                };
-                events.push(timeline::event(
-                    deps.clock.as_ref(),
-                    &lead.lead_id,
-                    kind,
-                    "enrich",
-                    company::summary(&c.result, c.cached),
-                ));
-            }
-            lead.enrichment = Some(e);
-            let score = scoring::score(lead, &config.scoring, deps.clock.now());
-            let reasons: Vec<String> = score.reasons.iter().map(|r| r.to_string()).collect();
-            let summary = format!(
-                "{} {} ({}; fit {}, intent {}){}{}",
-                if rescoring {
-                    "scored again after a repeat submission:"
-                } else {
-                    "scored"
-                },
-                score.points,
-                score.tier,
-                score.fit,
-                score.intent,
-                if reasons.is_empty() { "" } else { ": " },
-                reasons.join(", ")
-            );
-            lead.score = Some(score);
-            lead.needs_rescore = false;
-            // A lead already routed keeps its owner: only a lead not yet routed moves on.
-            let forward = lead.stage <= Stage::Scored;
-            lead.stage = lead.stage.max(Stage::Scored);
-            events.push(timeline::event(
+            match lead.score(
+                company.as_ref(),
+                &deps.config,
+                deps.clock.now(),
                 deps.clock.as_ref(),
-                &lead.lead_id,
-                EventKind::Scored,
-                "enrich",
-                summary,
-            ));
-            Change::Save(events, forward)
+            ) {
+                Some((events, forward)) => Change::Save(events, forward),
+                // Test, spam and pending leads stop here; a lead scored already is passed on
+                // again in case an earlier send was lost.
+                None => Change::Keep(lead.stage == Stage::Scored && !lead.is_quarantined()),
+            }
         })
         .await?;
     // Only an erasure removes a lead: its messages have nothing left to do.
@@ -142,14 +83,6 @@ pub async fn enrich_lead(deps: &Deps, lead_id: String) -> Result<(), EnrichError
     Ok(())
 }
 
-/// A company lookup's outcome, made before the lead is saved (the save may be retried; the
-/// lookup is not).
-struct CompanyAnswer {
-    domain: String,
-    result: LookupResult,
-    cached: bool,
-}
-
 /// Looks the lead's company up by its corporate email domain: from the cache when a fresh
 /// answer is there, else from the provider (bounded by its timeout, never retried), caching
 /// what it says. Never fails the lead: a failed lookup is an answer the lead records; a cache
@@ -159,9 +92,7 @@ async fn look_up_company(deps: &Deps, lead: &Lead) -> Option<CompanyAnswer> {
     let provider = deps.company_provider.as_ref()?;
     // Only for a lead about to be scored: a new one, or one a repeat submission rescores (its
     // enrichment is made afresh, so its company data is looked up again, usually cached).
-    let to_score =
-        lead.stage == Stage::Captured || (lead.stage >= Stage::Scored && lead.needs_rescore);
-    if !to_score || lead.is_quarantined() {
+    if !lead.wants_score() {
         return None;
     }
     let domain =
@@ -268,43 +199,10 @@ async fn fetch_details(deps: &Deps, lead_id: &str) -> Result<Option<Lead>, Enric
     let updated = deps
         .store
         .modify_lead(lead_id, |lead| {
-            if lead.stage != Stage::PendingFetch {
-                return Change::Keep(());
+            match lead.apply_fetched(fetched.clone(), deps.clock.as_ref()) {
+                Some(event) => Change::Save(vec![event], ()),
+                None => Change::Keep(()),
             }
-            let mut d = fetched.clone();
-            if let Some(page) = &d.landing_page {
-                attribution::params_in_url(page).fill_missing(&mut d.utm, &mut d.click_ids);
-            }
-            lead.fields = d.fields;
-            lead.attributes.extend(d.custom);
-            if let Some(consent) = d.consent {
-                lead.attributes
-                    .insert("consent".into(), consent.to_string());
-            }
-            lead.utm.extend(d.utm);
-            lead.click_ids.extend(d.click_ids);
-            if let Some(touch) = lead.attribution.as_mut() {
-                touch.utm = lead.utm.clone();
-                touch.click_ids = lead.click_ids.clone();
-                touch.landing_page = touch.landing_page.take().or(d.landing_page);
-                touch.referrer = touch.referrer.take().or(d.referrer);
-                touch.at = d.submitted_at.unwrap_or(touch.at);
-            }
-            for (k, v) in d.campaign {
-                lead.campaign.entry(k).or_insert(v);
-            }
-            lead.phone_country_hint = d.phone_country_hint.or(lead.phone_country_hint.take());
-            lead.submitted_at = lead.submitted_at.or(d.submitted_at);
-            lead.is_test |= d.is_test;
-            lead.stage = Stage::Captured;
-            let e = timeline::event(
-                deps.clock.as_ref(),
-                &lead.lead_id,
-                EventKind::Fetched,
-                "enrich",
-                format!("details fetched from {}", lead.source),
-            );
-            Change::Save(vec![e], ())
         })
         .await?;
     Ok(updated.map(|(lead, ())| lead))

@@ -10,6 +10,7 @@ use leadrelay_aws::Deps;
 use leadrelay_domain::lead::EscalationAction;
 use leadrelay_domain::lead::Stage;
 use leadrelay_domain::lead::{EventKind, Lead};
+use leadrelay_domain::transitions::Reassigned;
 use leadrelay_domain::{lifecycle, sla, timeline};
 use serde::Serialize;
 
@@ -213,43 +214,15 @@ async fn escalate_lead(
         .await?;
     deps.store
         .modify_lead(&lead.lead_id, |lead| {
-            let Some(clock) = lead.sla.as_mut() else { return Change::Keep(()) };
-            // Decide again on the lead as stored: contact may have come in meanwhile.
-            if sla::due_step(clock, ladder, now) != Some((step, action)) {
-                return Change::Keep(());
+            // Decided again on the lead as stored: contact may have come in meanwhile.
+            match lead.take_escalation_step(step, action, &deps.config, now, deps.clock.as_ref()) {
+                Some(event) => Change::Save(vec![event], ()),
+                None => Change::Keep(()),
             }
-            sla::record_step(clock, ladder, step, now);
-            let late = late(clock, now);
-            let owner = lead.assignment.as_ref().map(|a| a.owner_id.as_str()).unwrap_or("-");
-            let team = lead.assignment.as_ref().map(|a| a.team.as_str()).unwrap_or("-");
-            let (kind, summary) = match action {
-                EscalationAction::RemindOwner => (EventKind::Reminded, format!("owner {owner} reminded; not contacted yet")),
-                EscalationAction::NotifyManager => (
-                    EventKind::Escalated,
-                    format!("escalated to the manager of {owner}: {late} past the SLA without contact"),
-                ),
-                EscalationAction::NotifyTeamManager => (
-                    EventKind::Escalated,
-                    format!("escalated to the manager of team {team}: {late} past the SLA without contact"),
-                ),
-                // Handled above.
-                EscalationAction::Reassign => return Change::Keep(()),
-            };
-            Change::Save(vec![timeline::event(deps.clock.as_ref(), &lead.lead_id, kind, "escalate", summary)], ())
         })
         .await?;
     tracing::info!(lead_id = lead.lead_id, step, action = ?action, "escalation step taken");
     Ok(Some(action))
-}
-
-/// How late a lead is, in words ("12 min", "3 h 5 min").
-fn late(clock: &leadrelay_domain::lead::SlaState, now: DateTime<Utc>) -> String {
-    let m = (now - clock.due_at).num_minutes().max(0);
-    if m < 60 {
-        format!("{m} min")
-    } else {
-        format!("{} h {} min", m / 60, m % 60)
-    }
 }
 
 /// The owner let the lead lapse: it goes to the next available owner of the team (never back
@@ -261,34 +234,16 @@ async fn reassign(
     step: usize,
     now: DateTime<Utc>,
 ) -> Result<Option<EscalationAction>, EscalateError> {
-    let ladder = &deps.config.sla.escalation;
-    let max = deps.config.sla.max_reassignments as usize;
     let outcome = deps
         .store
         .modify_lead(lead_id, |lead| {
-            let Some(clock) = lead.sla.as_mut() else { return Change::Keep(None) };
-            if sla::due_step(clock, ladder, now) != Some((step, EscalationAction::Reassign)) {
-                return Change::Keep(None);
+            match lead.reassign(step, &deps.config, now, deps.clock.as_ref()) {
+                Some((Reassigned::ToNextOwner, event)) => {
+                    Change::Save(vec![event], Some(lead.clone()))
+                }
+                Some((Reassigned::LimitReached, event)) => Change::Save(vec![event], None),
+                None => Change::Keep(None),
             }
-            let late = late(clock, now);
-            let hops = lead.previous_owners.len();
-            if hops >= max {
-                sla::record_step(clock, ladder, step, now);
-                let e = timeline::event(deps.clock.as_ref(), lead_id, EventKind::Escalated, "escalate",
-                    format!("not reassigned: already passed on {hops} time(s), the most allowed"));
-                return Change::Save(vec![e], None);
-            }
-            let Some(owner) = lead.assignment.take() else { return Change::Keep(None) };
-            lead.previous_owners.push(owner.owner_id.clone());
-            lead.stage = Stage::Scored;
-            lead.sla = None;
-            lead.round += 1;
-            lead.round_started_at = Some(now);
-            let e = timeline::event(deps.clock.as_ref(), lead_id, EventKind::Reassigned, "escalate",
-                format!("{} let it lapse ({late} past the SLA without contact): reassigning in team {}, hop {} of {max}",
-                    owner.owner_id, owner.team, hops + 1))
-            .changing(owner.owner_id.as_str(), "");
-            Change::Save(vec![e], Some(lead.clone()))
         })
         .await?;
     match outcome {
