@@ -5,9 +5,10 @@
 //!
 //! Exponential backoff with full jitter (a random pause up to `BASE × 2^attempt`, capped), so a
 //! crowd of writers on one item — 50 routers over one team's rotation — thins out instead of
-//! colliding again in lockstep. The whole loop is bounded by [`BUDGET`], not by a count: the
-//! shortest function timeout is capture's 10 s, and the budget leaves half of it for the rest
-//! of the request. Other errors are returned at once: a retry here cannot help them (the
+//! colliding again in lockstep. The whole loop is bounded by time, not by a count, so it always
+//! ends inside the function's timeout: [`BUDGET`] by default (half of capture's 10 s, the
+//! shortest), or a longer budget a caller with a longer timeout and heavy contention chooses
+//! with [`on_conflict_within`] (route: 50 routers over one team's rotation). Other errors are returned at once: a retry here cannot help them (the
 //! caller's own retry, an SQS redelivery, is the place for transient service faults).
 
 use std::future::Future;
@@ -28,7 +29,18 @@ pub trait Conflict {
 
 /// Runs `attempt` (which must read afresh each time) until it succeeds, fails with anything
 /// but a conflict, or the [`BUDGET`] is spent; then the last result is returned.
-pub async fn on_conflict<T, E, F, Fut>(mut attempt: F) -> Result<T, E>
+pub async fn on_conflict<T, E, F, Fut>(attempt: F) -> Result<T, E>
+where
+    E: Conflict,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    on_conflict_within(BUDGET, attempt).await
+}
+
+/// [`on_conflict`] with a budget of the caller's: it must leave room inside the function's
+/// timeout for the rest of the work.
+pub async fn on_conflict_within<T, E, F, Fut>(budget: Duration, mut attempt: F) -> Result<T, E>
 where
     E: Conflict,
     F: FnMut() -> Fut,
@@ -40,7 +52,7 @@ where
         match attempt().await {
             Err(e) if e.is_conflict() => {
                 let pause = pause(losses);
-                if started.elapsed() + pause >= BUDGET {
+                if started.elapsed() + pause >= budget {
                     return Err(e);
                 }
                 tokio::time::sleep(pause).await;

@@ -1,6 +1,6 @@
 //! `leadrelay email preview <kind> <lead id>`: an email of a stored lead, rendered by notify's
 //! own code from the templates in force, and shown instead of sent. Like `score` and
-//! `route --dry-run`, it changes nothing.
+//! `route`, it changes nothing.
 
 use chrono::{DateTime, Utc};
 use leadrelay_aws::store::StoreError;

@@ -71,11 +71,8 @@ enum Command {
         #[arg(long)]
         phone: Option<String>,
     },
-    /// Export leads, one JSON object per line (the schema is in the README).
+    /// Export leads, one JSON object per line (the schema: docs/export-schema.md).
     Leads {
-        /// Print JSON lines (the only format for now).
-        #[arg(long)]
-        json: bool,
         /// Only leads of this source.
         #[arg(long)]
         source: Option<String>,
@@ -90,12 +87,10 @@ enum Command {
         #[arg(long, default_value = "json")]
         source: String,
     },
-    /// How a lead (a JSON file of fields) would be routed, without assigning anything.
+    /// How a lead (a JSON file of fields) would be routed on the live rotation: a dry run that
+    /// assigns nothing.
     Route {
         file: String,
-        /// Print the trace only; the command never assigns (the flag says so at the call site).
-        #[arg(long)]
-        dry_run: bool,
         #[arg(long, default_value = "json")]
         source: String,
     },
@@ -197,19 +192,15 @@ async fn main() -> ExitCode {
         Command::Erase { email, phone } => {
             commands::erase(&cli.config, email.as_deref(), phone.as_deref()).await
         }
-        Command::Leads {
-            json: _,
-            source,
-            since,
-        } => commands::leads(&cli.config, source.as_deref(), since).await,
+        Command::Leads { source, since } => {
+            commands::leads(&cli.config, source.as_deref(), since).await
+        }
         Command::Score { file, source } => {
             commands::preview(&cli.config, &file, &source, false).await
         }
-        Command::Route {
-            file,
-            dry_run: _,
-            source,
-        } => commands::preview(&cli.config, &file, &source, true).await,
+        Command::Route { file, source } => {
+            commands::preview(&cli.config, &file, &source, true).await
+        }
         Command::Owner {
             command: OwnerCommand::Away { owner, until },
         } => commands::owner_away(&cli.config, &owner, Some(&until)).await,

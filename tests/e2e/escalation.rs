@@ -2,11 +2,12 @@ use chrono::Duration;
 use http::{Request, StatusCode};
 use leadrelay_domain::lead::{EventKind, LeadStatus};
 
+use leadrelay_domain::clock::Clock;
+
 use crate::support::*;
 
 async fn routed_lead(app: &TestApp) -> (String, leadrelay_domain::lead::Assignment) {
-    let id = app.capture(app.signed_json(&ana())).await;
-    app.drain().await;
+    let id = app.routed_lead().await;
     let owner = app.lead(&id).await.assignment.unwrap();
     (id, owner)
 }
@@ -168,4 +169,88 @@ async fn an_sla_counts_the_teams_business_hours_friday_evening_to_monday_morning
     );
     app.clock.set(t("2026-03-16T08:55:00Z"));
     assert_eq!(app.stack.escalate().await.unwrap().escalated, 1);
+}
+
+#[tokio::test]
+async fn the_whole_ladder_reminds_escalates_reassigns_once_then_tells_the_team_manager() {
+    let app = TestApp::with_config(|c| {
+        *c = c
+            .replace("[sla.targets]", "[sla]\nmax_reassignments = 1\n\n[sla.targets]")
+            .replace(
+                "action = \"notify_manager\"",
+                "action = \"notify_manager\"\n\n[[sla.escalation]]\nat_percent = 200\naction = \"reassign\"\n\n[[sla.escalation]]\nat_percent = 300\naction = \"notify_team_manager\"",
+            );
+    })
+    .await;
+    // Hot: a 15-minute SLA.
+    let id = app.capture(app.signed_json(&ana())).await;
+    app.drain().await;
+    let first = app.lead(&id).await.assignment.unwrap();
+    let pass = |minutes: i64| {
+        let app = &app;
+        async move {
+            app.clock.advance(Duration::minutes(minutes));
+            let r = app.stack.escalate().await.unwrap();
+            app.drain().await;
+            r
+        }
+    };
+    assert_eq!(pass(8).await.reminded, 1);
+    assert_eq!(pass(7).await.escalated, 1);
+    assert_eq!(pass(15).await.reassigned, 1, "at 200 %");
+    let lead = app.lead(&id).await;
+    let second = lead.assignment.clone().unwrap();
+    assert_ne!(
+        second.owner_id, first.owner_id,
+        "never back to who let it lapse"
+    );
+    assert_eq!(lead.previous_owners, vec![first.owner_id.clone()]);
+    assert!(
+        second.reason.contains("already let this lead lapse"),
+        "{}",
+        second.reason
+    );
+    assert_eq!(
+        lead.sla.as_ref().unwrap().started_at,
+        app.clock.now(),
+        "a fresh clock"
+    );
+    assert_eq!(
+        app.emails_to(&second.owner_email).await.len(),
+        1,
+        "the new owner is told"
+    );
+
+    // The second owner lets it lapse too: reminded, escalated, not passed on again (one hop
+    // allowed), and the team's manager hears of it.
+    assert_eq!(pass(8).await.reminded, 1);
+    assert_eq!(pass(7).await.escalated, 1);
+    assert_eq!(pass(15).await.reassigned, 0);
+    assert_eq!(pass(15).await.escalated, 1);
+    let team_manager = "marta.klein@sales.example.com";
+    let to_team_manager: Vec<_> = app
+        .emails_to(team_manager)
+        .await
+        .into_iter()
+        .filter(|e| e.subject.starts_with("SLA breached"))
+        .collect();
+    // Marta manages both owners and the team: two owner-manager escalations and the team's.
+    assert_eq!(to_team_manager.len(), 3, "{to_team_manager:?}");
+    // Each step once: later passes do nothing.
+    for _ in 0..3 {
+        let r = pass(60).await;
+        assert_eq!((r.reminded, r.escalated, r.reassigned), (0, 0, 0));
+    }
+    let kinds = app.event_kinds(&id).await;
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| **k == EventKind::Reassigned)
+            .count(),
+        1
+    );
+    assert_eq!(
+        kinds.iter().filter(|k| **k == EventKind::Reminded).count(),
+        2
+    );
 }

@@ -55,16 +55,7 @@ async fn a_returning_person_joins_their_open_lead_keeping_the_owner_and_getting_
         "{reasons:?}"
     );
     assert!(score.intent > first.score.as_ref().unwrap().intent);
-    let kinds: Vec<EventKind> = app
-        .stack
-        .deps
-        .store
-        .timeline(&id)
-        .await
-        .unwrap()
-        .iter()
-        .map(|e| e.kind)
-        .collect();
+    let kinds = app.event_kinds(&id).await;
     assert!(kinds.contains(&EventKind::Resubmitted), "{kinds:?}");
     assert_eq!(
         kinds.iter().filter(|k| **k == EventKind::Routed).count(),

@@ -16,16 +16,10 @@ fn status(lead_id: &str, token: &str, body: serde_json::Value) -> Request<Vec<u8
         .unwrap()
 }
 
-async fn routed_lead(app: &TestApp) -> String {
-    let id = app.capture(app.signed_json(&ana())).await;
-    app.drain().await;
-    id
-}
-
 #[tokio::test]
 async fn a_crm_moves_a_lead_through_its_lifecycle_and_every_move_is_on_the_timeline() {
     let app = TestApp::new().await;
-    let id = routed_lead(&app).await;
+    let id = app.routed_lead().await;
     app.clock.advance(Duration::minutes(4));
     let (s, b) = app
         .send(status(
@@ -77,7 +71,7 @@ async fn a_crm_moves_a_lead_through_its_lifecycle_and_every_move_is_on_the_timel
 #[tokio::test]
 async fn illegal_or_unauthenticated_status_changes_are_refused_and_change_nothing() {
     let app = TestApp::new().await;
-    let id = routed_lead(&app).await;
+    let id = app.routed_lead().await;
     let cases = [
         (
             status(&id, "wrong-token", json!({"status": "working"})),
@@ -126,7 +120,7 @@ async fn illegal_or_unauthenticated_status_changes_are_refused_and_change_nothin
 async fn a_nurtured_lead_resurfaces_at_its_recycle_date_with_decayed_intent_and_a_new_owner_round()
 {
     let app = TestApp::new().await;
-    let id = routed_lead(&app).await;
+    let id = app.routed_lead().await;
     let first = app.lead(&id).await;
     let first_owner = first.assignment.clone().unwrap();
     for body in [
@@ -166,16 +160,7 @@ async fn a_nurtured_lead_resurfaces_at_its_recycle_date_with_decayed_intent_and_
     );
     assert!(now.reasons.iter().any(|r| r.undecayed.is_some()));
     // History intact: the first round's events are all still there.
-    let kinds: Vec<EventKind> = app
-        .stack
-        .deps
-        .store
-        .timeline(&id)
-        .await
-        .unwrap()
-        .iter()
-        .map(|e| e.kind)
-        .collect();
+    let kinds = app.event_kinds(&id).await;
     assert_eq!(
         kinds.iter().filter(|k| **k == EventKind::Routed).count(),
         2,
@@ -204,7 +189,7 @@ async fn a_nurtured_lead_resurfaces_at_its_recycle_date_with_decayed_intent_and_
 #[tokio::test]
 async fn erasure_removes_everything_of_the_person_and_nothing_of_anyone_else() {
     let app = TestApp::new().await;
-    let id = routed_lead(&app).await;
+    let id = app.routed_lead().await;
     // A repeat submission, a redelivery and a refused delivery that mention her.
     let again =
         json!({"email": "ana.ferreira+again@northwind-logistics.com", "message": "pricing?"});

@@ -47,16 +47,7 @@ async fn a_signed_json_lead_ends_stored_scored_owned_with_one_acknowledgement_an
     assert!(to_owner[0].body.contains("/contacted?token="));
     assert_eq!(app.sent_emails().await.len(), 2);
 
-    let kinds: Vec<_> = app
-        .stack
-        .deps
-        .store
-        .timeline(&id)
-        .await
-        .unwrap()
-        .iter()
-        .map(|e| e.kind)
-        .collect();
+    let kinds = app.event_kinds(&id).await;
     use leadrelay_domain::lead::EventKind::*;
     assert_eq!(kinds, vec![Captured, Scored, Routed, EmailSent, EmailSent]);
     let emails = app.stack.deps.store.emails(&id).await.unwrap();

@@ -1,5 +1,8 @@
 use std::collections::BTreeMap;
 
+use chrono::Duration;
+use leadrelay_domain::clock::Clock;
+
 use crate::support::*;
 
 #[tokio::test]
@@ -114,4 +117,48 @@ async fn a_duplicated_route_message_does_not_cost_an_owner_their_turn() {
         ["ana", "ben", "chen"],
         "one lead each: the duplicate took no turn"
     );
+}
+
+#[tokio::test]
+async fn the_dry_run_prints_the_routing_trace_on_the_live_rotation_and_assigns_nothing() {
+    let app = TestApp::new().await;
+    leadrelay_route::set_away(
+        &app.stack.deps,
+        "ben",
+        Some(app.clock.now() + Duration::days(2)),
+    )
+    .await
+    .unwrap();
+    let before = app.stack.deps.store.rotation("sales").await.unwrap();
+    let dir = std::env::temp_dir().join(format!("leadrelay-dry-run-{}", ulid::Ulid::new()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("lead.json");
+    std::fs::write(
+        &file,
+        r#"{"email":"vp@initech.example","job_title":"VP Sales","message":"demo?"}"#,
+    )
+    .unwrap();
+    let config = &app.stack.deps.config;
+    let lead = leadrelay_cli::dry_run::scored_lead(config, file.to_str().unwrap(), "json").unwrap();
+    let states = app
+        .stack
+        .deps
+        .store
+        .rotations(config.teams.keys().map(String::as_str))
+        .await
+        .unwrap();
+    let trace = leadrelay_cli::dry_run::route_report(config, &lead, &states, app.clock.now());
+    assert!(
+        trace.contains("route (dry run: nothing assigned):"),
+        "{trace}"
+    );
+    assert!(trace.contains("team sales candidates: "), "{trace}");
+    assert!(trace.contains("ben skipped: away until"), "{trace}");
+    assert!(trace.contains("picked "), "{trace}");
+    assert_eq!(
+        app.stack.deps.store.rotation("sales").await.unwrap(),
+        before,
+        "nothing counted"
+    );
+    std::fs::remove_dir_all(dir).ok();
 }

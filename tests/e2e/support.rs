@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use http::{Request, StatusCode};
 use leadrelay_cli::local::{LocalStack, MotoServer, StackOptions};
-use leadrelay_domain::lead::Lead;
+use leadrelay_domain::lead::{EventKind, Lead};
 use leadrelay_domain::{Config, ManualClock};
 use serde_json::Value;
 use sha2::Sha256;
@@ -131,6 +131,19 @@ impl TestApp {
             .await
             .unwrap()
             .expect("lead exists")
+    }
+
+    /// The kinds of a lead's timeline events, oldest first.
+    pub async fn event_kinds(&self, id: &str) -> Vec<EventKind> {
+        let timeline = self.stack.deps.store.timeline(id).await.unwrap();
+        timeline.iter().map(|e| e.kind).collect()
+    }
+
+    /// Ana's signed JSON lead, captured and carried through the pipeline: routed, emails sent.
+    pub async fn routed_lead(&self) -> String {
+        let id = self.capture(self.signed_json(&ana())).await;
+        self.drain().await;
+        id
     }
 
     /// Every item in this test's table (tests may scan; handlers never do).

@@ -41,6 +41,11 @@ impl retry::Conflict for RouteError {
     }
 }
 
+/// How long a router keeps deciding again while others take the team's rotation first: each
+/// round one of them wins, so a rush of 50 leads over one team needs many rounds. Route's
+/// timeout is 30 s (infra/template.yaml); this leaves a third of it for the rest.
+const RETRY_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// A batch from the scored queue.
 pub async fn handle_batch(deps: &Deps, messages: Vec<QueueMessage>) -> BatchOutcome {
     batch::process("scored", messages, |m: LeadMessage| {
@@ -55,7 +60,7 @@ pub async fn handle_batch(deps: &Deps, messages: Vec<QueueMessage>) -> BatchOutc
 /// double-assign nor skew the shares; a router that loses that race reads both again and
 /// decides again, under the one retry policy.
 pub async fn route_lead(deps: &Deps, lead_id: String) -> Result<(), RouteError> {
-    let message = retry::on_conflict(|| route_once(deps, &lead_id)).await?;
+    let message = retry::on_conflict_within(RETRY_BUDGET, || route_once(deps, &lead_id)).await?;
     if let Some(message) = message {
         deps.queues.send(QueueName::Notify, &message).await?;
     }
