@@ -63,8 +63,9 @@ where
     }
 }
 
-/// A random pause in `1 ms ..= min(CAP, BASE × 2^losses)`.
-fn pause(losses: u32) -> Duration {
+/// A random pause in `1 ms ..= min(CAP, BASE × 2^losses)`: the policy's backoff, for a loop
+/// that must count attempts instead of time.
+pub fn pause(losses: u32) -> Duration {
     use std::hash::BuildHasher;
     let ceiling = (BASE.as_millis() as u64)
         .saturating_mul(1 << losses.min(16))
