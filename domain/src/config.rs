@@ -128,55 +128,8 @@ fn default_link_ttl() -> Duration {
     Duration::from_secs(7 * 24 * 3600)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SourceKind {
-    /// A JSON object with the lead's fields.
-    Json,
-    /// `application/x-www-form-urlencoded`, as a plain HTML form posts it.
-    Form,
-    /// Tally `FORM_RESPONSE` webhooks (`Tally-Signature`).
-    Tally,
-    /// Meta (Facebook / Instagram) Lead Ads `leadgen` webhooks; details fetched from the Graph API.
-    Meta,
-    /// Google Ads lead form webhooks (key in the body).
-    Google,
-    /// LinkedIn Lead Gen Forms notifications (`X-LI-Signature`); details fetched.
-    Linkedin,
-    /// HubSpot webhooks, signature v3; details fetched.
-    Hubspot,
-    /// Typeform `form_response` webhooks (`Typeform-Signature`).
-    Typeform,
-    /// Unbounce form submit webhooks (no signature: a URL token).
-    Unbounce,
-    /// Webflow `form_submission` webhooks (timestamped HMAC).
-    Webflow,
-    /// Calendly `invitee.created` webhooks (`Calendly-Webhook-Signature`).
-    Calendly,
-    /// Jotform webhooks (a URL token).
-    Jotform,
-    /// Gravity Forms Webhooks Add-On (bearer token).
-    GravityForms,
-    /// A plain HTML form on your own website: honeypot, time trap, optional token.
-    HtmlForm,
-}
-
-impl SourceKind {
-    /// The generic kinds take our own format and authentication (`auth`); the others are
-    /// platforms, taken as they are.
-    pub fn is_platform(self) -> bool {
-        !matches!(self, SourceKind::Json | SourceKind::Form)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AuthScheme {
-    /// `X-Leadrelay-Signature: sha256=<hex>` over the body (or `<timestamp>.<body>`).
-    Hmac,
-    /// A per-source token in the `token` query parameter, for forms that cannot sign.
-    Token,
-}
+/// The kinds are the platforms' vocabulary: each names a platform module.
+pub use crate::platforms::{AuthScheme, SourceKind};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -239,16 +192,26 @@ impl SourceConfig {
             .filter(|n| *n > 0)
     }
 
-    /// The body limit: explicit, and never above the global one.
+    /// The platform that takes this source's deliveries.
+    pub fn platform<'a>(
+        &'a self,
+        secret: Option<&'a crate::secret::Secret>,
+    ) -> Box<dyn crate::platforms::Platform + Send + 'a> {
+        crate::platforms::platform(
+            self.kind,
+            crate::platforms::Settings {
+                auth: self.auth,
+                honeypot: self.honeypot.as_deref(),
+                secret,
+            },
+        )
+    }
+
+    /// The body limit: explicit, else the platform's, and never above the global one.
     pub fn max_body_bytes(&self) -> usize {
-        let default = match self.kind {
-            // A browser form's post is a few KiB; anything near the global limit is abuse.
-            SourceKind::HtmlForm => 64 * 1024,
-            _ => crate::intake::MAX_BODY_BYTES,
-        };
         self.max_body_kib
             .map(|k| k * 1024)
-            .unwrap_or(default)
+            .unwrap_or_else(|| self.platform(None).default_body_limit())
             .min(crate::intake::MAX_BODY_BYTES)
     }
 }
@@ -1022,15 +985,9 @@ impl Config {
             return Some(url);
         }
         let s = self.sources.get(source)?;
-        s.api_url.clone().or_else(|| {
-            match s.kind {
-                SourceKind::Meta => Some("https://graph.facebook.com"),
-                SourceKind::Hubspot => Some("https://api.hubapi.com"),
-                SourceKind::Linkedin => Some("https://api.linkedin.com"),
-                _ => None,
-            }
-            .map(str::to_owned)
-        })
+        s.api_url
+            .clone()
+            .or_else(|| s.platform(None).api_base().map(str::to_owned))
     }
 
     /// The CRM token reference; `LEADRELAY_CRM_TOKEN` wins over the file.

@@ -44,6 +44,11 @@ impl Platform for HtmlForm {
         "html_form"
     }
 
+    /// A browser form's post is a few KiB; anything near the global limit is abuse.
+    fn default_body_limit(&self) -> usize {
+        64 * 1024
+    }
+
     fn authenticate(&self, req: &Incoming, creds: &Credentials) -> Result<(), AuthError> {
         let Some(secret) = creds.secret.filter(|s| !s.expose().is_empty()) else {
             return Ok(());
