@@ -5,7 +5,7 @@
 //!   cache, rate limits, the SLA index), every write conditional.
 //! - [`queue`]: SQS, the messages between the functions. [`batch`]: SQS batches with partial
 //!   batch failures.
-//! - [`mailer`]: SES.
+//! - [`mailer`]: sending email through SES.
 //! - [`platform_api`]: reading lead details from platforms that deliver only ids;
 //!   [`company_provider`]: the company enrichment provider over HTTP.
 //! - [`deps`]: builds the clients, configuration, secrets and templates once, for the Lambdas,

@@ -135,9 +135,13 @@ pub use crate::platforms::{AuthScheme, SourceKind};
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig {
     pub kind: SourceKind,
-    /// For `json` and `form` sources; platforms authenticate as the platform specifies.
-    #[serde(default = "hmac")]
-    pub auth: AuthScheme,
+    /// Our own scheme, for `json` sources (default `hmac`) and for `html_form` sources that
+    /// post from a server rather than a browser: an `html_form` with `auth` set takes our own
+    /// form rules (the scheme required, the configured `honeypot`, `Idempotency-Key` or body-hash
+    /// dedupe, `201` answers), as the deprecated `kind = "form"` does. Other platforms
+    /// authenticate as the platform specifies.
+    #[serde(default)]
+    pub auth: Option<AuthScheme>,
     /// Secret reference: `ssm:/name`, `env:NAME` or the value itself. The environment variable
     /// `LEADRELAY_<SOURCE>_SECRET` wins over it.
     #[serde(default)]
@@ -188,8 +192,22 @@ impl SourceConfig {
     /// The per-address rate limit, if any.
     pub fn rate_limit(&self) -> Option<u32> {
         self.rate_limit_per_minute
-            .or((self.kind == SourceKind::HtmlForm).then_some(10))
+            .or((self.intake_kind() == SourceKind::HtmlForm).then_some(10))
             .filter(|n| *n > 0)
+    }
+
+    /// Our own scheme's choice (`hmac` unless `auth` says otherwise).
+    pub fn auth_scheme(&self) -> AuthScheme {
+        self.auth.unwrap_or(AuthScheme::Hmac)
+    }
+
+    /// The kind whose rules take this source's deliveries: an `html_form` with our own `auth`
+    /// scheme is our own form format.
+    pub fn intake_kind(&self) -> SourceKind {
+        match (self.kind, self.auth) {
+            (SourceKind::HtmlForm, Some(_)) => SourceKind::Form,
+            (kind, _) => kind,
+        }
     }
 
     /// The platform that takes this source's deliveries.
@@ -198,9 +216,9 @@ impl SourceConfig {
         secret: Option<&'a crate::secret::Secret>,
     ) -> Box<dyn crate::platforms::Platform + Send + 'a> {
         crate::platforms::platform(
-            self.kind,
+            self.intake_kind(),
             crate::platforms::Settings {
-                auth: self.auth,
+                auth: self.auth_scheme(),
                 honeypot: self.honeypot.as_deref(),
                 secret,
             },
@@ -214,10 +232,6 @@ impl SourceConfig {
             .unwrap_or_else(|| self.platform(None).default_body_limit())
             .min(crate::intake::MAX_BODY_BYTES)
     }
-}
-
-fn hmac() -> AuthScheme {
-    AuthScheme::Hmac
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -649,7 +663,7 @@ impl Config {
                     )
                 })?;
             }
-            if source.honeypot.is_some() && source.kind != SourceKind::Form {
+            if source.honeypot.is_some() && source.intake_kind() != SourceKind::Form {
                 return Err(self.invalid(
                     format!("{key}.honeypot"),
                     "a honeypot only makes sense for form sources",
@@ -901,6 +915,26 @@ impl Config {
             .copied()
     }
 
+    /// Settings that still work but are spelled differently now, each saying what to write
+    /// instead; start-up logs them and `leadrelay config check` prints them.
+    pub fn deprecations(&self) -> Vec<String> {
+        self.sources
+            .iter()
+            .filter(|(_, s)| s.kind == SourceKind::Form)
+            .map(|(name, s)| {
+                let auth = match s.auth_scheme() {
+                    AuthScheme::Hmac => "hmac",
+                    AuthScheme::Token => "token",
+                };
+                format!(
+                    "sources.{name}: kind = \"form\" is deprecated; write kind = \"html_form\" \
+                     with auth = \"{auth}\" (an html_form with an auth scheme keeps the form rules: \
+                     the scheme, the honeypot, Idempotency-Key dedupe and 201 answers)"
+                )
+            })
+            .collect()
+    }
+
     pub fn source(&self, name: &str) -> Option<&SourceConfig> {
         self.sources.get(name)
     }
@@ -1109,6 +1143,30 @@ mod tests {
         assert!(c.sources.contains_key("json"));
         assert!(c.sources.contains_key("form"));
         assert!(c.teams.values().any(|t| t.owners.len() >= 3));
+    }
+
+    #[test]
+    fn form_is_written_html_form_with_an_auth_scheme() {
+        let c = Config::from_toml(LOCAL, "local.toml").unwrap();
+        assert!(c.deprecations().is_empty());
+        let s = &c.sources["form"];
+        assert_eq!(s.kind, SourceKind::HtmlForm);
+        assert_eq!(s.intake_kind(), SourceKind::Form);
+        assert_eq!(s.rate_limit(), None);
+        assert_eq!(s.max_body_bytes(), crate::intake::MAX_BODY_BYTES);
+        let old = LOCAL.replacen(
+            "kind = \"html_form\"\nauth = \"token\"",
+            "kind = \"form\"\nauth = \"token\"",
+            1,
+        );
+        let c = Config::from_toml(&old, "local.toml").unwrap();
+        let d = c.deprecations();
+        assert_eq!(d.len(), 1);
+        assert!(
+            d[0].contains("write kind = \"html_form\" with auth = \"token\""),
+            "{d:?}"
+        );
+        assert_eq!(c.sources["form"].intake_kind(), SourceKind::Form);
     }
 
     fn broken(from: &str, to: &str) -> String {
