@@ -109,7 +109,8 @@ impl Secrets {
             let r = config.source_secret_ref(name);
             // A website form posting from the browser cannot keep a secret; a token is optional.
             if r.is_none()
-                && config.sources[name].kind == leadrelay_domain::config::SourceKind::HtmlForm
+                && config.sources[name].intake_kind()
+                    == leadrelay_domain::config::SourceKind::HtmlForm
             {
                 continue;
             }
@@ -316,6 +317,9 @@ impl Deps {
         needed: SecretsNeeded,
         templates: TemplatesNeeded,
     ) -> Result<Self, DepsError> {
+        for d in config.deprecations() {
+            tracing::warn!(deprecation = %d, "configuration uses a deprecated setting");
+        }
         let templates = match templates {
             TemplatesNeeded::Load => {
                 Some(Arc::new(leadrelay_domain::template_files::load(&config)?))

@@ -49,6 +49,9 @@ pub async fn config_check(location: &str) -> Result<()> {
         None => "built-in templates".to_owned(),
     };
     let owners = c.owners().count();
+    for d in c.deprecations() {
+        println!("{}: deprecated: {d}", c.origin);
+    }
     println!(
         "{}: ok — {} sources, {} teams ({} owners), {} routing rules, {} scoring rules, tiers {}, {templates}",
         c.origin,
@@ -672,7 +675,7 @@ pub async fn demo(config_location: &str, listen: &str) -> Result<()> {
             .source(s.source)
             .context("sample source has a secret")?;
         let mut req = http.post(format!("http://{addr}/v1/webhooks/{}", s.source));
-        req = match deps.config.source(s.source).map(|c| c.auth) {
+        req = match deps.config.source(s.source).map(|c| c.auth_scheme()) {
             Some(leadrelay_domain::config::AuthScheme::Hmac) => {
                 req.header("content-type", "application/json").header(
                     "x-leadrelay-signature",

@@ -3,6 +3,7 @@
 
 use anyhow::{Context, Result};
 use leadrelay_domain::lead::Lead;
+use leadrelay_domain::platforms::PlatformLead;
 use leadrelay_domain::Config;
 use leadrelay_domain::{enrichment, intake, routing, scoring};
 
@@ -10,12 +11,12 @@ use leadrelay_domain::{enrichment, intake, routing, scoring};
 pub fn scored_lead(config: &Config, file: &str, source: &str) -> Result<Lead> {
     let body = std::fs::read(file).with_context(|| format!("reading {file}"))?;
     let submission = intake::parse_json(&body).with_context(|| file.to_owned())?;
-    let mut lead = Lead::captured(
+    let mut lead = Lead::from_delivery_item(
         "(preview)",
         source,
         "(preview)",
         chrono::Utc::now(),
-        submission,
+        PlatformLead::from_submission(submission, String::new()),
     );
     let default_country = config
         .source(source)

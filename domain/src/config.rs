@@ -128,63 +128,20 @@ fn default_link_ttl() -> Duration {
     Duration::from_secs(7 * 24 * 3600)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SourceKind {
-    /// A JSON object with the lead's fields.
-    Json,
-    /// `application/x-www-form-urlencoded`, as a plain HTML form posts it.
-    Form,
-    /// Tally `FORM_RESPONSE` webhooks (`Tally-Signature`).
-    Tally,
-    /// Meta (Facebook / Instagram) Lead Ads `leadgen` webhooks; details fetched from the Graph API.
-    Meta,
-    /// Google Ads lead form webhooks (key in the body).
-    Google,
-    /// LinkedIn Lead Gen Forms notifications (`X-LI-Signature`); details fetched.
-    Linkedin,
-    /// HubSpot webhooks, signature v3; details fetched.
-    Hubspot,
-    /// Typeform `form_response` webhooks (`Typeform-Signature`).
-    Typeform,
-    /// Unbounce form submit webhooks (no signature: a URL token).
-    Unbounce,
-    /// Webflow `form_submission` webhooks (timestamped HMAC).
-    Webflow,
-    /// Calendly `invitee.created` webhooks (`Calendly-Webhook-Signature`).
-    Calendly,
-    /// Jotform webhooks (a URL token).
-    Jotform,
-    /// Gravity Forms Webhooks Add-On (bearer token).
-    GravityForms,
-    /// A plain HTML form on your own website: honeypot, time trap, optional token.
-    HtmlForm,
-}
-
-impl SourceKind {
-    /// The generic kinds take our own format and authentication (`auth`); the others are
-    /// platforms, taken as they are.
-    pub fn is_platform(self) -> bool {
-        !matches!(self, SourceKind::Json | SourceKind::Form)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AuthScheme {
-    /// `X-Leadrelay-Signature: sha256=<hex>` over the body (or `<timestamp>.<body>`).
-    Hmac,
-    /// A per-source token in the `token` query parameter, for forms that cannot sign.
-    Token,
-}
+/// The kinds are the platforms' vocabulary: each names a platform module.
+pub use crate::platforms::{AuthScheme, SourceKind};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig {
     pub kind: SourceKind,
-    /// For `json` and `form` sources; platforms authenticate as the platform specifies.
-    #[serde(default = "hmac")]
-    pub auth: AuthScheme,
+    /// Our own scheme, for `json` sources (default `hmac`) and for `html_form` sources that
+    /// post from a server rather than a browser: an `html_form` with `auth` set takes our own
+    /// form rules (the scheme required, the configured `honeypot`, `Idempotency-Key` or body-hash
+    /// dedupe, `201` answers), as the deprecated `kind = "form"` does. Other platforms
+    /// authenticate as the platform specifies.
+    #[serde(default)]
+    pub auth: Option<AuthScheme>,
     /// Secret reference: `ssm:/name`, `env:NAME` or the value itself. The environment variable
     /// `LEADRELAY_<SOURCE>_SECRET` wins over it.
     #[serde(default)]
@@ -235,26 +192,46 @@ impl SourceConfig {
     /// The per-address rate limit, if any.
     pub fn rate_limit(&self) -> Option<u32> {
         self.rate_limit_per_minute
-            .or((self.kind == SourceKind::HtmlForm).then_some(10))
+            .or((self.intake_kind() == SourceKind::HtmlForm).then_some(10))
             .filter(|n| *n > 0)
     }
 
-    /// The body limit: explicit, and never above the global one.
+    /// Our own scheme's choice (`hmac` unless `auth` says otherwise).
+    pub fn auth_scheme(&self) -> AuthScheme {
+        self.auth.unwrap_or(AuthScheme::Hmac)
+    }
+
+    /// The kind whose rules take this source's deliveries: an `html_form` with our own `auth`
+    /// scheme is our own form format.
+    pub fn intake_kind(&self) -> SourceKind {
+        match (self.kind, self.auth) {
+            (SourceKind::HtmlForm, Some(_)) => SourceKind::Form,
+            (kind, _) => kind,
+        }
+    }
+
+    /// The platform that takes this source's deliveries.
+    pub fn platform<'a>(
+        &'a self,
+        secret: Option<&'a crate::secret::Secret>,
+    ) -> Box<dyn crate::platforms::Platform + Send + 'a> {
+        crate::platforms::platform(
+            self.intake_kind(),
+            crate::platforms::Settings {
+                auth: self.auth_scheme(),
+                honeypot: self.honeypot.as_deref(),
+                secret,
+            },
+        )
+    }
+
+    /// The body limit: explicit, else the platform's, and never above the global one.
     pub fn max_body_bytes(&self) -> usize {
-        let default = match self.kind {
-            // A browser form's post is a few KiB; anything near the global limit is abuse.
-            SourceKind::HtmlForm => 64 * 1024,
-            _ => crate::intake::MAX_BODY_BYTES,
-        };
         self.max_body_kib
             .map(|k| k * 1024)
-            .unwrap_or(default)
+            .unwrap_or_else(|| self.platform(None).default_body_limit())
             .min(crate::intake::MAX_BODY_BYTES)
     }
-}
-
-fn hmac() -> AuthScheme {
-    AuthScheme::Hmac
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -686,7 +663,7 @@ impl Config {
                     )
                 })?;
             }
-            if source.honeypot.is_some() && source.kind != SourceKind::Form {
+            if source.honeypot.is_some() && source.intake_kind() != SourceKind::Form {
                 return Err(self.invalid(
                     format!("{key}.honeypot"),
                     "a honeypot only makes sense for form sources",
@@ -938,6 +915,26 @@ impl Config {
             .copied()
     }
 
+    /// Settings that still work but are spelled differently now, each saying what to write
+    /// instead; start-up logs them and `leadrelay config check` prints them.
+    pub fn deprecations(&self) -> Vec<String> {
+        self.sources
+            .iter()
+            .filter(|(_, s)| s.kind == SourceKind::Form)
+            .map(|(name, s)| {
+                let auth = match s.auth_scheme() {
+                    AuthScheme::Hmac => "hmac",
+                    AuthScheme::Token => "token",
+                };
+                format!(
+                    "sources.{name}: kind = \"form\" is deprecated; write kind = \"html_form\" \
+                     with auth = \"{auth}\" (an html_form with an auth scheme keeps the form rules: \
+                     the scheme, the honeypot, Idempotency-Key dedupe and 201 answers)"
+                )
+            })
+            .collect()
+    }
+
     pub fn source(&self, name: &str) -> Option<&SourceConfig> {
         self.sources.get(name)
     }
@@ -1022,15 +1019,9 @@ impl Config {
             return Some(url);
         }
         let s = self.sources.get(source)?;
-        s.api_url.clone().or_else(|| {
-            match s.kind {
-                SourceKind::Meta => Some("https://graph.facebook.com"),
-                SourceKind::Hubspot => Some("https://api.hubapi.com"),
-                SourceKind::Linkedin => Some("https://api.linkedin.com"),
-                _ => None,
-            }
-            .map(str::to_owned)
-        })
+        s.api_url
+            .clone()
+            .or_else(|| s.platform(None).api_base().map(str::to_owned))
     }
 
     /// The CRM token reference; `LEADRELAY_CRM_TOKEN` wins over the file.
@@ -1152,6 +1143,30 @@ mod tests {
         assert!(c.sources.contains_key("json"));
         assert!(c.sources.contains_key("form"));
         assert!(c.teams.values().any(|t| t.owners.len() >= 3));
+    }
+
+    #[test]
+    fn form_is_written_html_form_with_an_auth_scheme() {
+        let c = Config::from_toml(LOCAL, "local.toml").unwrap();
+        assert!(c.deprecations().is_empty());
+        let s = &c.sources["form"];
+        assert_eq!(s.kind, SourceKind::HtmlForm);
+        assert_eq!(s.intake_kind(), SourceKind::Form);
+        assert_eq!(s.rate_limit(), None);
+        assert_eq!(s.max_body_bytes(), crate::intake::MAX_BODY_BYTES);
+        let old = LOCAL.replacen(
+            "kind = \"html_form\"\nauth = \"token\"",
+            "kind = \"form\"\nauth = \"token\"",
+            1,
+        );
+        let c = Config::from_toml(&old, "local.toml").unwrap();
+        let d = c.deprecations();
+        assert_eq!(d.len(), 1);
+        assert!(
+            d[0].contains("write kind = \"html_form\" with auth = \"token\""),
+            "{d:?}"
+        );
+        assert_eq!(c.sources["form"].intake_kind(), SourceKind::Form);
     }
 
     fn broken(from: &str, to: &str) -> String {

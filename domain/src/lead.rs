@@ -436,32 +436,6 @@ impl Lead {
         }
     }
 
-    /// A new lead, just captured, from a delivery in our own format (`json` or `form`).
-    pub fn captured(
-        lead_id: &str,
-        source: &str,
-        delivery_id: &str,
-        received_at: DateTime<Utc>,
-        s: super::intake::Submission,
-    ) -> Lead {
-        Lead {
-            is_spam: s.is_spam,
-            fields: s.fields,
-            attribution: Some(Touch {
-                at: received_at,
-                source: source.to_owned(),
-                utm: s.utm.clone(),
-                click_ids: s.click_ids.clone(),
-                landing_page: s.landing_page,
-                referrer: s.referrer,
-            }),
-            utm: s.utm,
-            click_ids: s.click_ids,
-            attributes: s.attributes,
-            ..Lead::new(lead_id, source, delivery_id, received_at)
-        }
-    }
-
     /// First touch: how the person first came, over all their leads.
     pub fn first_touch(&self) -> Option<&Touch> {
         self.first_touch.as_ref().or(self.attribution.as_ref())

@@ -4,7 +4,7 @@
 //! (compared in constant time).
 //!
 //! Bots are answered exactly like people (capture's 303 to the thank-you page) and their lead
-//! dropped. [`PlatformLead`] has no spam flag, so the reason goes in `custom["spam_reason"]`:
+//! dropped. The reason goes in `custom["spam_reason"]`, so the lead keeps it among its attributes:
 //! `honeypot` (the CSS-hidden `website` field was filled), `too_fast` (`form_started_at`, unix
 //! seconds set when the form was rendered, is less than 3 s before now) or `bad_time_trap`
 //! (`form_started_at` is not a number). Capture acts on it: it acknowledges and stores nothing.
@@ -42,6 +42,11 @@ fn checked(value: &str) -> bool {
 impl Platform for HtmlForm {
     fn name(&self) -> &'static str {
         "html_form"
+    }
+
+    /// A browser form's post is a few KiB; anything near the global limit is abuse.
+    fn default_body_limit(&self) -> usize {
+        64 * 1024
     }
 
     fn authenticate(&self, req: &Incoming, creds: &Credentials) -> Result<(), AuthError> {

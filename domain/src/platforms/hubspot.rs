@@ -1,8 +1,8 @@
 //! HubSpot Webhooks API: a JSON array of up to 100 events, ids only. Each `contact.creation`
-//! (or `object.creation` of a contact, `objectTypeId` `0-1`) is a lead to fetch; the fetch
-//! (no sample of its response yet, so not read here) will be
-//! `GET https://api.hubapi.com/crm/v3/objects/contacts/{objectId}?properties=email,firstname,…`
-//! with the portal's token.
+//! (or `object.creation` of a contact, `objectTypeId` `0-1`) is a lead to fetch with the
+//! portal's token: [`contact_url`]
+//! (`GET https://api.hubapi.com/crm/v3/objects/contacts/{objectId}?properties=email,firstname,…`),
+//! read by [`parse_contact`].
 //!
 //! Signed with v3: `X-HubSpot-Signature-v3 = base64(HMAC-SHA256(client secret, method + full
 //! URL + raw body + timestamp))`, `X-HubSpot-Request-Timestamp` in epoch milliseconds, at most
@@ -105,6 +105,29 @@ impl Platform for HubSpot {
         "hubspot"
     }
 
+    fn api_base(&self) -> Option<&'static str> {
+        Some("https://api.hubapi.com")
+    }
+
+    fn details_request(
+        &self,
+        api_base: &str,
+        external_id: &str,
+    ) -> Option<Result<ApiRequest, IntakeError>> {
+        Some(contact_url(api_base, external_id).map(|url| ApiRequest {
+            url,
+            headers: Vec::new(),
+        }))
+    }
+
+    fn parse_details(
+        &self,
+        body: &[u8],
+        mapping: &FieldMapping,
+    ) -> Result<PlatformLead, IntakeError> {
+        parse_contact(body, mapping)
+    }
+
     fn authenticate(&self, req: &Incoming, creds: &Credentials) -> Result<(), AuthError> {
         let secret = creds.secret.ok_or(AuthError::BadSignature)?;
         let sig = req
@@ -167,6 +190,59 @@ impl Platform for HubSpot {
         }
         Ok(Intake::Leads(leads))
     }
+}
+
+const HUBSPOT_PROPERTIES: &str = "email,firstname,lastname,phone,mobilephone,company,jobtitle,country,message,hs_analytics_source";
+
+/// The CRM v3 read of one contact with the properties [`parse_contact`] maps.
+pub fn contact_url(api_url: &str, external_id: &str) -> Result<String, IntakeError> {
+    // `hubspot:<portal>:contact:<id>` or the bare id.
+    let id = external_id.rsplit(':').next().unwrap_or(external_id);
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(IntakeError::Malformed(
+            "HubSpot contact id must be digits".into(),
+        ));
+    }
+    Ok(format!(
+        "{}/crm/v3/objects/contacts/{id}?properties={HUBSPOT_PROPERTIES}",
+        api_url.trim_end_matches('/')
+    ))
+}
+
+/// A CRM v3 contact: `{"id": "...", "properties": {"email": ..., "firstname": ..., ...}}`.
+pub fn parse_contact(body: &[u8], mapping: &FieldMapping) -> Result<PlatformLead, IntakeError> {
+    let v: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| IntakeError::Malformed(format!("not a HubSpot contact: {e}")))?;
+    let id = v["id"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| IntakeError::NotALead("HubSpot contact without id".into()))?;
+    let mut lead = PlatformLead {
+        external_id: Some(id.clone()),
+        dedupe_key: format!("hubspot:contact:{id}"),
+        ..Default::default()
+    };
+    for (key, value) in v["properties"].as_object().into_iter().flatten() {
+        let Some(value) = value.as_str().filter(|s| !s.is_empty()) else {
+            continue;
+        };
+        let target = mapping.get(key).map(String::as_str).or(match key.as_str() {
+            "firstname" => Some("first_name"),
+            "lastname" => Some("last_name"),
+            "jobtitle" => Some("job_title"),
+            "mobilephone" => Some("phone"),
+            "hs_analytics_source" | "hs_object_id" | "createdate" | "lastmodifieddate" => {
+                Some("skip")
+            }
+            other => guess_field(other),
+        });
+        match target {
+            Some("skip") => {}
+            Some(field) => assign(&mut lead, field, key, value.to_owned()),
+            None => assign(&mut lead, "custom", key, value.to_owned()),
+        }
+    }
+    Ok(lead)
 }
 
 #[cfg(test)]
@@ -343,5 +419,24 @@ mod tests {
             let _ = HubSpot.authenticate(&r, &creds(&secret));
             let _ = HubSpot.parse(&r, &FieldMapping::new());
         }
+    }
+
+    #[test]
+    fn hubspot_contacts_map_their_properties() {
+        let body = br#"{"id":"98123004511","properties":{"email":"Ana@Acme.io","firstname":"Ana","lastname":"Costa","jobtitle":"CTO","phone":"","favourite_robot":"R2"}}"#;
+        let lead = parse_contact(body, &FieldMapping::new()).unwrap();
+        assert_eq!(lead.fields.email.as_deref(), Some("Ana@Acme.io"));
+        assert_eq!(lead.fields.job_title.as_deref(), Some("CTO"));
+        assert_eq!(lead.fields.phone, None);
+        assert_eq!(
+            lead.custom.get("favourite_robot").map(String::as_str),
+            Some("R2")
+        );
+    }
+
+    #[test]
+    fn hubspot_contact_ids_must_be_digits() {
+        assert!(contact_url("https://api.hubapi.com", "hubspot:1:contact:42").unwrap().ends_with("/contacts/42?properties=email,firstname,lastname,phone,mobilephone,company,jobtitle,country,message,hs_analytics_source"));
+        assert!(contact_url("https://api.hubapi.com", "../admin").is_err());
     }
 }

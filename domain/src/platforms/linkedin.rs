@@ -92,6 +92,36 @@ impl Platform for LinkedIn<'_> {
         "linkedin"
     }
 
+    fn takes_handshake(&self) -> bool {
+        true
+    }
+
+    fn api_base(&self) -> Option<&'static str> {
+        Some("https://api.linkedin.com")
+    }
+
+    fn details_request(
+        &self,
+        api_base: &str,
+        external_id: &str,
+    ) -> Option<Result<ApiRequest, IntakeError>> {
+        Some(response_url(api_base, external_id).map(|url| ApiRequest {
+            url,
+            headers: vec![
+                ("LinkedIn-Version", LINKEDIN_VERSION),
+                ("X-Restli-Protocol-Version", "2.0.0"),
+            ],
+        }))
+    }
+
+    fn parse_details(
+        &self,
+        body: &[u8],
+        mapping: &FieldMapping,
+    ) -> Result<PlatformLead, IntakeError> {
+        parse_response(body, mapping)
+    }
+
     /// A validation GET is not signed: it is accepted when its `challengeCode` is a UUID (the
     /// answer itself proves us to LinkedIn). Everything else needs a valid `X-LI-Signature`.
     fn authenticate(&self, req: &Incoming, creds: &Credentials) -> Result<(), AuthError> {
@@ -172,6 +202,96 @@ fn epoch_millis(v: &Value) -> Option<DateTime<Utc>> {
         _ => return None,
     };
     Utc.timestamp_millis_opt(ms).single()
+}
+
+/// The Marketing API version LinkedIn's versioned endpoints require (`YYYYMM`).
+const LINKEDIN_VERSION: &str = "202510";
+
+/// The Lead Sync read of one form response: `{base}/rest/leadFormResponses/{id}`. Ids are
+/// letters, digits and dashes; anything else is refused rather than spliced into the path.
+pub fn response_url(api_url: &str, external_id: &str) -> Result<String, IntakeError> {
+    let ok = !external_id.is_empty()
+        && external_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if !ok {
+        return Err(IntakeError::Malformed(
+            "LinkedIn lead form response id must be letters, digits and dashes".into(),
+        ));
+    }
+    Ok(format!(
+        "{}/rest/leadFormResponses/{external_id}",
+        api_url.trim_end_matches('/')
+    ))
+}
+
+/// A Lead Sync `leadFormResponses` record: answers carry only a question id, so the source's
+/// mapping says which id is which field (unmapped answers land in `custom` by question id).
+pub fn parse_response(body: &[u8], mapping: &FieldMapping) -> Result<PlatformLead, IntakeError> {
+    let v: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| IntakeError::Malformed(format!("not a LinkedIn lead form response: {e}")))?;
+    let id = match &v["id"] {
+        serde_json::Value::String(s) => s.rsplit(':').next().unwrap_or(s).to_owned(),
+        serde_json::Value::Number(n) => n.to_string(),
+        _ => {
+            return Err(IntakeError::NotALead(
+                "LinkedIn lead form response without id".into(),
+            ))
+        }
+    };
+    let mut lead = PlatformLead {
+        external_id: Some(id.clone()),
+        dedupe_key: format!("linkedin:{id}:CREATED"),
+        is_test: v["testLead"].as_bool().unwrap_or(false),
+        submitted_at: v["submittedAt"]
+            .as_i64()
+            .and_then(DateTime::from_timestamp_millis),
+        ..Default::default()
+    };
+    if let Some(form) = v["versionedLeadGenFormUrn"].as_str() {
+        lead.campaign.insert("form_id".into(), form.to_owned());
+    }
+    for answer in v["formResponse"]["answers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let question = match &answer["questionId"] {
+            serde_json::Value::Number(n) => n.to_string(),
+            serde_json::Value::String(s) => s.clone(),
+            _ => continue,
+        };
+        let details = &answer["answerDetails"];
+        let text = details["textQuestionAnswer"]["answer"]
+            .as_str()
+            .map(str::to_owned)
+            .or_else(|| {
+                details["multipleChoiceAnswer"]["options"]
+                    .as_array()
+                    .map(|o| {
+                        o.iter()
+                            .map(|x| x.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+            });
+        let Some(text) = text else { continue };
+        let field = mapping
+            .get(&question)
+            .map(String::as_str)
+            .unwrap_or("custom");
+        assign(&mut lead, field, &question, text);
+    }
+    let consents: Vec<bool> = v["formResponse"]["consentResponses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["accepted"].as_bool())
+        .collect();
+    if !consents.is_empty() {
+        lead.consent = Some(consents.iter().all(|c| *c));
+    }
+    Ok(lead)
 }
 
 #[cfg(test)]
@@ -306,5 +426,32 @@ mod tests {
                 let _ = platform(&secret).parse(&r, &FieldMapping::new());
             }
         }
+    }
+
+    #[test]
+    fn linkedin_answers_map_by_question_id() {
+        let body = br#"{"id":"urn:li:leadFormResponse:4f6c-4","submittedAt":1773750120456,"testLead":false,
+            "versionedLeadGenFormUrn":"urn:li:versionedLeadGenForm:(urn:li:leadGenForm:71039482,3)",
+            "formResponse":{"answers":[
+              {"questionId":1,"answerDetails":{"textQuestionAnswer":{"answer":"Sofia@Example.com"}}},
+              {"questionId":2,"answerDetails":{"textQuestionAnswer":{"answer":"Sofia Rossi"}}},
+              {"questionId":9,"answerDetails":{"textQuestionAnswer":{"answer":"50-200"}}}],
+              "consentResponses":[{"accepted":true}]}}"#;
+        let mapping: FieldMapping = [
+            ("1".to_owned(), "email".to_owned()),
+            ("2".to_owned(), "full_name".to_owned()),
+        ]
+        .into();
+        let lead = parse_response(body, &mapping).unwrap();
+        assert_eq!(lead.external_id.as_deref(), Some("4f6c-4"));
+        assert_eq!(lead.fields.email.as_deref(), Some("Sofia@Example.com"));
+        assert_eq!(lead.fields.full_name.as_deref(), Some("Sofia Rossi"));
+        assert_eq!(lead.custom.get("9").map(String::as_str), Some("50-200"));
+        assert_eq!(lead.consent, Some(true));
+        assert_eq!(
+            lead.submitted_at.map(|t| t.timestamp_millis()),
+            Some(1773750120456)
+        );
+        assert!(response_url("https://api.linkedin.com", "../x").is_err());
     }
 }

@@ -233,6 +233,33 @@ impl Platform for Meta {
         "meta"
     }
 
+    fn takes_handshake(&self) -> bool {
+        true
+    }
+
+    fn api_base(&self) -> Option<&'static str> {
+        Some("https://graph.facebook.com")
+    }
+
+    fn details_request(
+        &self,
+        api_base: &str,
+        external_id: &str,
+    ) -> Option<Result<ApiRequest, IntakeError>> {
+        Some(fetch_url(api_base, external_id).map(|url| ApiRequest {
+            url,
+            headers: Vec::new(),
+        }))
+    }
+
+    fn parse_details(
+        &self,
+        body: &[u8],
+        mapping: &FieldMapping,
+    ) -> Result<PlatformLead, IntakeError> {
+        parse_graph_lead(body, mapping)
+    }
+
     /// A handshake GET is authentic when `hub.mode` is `subscribe` and `hub.verify_token`
     /// matches the source's verify token; any other request must carry a valid
     /// `X-Hub-Signature-256` over the raw body, keyed with the app secret.

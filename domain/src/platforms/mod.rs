@@ -2,10 +2,15 @@
 //! delivery looks like, and how it maps onto a lead. One module per platform, each a
 //! [`Platform`]; pure functions over the raw request, no AWS and no I/O.
 //!
-//! The capture handler chooses the platform from the source's `kind`, authenticates, then
-//! parses into [`Intake`]: either a handshake to answer (Meta's `hub.challenge`, LinkedIn's
-//! `challengeCode`) or one [`PlatformLead`] per lead in the delivery, each with the dedupe key
-//! the platform's retries share.
+//! The capture handler chooses the platform from the source's `kind` ([`platform`], the one
+//! table of kinds), authenticates, then parses into [`Intake`]: either a handshake to answer
+//! (Meta's `hub.challenge`, LinkedIn's `challengeCode`) or one [`PlatformLead`] per lead in the
+//! delivery, each with the dedupe key the platform's retries share. Platforms that deliver ids
+//! only also describe how their API is read ([`Platform::details_request`],
+//! [`Platform::parse_details`]); the adapter just does the HTTP.
+//!
+//! Our own `json` and `form` formats are platforms too ([`Json`], [`Form`]): their rules are
+//! ours rather than a vendor's, but they go through the same intake.
 
 use std::collections::BTreeMap;
 
@@ -17,11 +22,13 @@ use super::lead::LeadFields;
 use crate::secret::Secret;
 
 pub mod calendly;
+pub mod form;
 pub mod google;
 pub mod gravity_forms;
 pub mod html_form;
 pub mod hubspot;
 pub mod jotform;
+pub mod json;
 pub mod linkedin;
 pub mod meta;
 pub mod tally;
@@ -30,11 +37,13 @@ pub mod unbounce;
 pub mod webflow;
 
 pub use calendly::Calendly;
+pub use form::Form;
 pub use google::Google;
 pub use gravity_forms::GravityForms;
 pub use html_form::HtmlForm;
 pub use hubspot::HubSpot;
 pub use jotform::Jotform;
+pub use json::Json;
 pub use linkedin::LinkedIn;
 pub use meta::Meta;
 pub use tally::Tally;
@@ -44,6 +53,89 @@ pub use webflow::Webflow;
 
 #[cfg(test)]
 pub(crate) mod fixtures;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    /// A JSON object with the lead's fields.
+    Json,
+    /// `application/x-www-form-urlencoded`, as a plain HTML form posts it.
+    Form,
+    /// Tally `FORM_RESPONSE` webhooks (`Tally-Signature`).
+    Tally,
+    /// Meta (Facebook / Instagram) Lead Ads `leadgen` webhooks; details fetched from the Graph API.
+    Meta,
+    /// Google Ads lead form webhooks (key in the body).
+    Google,
+    /// LinkedIn Lead Gen Forms notifications (`X-LI-Signature`); details fetched.
+    Linkedin,
+    /// HubSpot webhooks, signature v3; details fetched.
+    Hubspot,
+    /// Typeform `form_response` webhooks (`Typeform-Signature`).
+    Typeform,
+    /// Unbounce form submit webhooks (no signature: a URL token).
+    Unbounce,
+    /// Webflow `form_submission` webhooks (timestamped HMAC).
+    Webflow,
+    /// Calendly `invitee.created` webhooks (`Calendly-Webhook-Signature`).
+    Calendly,
+    /// Jotform webhooks (a URL token).
+    Jotform,
+    /// Gravity Forms Webhooks Add-On (bearer token).
+    GravityForms,
+    /// A plain HTML form on your own website: honeypot, time trap, optional token.
+    HtmlForm,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthScheme {
+    /// `X-Leadrelay-Signature: sha256=<hex>` over the body (or `<timestamp>.<body>`).
+    Hmac,
+    /// A per-source token in the `token` query parameter, for forms that cannot sign.
+    Token,
+}
+
+/// What a platform is built from besides its kind: the source's own settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings<'a> {
+    /// For `json` and `form`: how our own scheme authenticates.
+    pub auth: AuthScheme,
+    /// For `form`: the field humans never fill.
+    pub honeypot: Option<&'a str>,
+    /// The source's secret (LinkedIn answers its handshake with an HMAC of it).
+    pub secret: Option<&'a Secret>,
+}
+
+impl Default for Settings<'_> {
+    fn default() -> Self {
+        Settings {
+            auth: AuthScheme::Hmac,
+            honeypot: None,
+            secret: None,
+        }
+    }
+}
+
+/// The platform behind a source kind: the one place a kind is registered.
+pub fn platform<'a>(kind: SourceKind, settings: Settings<'a>) -> Box<dyn Platform + Send + 'a> {
+    match kind {
+        SourceKind::Json => Box::new(Json::new(settings.auth)),
+        SourceKind::Form => Box::new(Form::new(settings.auth, settings.honeypot)),
+        SourceKind::Tally => Box::new(Tally),
+        SourceKind::Meta => Box::new(Meta),
+        SourceKind::Google => Box::new(Google),
+        SourceKind::Linkedin => Box::new(LinkedIn::new(settings.secret)),
+        SourceKind::Hubspot => Box::new(HubSpot),
+        SourceKind::Typeform => Box::new(Typeform),
+        SourceKind::Unbounce => Box::new(Unbounce),
+        SourceKind::Webflow => Box::new(Webflow),
+        SourceKind::Calendly => Box::new(Calendly),
+        SourceKind::Jotform => Box::new(Jotform),
+        SourceKind::GravityForms => Box::new(GravityForms),
+        SourceKind::HtmlForm => Box::new(HtmlForm),
+    }
+}
 
 /// A request as it arrived, in plain types.
 #[derive(Debug, Clone)]
@@ -56,6 +148,32 @@ pub struct Incoming<'a> {
     pub body: &'a [u8],
     /// Our clock, for timestamp tolerances.
     pub now: DateTime<Utc>,
+}
+
+/// A request refused before anything is kept (400).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// How an accepted delivery is kept and answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Receipt {
+    /// Our own formats: one lead per delivery, the delivery kept in the lead's own
+    /// transaction (pointing at its lead), answered `201 {"lead_id"}` for a new lead and `200`
+    /// with `joined` or `duplicate` otherwise.
+    OneLead,
+    /// A vendor's delivery of any number of leads: kept first, then its leads; answered
+    /// `{"lead_ids", "duplicates"}` with this status (or the source's `success_redirect`).
+    Batch { status: u16 },
+}
+
+/// A read of a platform's API, described; the adapter adds the bearer token and sends it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiRequest {
+    pub url: String,
+    pub headers: Vec<(&'static str, &'static str)>,
 }
 
 impl Incoming<'_> {
@@ -117,6 +235,9 @@ pub struct PlatformLead {
     /// Every other answer, keyed by its stable key or label.
     pub custom: BTreeMap<String, String>,
     pub consent: Option<bool>,
+    /// Our own form's configured honeypot was filled: a bot. (Vendor parsers that flag bots
+    /// keep the reason in `custom["spam_reason"]` instead, where the lead keeps it.)
+    pub honeypot_filled: bool,
 }
 
 /// What a delivery amounts to.
@@ -144,9 +265,58 @@ pub trait Platform: Sync {
     /// Reads the delivery.
     fn parse(&self, req: &Incoming, mapping: &FieldMapping) -> Result<Intake, IntakeError>;
 
-    /// The status the platform expects for an accepted delivery.
-    fn success_status(&self) -> u16 {
-        200
+    /// How an accepted delivery is kept and answered.
+    fn receipt(&self) -> Receipt {
+        Receipt::Batch { status: 200 }
+    }
+
+    /// Whether the platform subscribes with a GET handshake; for the others a GET (a crawler,
+    /// a person opening the URL) must not make a lead.
+    fn takes_handshake(&self) -> bool {
+        false
+    }
+
+    /// Checks the media type (lower-cased, without parameters); `Err` names the one wanted
+    /// (415). Vendors send what they send and their parsers refuse what they cannot read.
+    fn check_content_type(&self, _content_type: &str) -> Result<(), &'static str> {
+        Ok(())
+    }
+
+    /// Checks made after authentication and before the delivery is kept.
+    fn check_request(&self, _req: &Incoming) -> Result<(), Refusal> {
+        Ok(())
+    }
+
+    /// The largest body taken when the source does not say.
+    fn default_body_limit(&self) -> usize {
+        crate::intake::MAX_BODY_BYTES
+    }
+
+    /// The public API's base URL, for platforms whose details are read from it.
+    fn api_base(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// The read of one lead's details behind the id a delivery carried; `None` when the
+    /// platform delivers complete leads.
+    fn details_request(
+        &self,
+        _api_base: &str,
+        _external_id: &str,
+    ) -> Option<Result<ApiRequest, IntakeError>> {
+        None
+    }
+
+    /// Reads the API's answer to [`Platform::details_request`].
+    fn parse_details(
+        &self,
+        _body: &[u8],
+        _mapping: &FieldMapping,
+    ) -> Result<PlatformLead, IntakeError> {
+        Err(IntakeError::Malformed(format!(
+            "{} has no lead details to read",
+            self.name()
+        )))
     }
 }
 
@@ -261,4 +431,123 @@ pub fn timestamp(s: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s.trim())
         .ok()
         .map(|t| t.with_timezone(&Utc))
+}
+
+impl crate::lead::Lead {
+    /// A new lead from one item of a delivery, as it arrived (enrich normalises it).
+    pub fn from_delivery_item(
+        lead_id: &str,
+        source: &str,
+        delivery_id: &str,
+        received_at: DateTime<Utc>,
+        mut p: PlatformLead,
+    ) -> crate::lead::Lead {
+        use crate::lead::{Lead, Stage};
+        // Explicit parameters win; the landing page's query string fills in the rest.
+        if let Some(page) = &p.landing_page {
+            crate::attribution::params_in_url(page).fill_missing(&mut p.utm, &mut p.click_ids);
+        }
+        let attribution = crate::attribution::Touch {
+            at: p.submitted_at.unwrap_or(received_at),
+            source: source.to_owned(),
+            utm: p.utm.clone(),
+            click_ids: p.click_ids.clone(),
+            landing_page: p.landing_page.take(),
+            referrer: p.referrer.take(),
+        };
+        let mut attributes = p.custom;
+        // Platform parsers flag bots (honeypot, time trap) under this key.
+        let is_spam = p.honeypot_filled || attributes.contains_key("spam_reason");
+        if let Some(consent) = p.consent {
+            attributes.insert("consent".into(), consent.to_string());
+        }
+        Lead {
+            stage: if p.requires_fetch {
+                Stage::PendingFetch
+            } else {
+                Stage::Captured
+            },
+            is_spam,
+            is_test: p.is_test,
+            fields: p.fields,
+            utm: p.utm,
+            attributes,
+            external_id: p.external_id,
+            submitted_at: p.submitted_at,
+            click_ids: p.click_ids,
+            attribution: Some(attribution),
+            campaign: p.campaign,
+            phone_country_hint: p.phone_country_hint,
+            ..Lead::new(lead_id, source, delivery_id, received_at)
+        }
+    }
+}
+
+/// Longest `Idempotency-Key` taken.
+const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+/// The dedupe key of a delivery in our own formats: the sender's `Idempotency-Key` when it
+/// gives one, else a hash of the body, so a retry of the same bytes is recognised.
+pub fn idempotency_key(req: &Incoming) -> Result<String, Refusal> {
+    match req.header("idempotency-key").map(str::trim) {
+        Some(k) if k.is_empty() || k.len() > MAX_IDEMPOTENCY_KEY => Err(Refusal {
+            code: "bad_idempotency_key",
+            message: format!("Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters"),
+        }),
+        Some(k) => Ok(format!("key:{k}")),
+        None => {
+            use sha2::Digest;
+            Ok(format!(
+                "sha256:{}",
+                hex::encode(sha2::Sha256::digest(req.body))
+            ))
+        }
+    }
+}
+
+/// Our own scheme's check: the HMAC headers or the `?token=` the source's `auth` names.
+fn verify_own_auth(auth: AuthScheme, req: &Incoming, creds: &Credentials) -> Result<(), AuthError> {
+    // Secrets are resolved for every source at start-up; a missing one cannot happen, but if
+    // it did, refusing is the safe answer.
+    let secret = creds.secret.ok_or(AuthError::BadSignature)?;
+    match auth {
+        AuthScheme::Hmac => crate::auth::verify_hmac(
+            secret,
+            req.header("x-leadrelay-signature"),
+            req.header("x-leadrelay-timestamp"),
+            req.body,
+            req.now,
+        ),
+        AuthScheme::Token => crate::auth::verify_token(secret, req.query_param("token").as_deref()),
+    }
+}
+
+impl PlatformLead {
+    /// One lead in our own format, as an item of its delivery.
+    pub fn from_submission(s: crate::intake::Submission, dedupe_key: String) -> PlatformLead {
+        PlatformLead {
+            dedupe_key,
+            fields: s.fields,
+            utm: s.utm,
+            click_ids: s.click_ids,
+            landing_page: s.landing_page,
+            referrer: s.referrer,
+            custom: s.attributes,
+            honeypot_filled: s.is_spam,
+            ..Default::default()
+        }
+    }
+}
+
+/// Our own formats' parse: the body into one item keyed by [`idempotency_key`].
+fn own_intake(
+    req: &Incoming,
+    parsed: Result<crate::intake::Submission, IntakeError>,
+) -> Result<Intake, IntakeError> {
+    let submission = parsed?;
+    // `check_request` refused a bad key before the delivery was kept.
+    let key = idempotency_key(req).map_err(|r| IntakeError::Malformed(r.message))?;
+    Ok(Intake::Leads(vec![PlatformLead::from_submission(
+        submission, key,
+    )]))
 }

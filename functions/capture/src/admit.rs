@@ -22,7 +22,7 @@ pub(crate) enum Admitted {
 }
 
 /// Rounds of read-decide-write when other submissions of the same person keep winning.
-const ATTEMPTS: usize = 4;
+const ATTEMPTS: u32 = 4;
 
 /// Stores `lead` (a new submission) with its `captured` event, or joins it to the person's
 /// open lead. `delivery`, when given, is kept in the same transaction, pointing at whichever
@@ -37,16 +37,12 @@ pub(crate) async fn admit(
 ) -> Result<Admitted, StoreError> {
     let now = captured.at;
     let keys = if identity::has_identity(&lead) {
-        let default_country = lead.phone_country_hint.clone().or_else(|| {
-            deps.config
-                .source(&lead.source)
-                .and_then(|s| s.default_country.clone())
-        });
+        let default_country = lead.phone_country(&deps.config);
         identity::keys(&lead.fields, default_country.as_deref())
     } else {
         Vec::new()
     };
-    for _ in 0..ATTEMPTS {
+    for attempt in 0..ATTEMPTS {
         let mut persons: Vec<Option<Person>> = Vec::with_capacity(keys.len());
         for key in &keys {
             persons.push(deps.store.person(key).await?);
@@ -127,7 +123,11 @@ pub(crate) async fn admit(
             }
         };
         match result {
-            Err(StoreError::Conflict) => continue,
+            // Another submission of the same person won: decide again after the policy's pause.
+            Err(StoreError::Conflict) => {
+                tokio::time::sleep(leadrelay_aws::retry::pause(attempt)).await;
+                continue;
+            }
             other => return other,
         }
     }

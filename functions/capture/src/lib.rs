@@ -9,13 +9,11 @@
 mod admit;
 mod contacted;
 mod guard;
-mod platform;
+mod intake;
 pub mod status;
-mod webhook;
 
 use http::{Method, Request, Response, StatusCode};
 use leadrelay_aws::Deps;
-use leadrelay_domain::config::SourceKind;
 
 /// The body of a request, as received.
 pub type Body = Vec<u8>;
@@ -28,28 +26,12 @@ pub async fn handle(deps: &Deps, req: Request<Body>) -> Response<String> {
     match (req.method(), segments.as_slice()) {
         (&Method::POST, ["v1", "webhooks", source]) => {
             let source = (*source).to_owned();
-            webhook::handle(deps, &source, req).await
+            intake::handle(deps, &source, req).await
         }
         // Subscription handshakes (Meta's hub.challenge, LinkedIn's challengeCode).
         (&Method::GET, ["v1", "webhooks", source]) => {
             let source = (*source).to_owned();
-            match deps.config.source(&source) {
-                // Only platforms with a subscription handshake take GETs; for the others a GET
-                // (a crawler, a person opening the URL) must not make a lead.
-                Some(s) if matches!(s.kind, SourceKind::Meta | SourceKind::Linkedin) => {
-                    platform::handle(deps, &source, s, req).await
-                }
-                Some(_) => json_error(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    "method_not_allowed",
-                    "this source takes POST",
-                ),
-                None => json_error(
-                    StatusCode::NOT_FOUND,
-                    "unknown_source",
-                    &format!("no source is called {source:?}"),
-                ),
-            }
+            intake::handshake(deps, &source, req).await
         }
         (&Method::GET, ["v1", "leads", id, "contacted"]) => {
             let id = (*id).to_owned();

@@ -182,7 +182,7 @@ pub async fn handle(deps: &Deps, lead_id: &str, req: Request<Body>) -> Response<
         ),
         Err(StatusError::Store(e)) => {
             tracing::error!(lead_id, error = %e, "status not changed");
-            crate::webhook::unavailable(Some(lead_id))
+            crate::intake::unavailable(Some(lead_id))
         }
     }
 }

@@ -1,0 +1,529 @@
+//! `POST /v1/webhooks/{source}` (and the subscription handshake GETs): every source goes
+//! through the same steps, with its platform's rules (`leadrelay_domain::platforms`):
+//! authenticate → keep the delivery → parse into items → admit each → enqueue → answer.
+
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use http::{Request, Response, StatusCode};
+use leadrelay_aws::queue::{LeadMessage, QueueName};
+use leadrelay_aws::store::RawDelivery;
+use leadrelay_aws::Deps;
+use leadrelay_domain::config::SourceConfig;
+use leadrelay_domain::intake::IntakeError;
+use leadrelay_domain::lead::{EventKind, Lead, Stage};
+use leadrelay_domain::platforms::{Credentials, Incoming, Intake, Platform, PlatformLead, Receipt};
+use leadrelay_domain::timeline;
+
+use crate::admit::{admit, Admitted};
+use crate::{header, json, json_error, Body};
+
+/// How long a redelivery is recognised: platforms retry for hours, some for days.
+const REDELIVERY_WINDOW_DAYS: i64 = 7;
+
+/// A POST: the body limit and the browser guards first, then the delivery.
+pub async fn handle(deps: &Deps, source_name: &str, req: Request<Body>) -> Response<String> {
+    let started = Instant::now();
+    let Some(source) = deps.config.source(source_name) else {
+        return unknown_source(source_name);
+    };
+    let limit = source.max_body_bytes();
+    if req.body().len() > limit {
+        return json_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            &format!("the body is larger than {} KiB", limit / 1024),
+        );
+    }
+    if let Some(refusal) = crate::guard::check(deps, source_name, source, &req).await {
+        return refusal;
+    }
+    deliver(deps, source_name, source, req, started).await
+}
+
+/// A GET: only platforms with a subscription handshake take one.
+pub async fn handshake(deps: &Deps, source_name: &str, req: Request<Body>) -> Response<String> {
+    let started = Instant::now();
+    let Some(source) = deps.config.source(source_name) else {
+        return unknown_source(source_name);
+    };
+    if !source.platform(None).takes_handshake() {
+        return json_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "this source takes POST",
+        );
+    }
+    deliver(deps, source_name, source, req, started).await
+}
+
+fn unknown_source(source_name: &str) -> Response<String> {
+    json_error(
+        StatusCode::NOT_FOUND,
+        "unknown_source",
+        &format!("no source is called {source_name:?}"),
+    )
+}
+
+async fn deliver(
+    deps: &Deps,
+    source_name: &str,
+    source: &SourceConfig,
+    req: Request<Body>,
+    started: Instant,
+) -> Response<String> {
+    let secret = deps.secrets.source(source_name);
+    let platform = source.platform(secret);
+    let now = deps.clock.now();
+    let headers: Vec<(String, String)> = req
+        .headers()
+        .iter()
+        .filter_map(|(k, v)| {
+            v.to_str()
+                .ok()
+                .map(|v| (k.as_str().to_ascii_lowercase(), v.to_owned()))
+        })
+        .collect();
+    let url = called_url(&req, source.public_url.as_deref());
+    let incoming = Incoming {
+        method: req.method().as_str(),
+        url: &url,
+        headers: &headers,
+        body: req.body(),
+        now,
+    };
+    let creds = Credentials {
+        secret,
+        verify_token: deps.secrets.verify_token(source_name),
+    };
+    if let Err(e) = platform.authenticate(&incoming, &creds) {
+        tracing::info!(source = source_name, platform = platform.name(), reason = %e, "delivery refused: not authentic");
+        return json_error(StatusCode::UNAUTHORIZED, "unauthorized", &e.to_string());
+    }
+    let content_type = header(&req, "content-type")
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    if let Err(want) = platform.check_content_type(&content_type) {
+        return json_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            &format!("source {source_name:?} takes {want}"),
+        );
+    }
+    if let Err(r) = platform.check_request(&incoming) {
+        return json_error(StatusCode::BAD_REQUEST, r.code, &r.message);
+    }
+    let delivery_id = deps.clock.new_id().to_string();
+    let delivery = raw_delivery(&delivery_id, source_name, now, &req);
+    let items = match platform.parse(&incoming, &source.mapping) {
+        Ok(Intake::Handshake {
+            status,
+            content_type,
+            body,
+        }) => {
+            return Response::builder()
+                .status(status)
+                .header("content-type", content_type)
+                .body(body)
+                .unwrap_or_else(|_| internal("cannot build the answer"));
+        }
+        Ok(Intake::Leads(items)) => items,
+        Err(e) => return refuse(deps, delivery, e, started).await,
+    };
+    let ctx = Ctx {
+        deps,
+        source_name,
+        now,
+        started,
+    };
+    match platform.receipt() {
+        Receipt::OneLead => one_lead(&ctx, delivery, items).await,
+        Receipt::Batch { status } => batch(&ctx, &*platform, source, delivery, items, status).await,
+    }
+}
+
+/// What every step of one delivery shares.
+struct Ctx<'a> {
+    deps: &'a Deps,
+    source_name: &'a str,
+    now: DateTime<Utc>,
+    started: Instant,
+}
+
+/// Our own formats: the delivery is kept in its lead's transaction, pointing at that lead.
+async fn one_lead(
+    ctx: &Ctx<'_>,
+    delivery: RawDelivery,
+    items: Vec<PlatformLead>,
+) -> Response<String> {
+    let Ok([item]) = <[PlatformLead; 1]>::try_from(items) else {
+        tracing::error!(
+            source = ctx.source_name,
+            "a one-lead delivery parsed into another number of leads"
+        );
+        return internal("the delivery did not parse into one lead");
+    };
+    let delivery_id = delivery.delivery_id.clone();
+    let (lead_id, admitted, spam) = match capture_one(ctx, &delivery_id, item, Some(delivery)).await
+    {
+        Ok(done) => done,
+        Err(response) => return response,
+    };
+    let source = ctx.source_name;
+    let elapsed_ms = ctx.started.elapsed().as_millis() as u64;
+    match admitted {
+        Taken::Created => {
+            tracing::info!(
+                source,
+                lead_id,
+                delivery_id,
+                spam,
+                elapsed_ms,
+                "lead captured"
+            );
+            json(
+                StatusCode::CREATED,
+                serde_json::json!({ "lead_id": lead_id }),
+            )
+        }
+        Taken::Joined => {
+            tracing::info!(
+                source,
+                lead_id,
+                delivery_id,
+                elapsed_ms,
+                "repeat submission joined its open lead"
+            );
+            json(
+                StatusCode::OK,
+                serde_json::json!({ "lead_id": lead_id, "joined": true }),
+            )
+        }
+        Taken::Duplicate => {
+            tracing::info!(
+                source,
+                lead_id,
+                delivery_id,
+                elapsed_ms,
+                "redelivery recognised"
+            );
+            json(
+                StatusCode::OK,
+                serde_json::json!({ "lead_id": lead_id, "duplicate": true }),
+            )
+        }
+    }
+}
+
+/// A vendor's delivery: kept first (invariant 2 in docs/architecture.md), then one lead per item.
+async fn batch(
+    ctx: &Ctx<'_>,
+    platform: &dyn Platform,
+    source: &SourceConfig,
+    mut delivery: RawDelivery,
+    items: Vec<PlatformLead>,
+    status: u16,
+) -> Response<String> {
+    let deps = ctx.deps;
+    let source_name = ctx.source_name;
+    let delivery_id = delivery.delivery_id.clone();
+    // A lead needs a way to reach the person, unless its details are still to be fetched.
+    let reachable =
+        |l: &PlatformLead| l.requires_fetch || l.fields.email.is_some() || l.fields.phone.is_some();
+    if !items.is_empty() && !items.iter().any(reachable) {
+        let e = IntakeError::NotALead(
+            "a lead needs an email or a phone number; neither was given".into(),
+        );
+        return refuse(deps, delivery, e, ctx.started).await;
+    }
+    let unreachable = items.iter().filter(|l| !reachable(l)).count();
+    if unreachable > 0 {
+        tracing::info!(
+            source = source_name,
+            delivery_id,
+            skipped = unreachable,
+            "items without email or phone skipped"
+        );
+    }
+    let items: Vec<PlatformLead> = items.into_iter().filter(reachable).collect();
+    delivery.outcome = if items.is_empty() {
+        "ignored"
+    } else {
+        "accepted"
+    }
+    .into();
+    if let Err(e) = deps.store.put_delivery(&delivery).await {
+        tracing::error!(source = source_name, delivery_id, error = %e, "cannot keep the delivery");
+        return unavailable(None);
+    }
+    let mut lead_ids = Vec::new();
+    let mut duplicates = 0usize;
+    for item in items {
+        match capture_one(ctx, &delivery_id, item, None).await {
+            Ok((id, taken, _)) => {
+                duplicates += usize::from(taken != Taken::Created);
+                lead_ids.push(id);
+            }
+            Err(response) => return response,
+        }
+    }
+    tracing::info!(
+        source = source_name,
+        platform = platform.name(),
+        delivery_id,
+        leads = lead_ids.len(),
+        duplicates,
+        elapsed_ms = ctx.started.elapsed().as_millis() as u64,
+        "platform delivery captured"
+    );
+    if let Some(to) = &source.success_redirect {
+        // A browser posted the form: send it on to the thank-you page.
+        return Response::builder()
+            .status(StatusCode::SEE_OTHER)
+            .header("location", to)
+            .header("content-type", "application/json")
+            .body(serde_json::json!({ "lead_ids": lead_ids }).to_string())
+            .unwrap_or_else(|_| internal("bad redirect"));
+    }
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    let mut body = serde_json::json!({ "lead_ids": lead_ids, "duplicates": duplicates });
+    if let [one] = lead_ids.as_slice() {
+        body["lead_id"] = one.as_str().into();
+    }
+    json(status, body)
+}
+
+/// What became of one item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Taken {
+    Created,
+    Joined,
+    Duplicate,
+}
+
+/// Stores one lead of a delivery (or finds the one its dedupe key made before) and moves it
+/// on. `delivery`, when given, is kept in the same transaction. Returns the lead's id, what
+/// became of the item and whether it was spam.
+async fn capture_one(
+    ctx: &Ctx<'_>,
+    delivery_id: &str,
+    item: PlatformLead,
+    delivery: Option<RawDelivery>,
+) -> Result<(String, Taken, bool), Response<String>> {
+    let (deps, source_name, now) = (ctx.deps, ctx.source_name, ctx.now);
+    let lead_id = deps.clock.new_id().to_string();
+    let key = item.dedupe_key.clone();
+    let honeypot = item.honeypot_filled;
+    let lead = Lead::from_delivery_item(&lead_id, source_name, delivery_id, now, item);
+    let summary = match (lead.is_test, lead.stage) {
+        (true, _) => {
+            format!("captured from {source_name} as a test lead; it will not be routed or emailed")
+        }
+        (_, Stage::PendingFetch) => {
+            format!("captured from {source_name}; details to be fetched from the platform")
+        }
+        _ if honeypot => {
+            format!("captured from {source_name} as spam (honeypot filled); it will not be routed")
+        }
+        _ if lead.is_spam => format!("captured from {source_name} as spam; it will not be routed"),
+        _ => format!("captured from {source_name}"),
+    };
+    let event = timeline::event_at(
+        deps.clock.as_ref(),
+        now,
+        &lead_id,
+        EventKind::Captured,
+        "capture",
+        summary,
+    );
+    let expires = now + chrono::Duration::days(REDELIVERY_WINDOW_DAYS);
+    let is_spam = lead.is_spam;
+    let moves_on_now = moves_on(&lead);
+    let kept_with_lead = delivery.is_some();
+    let delivery = delivery.map(|mut d| {
+        d.outcome = if is_spam { "spam" } else { "accepted" }.into();
+        d.lead_id = Some(lead_id.clone());
+        d
+    });
+    match admit(deps, lead, delivery.clone(), event, &key, expires).await {
+        Ok(Admitted::Created) => {
+            if moves_on_now {
+                enqueue(deps, source_name, &lead_id, "lead stored but not enqueued").await?;
+            }
+            Ok((lead_id, Taken::Created, is_spam))
+        }
+        Ok(Admitted::Joined { lead_id }) => {
+            // Enrich scores the lead again with the new submission in it.
+            enqueue(
+                deps,
+                source_name,
+                &lead_id,
+                "joined lead not enqueued for a new score",
+            )
+            .await?;
+            Ok((lead_id, Taken::Joined, is_spam))
+        }
+        Ok(Admitted::Duplicate { lead_id }) => {
+            let kept = match delivery {
+                Some(mut d) => {
+                    d.outcome = "duplicate".into();
+                    d.lead_id = Some(lead_id.clone());
+                    d.expires_at = Some(expires.timestamp());
+                    Some(deps.store.put_delivery(&d).await)
+                }
+                None => None,
+            };
+            // If an earlier attempt stored the lead but could not enqueue it, this is the
+            // retry that moves it on. Enrich is idempotent, so a second message does no harm.
+            match deps.store.get_lead(&lead_id).await {
+                Ok(Some(l)) if moves_on(&l) => {
+                    enqueue(deps, source_name, &lead_id, "redelivered lead not enqueued").await?
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(lead_id, error = %e, "cannot read the lead of a redelivery");
+                    return Err(unavailable(Some(&lead_id)));
+                }
+            }
+            if let Some(Err(e)) = kept {
+                tracing::warn!(lead_id, error = %e, "redelivery not kept");
+            }
+            Ok((lead_id, Taken::Duplicate, is_spam))
+        }
+        Err(e) => {
+            let what = if kept_with_lead {
+                "cannot store the delivery"
+            } else {
+                "cannot store a lead"
+            };
+            tracing::error!(source = source_name, delivery_id, error = %e, "{what}");
+            Err(unavailable(None))
+        }
+    }
+}
+
+/// Whether a stored lead goes on to enrich: captured ones, pending ones (enrich fetches their
+/// details first) and ones a repeat submission joined (for a new score); never spam or tests.
+fn moves_on(lead: &Lead) -> bool {
+    (matches!(lead.stage, Stage::Captured | Stage::PendingFetch) || lead.needs_rescore)
+        && !lead.is_quarantined()
+}
+
+/// Sends a stored lead on to enrich. A failure is answered 503 so the platform retries, and
+/// the retry (a redelivery) sends it again.
+async fn enqueue(
+    deps: &Deps,
+    source_name: &str,
+    lead_id: &str,
+    failure: &'static str,
+) -> Result<(), Response<String>> {
+    let message = LeadMessage {
+        lead_id: lead_id.to_owned(),
+    };
+    deps.queues
+        .send(QueueName::Captured, &message)
+        .await
+        .map_err(|e| {
+            tracing::error!(source = source_name, lead_id, error = %e, "{failure}");
+            unavailable(Some(lead_id))
+        })
+}
+
+/// The URL the platform called, for schemes that sign it: the source's configured public
+/// URL, else the Host header and X-Forwarded-Proto (http when absent) as API Gateway passes
+/// them on.
+fn called_url(req: &Request<Body>, public_url: Option<&str>) -> String {
+    let query = req
+        .uri()
+        .query()
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
+    if let Some(base) = public_url {
+        return format!("{base}{query}");
+    }
+    let h = |n: &str| req.headers().get(n).and_then(|v| v.to_str().ok());
+    let scheme = h("x-forwarded-proto").unwrap_or("http");
+    let host = h("host")
+        .or_else(|| req.uri().host())
+        .unwrap_or("localhost");
+    format!("{scheme}://{host}{}{query}", req.uri().path())
+}
+
+fn raw_delivery(
+    delivery_id: &str,
+    source: &str,
+    now: DateTime<Utc>,
+    req: &Request<Body>,
+) -> RawDelivery {
+    let (body, body_base64) = match std::str::from_utf8(req.body()) {
+        Ok(s) => (Some(s.to_owned()), None),
+        Err(_) => {
+            use base64::Engine;
+            (
+                None,
+                Some(base64::engine::general_purpose::STANDARD.encode(req.body())),
+            )
+        }
+    };
+    RawDelivery {
+        delivery_id: delivery_id.to_owned(),
+        source: source.to_owned(),
+        received_at: now,
+        content_type: header(req, "content-type").map(str::to_owned),
+        body,
+        body_base64,
+        outcome: "received".into(),
+        error: None,
+        lead_id: None,
+        expires_at: None,
+    }
+}
+
+/// 400 or 422, after keeping the delivery so it can be replayed once the problem is fixed.
+async fn refuse(
+    deps: &Deps,
+    mut delivery: RawDelivery,
+    e: IntakeError,
+    started: Instant,
+) -> Response<String> {
+    let status = match e {
+        IntakeError::Malformed(_) => StatusCode::BAD_REQUEST,
+        IntakeError::NotALead(_) => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    delivery.outcome = e.code().into();
+    delivery.error = Some(e.to_string());
+    if let Err(store_err) = deps.store.put_delivery(&delivery).await {
+        tracing::error!(source = delivery.source, delivery_id = delivery.delivery_id, error = %store_err, "cannot keep a refused delivery");
+        return unavailable(None);
+    }
+    tracing::info!(
+        source = delivery.source,
+        delivery_id = delivery.delivery_id,
+        outcome = e.code(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "delivery kept but refused"
+    );
+    json(
+        status,
+        serde_json::json!({ "error": e.code(), "message": e.to_string(), "delivery_id": delivery.delivery_id }),
+    )
+}
+
+fn internal(message: &str) -> Response<String> {
+    json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+}
+
+pub(crate) fn unavailable(lead_id: Option<&str>) -> Response<String> {
+    let mut body = serde_json::json!({
+        "error": "unavailable",
+        "message": "the delivery could not be completed; retry it",
+    });
+    if let Some(id) = lead_id {
+        body["lead_id"] = id.into();
+    }
+    let mut r = json(StatusCode::SERVICE_UNAVAILABLE, body);
+    r.headers_mut()
+        .insert("retry-after", http::HeaderValue::from_static("5"));
+    r
+}
