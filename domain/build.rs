@@ -5,7 +5,10 @@
 use std::path::{Path, PathBuf};
 
 fn main() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../templates");
+    // Read at run time, not compiled in: a build script binary may be reused for another
+    // checkout of the same crate (worktrees sharing a target directory).
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let dir = Path::new(&manifest_dir).join("../templates");
     println!("cargo:rerun-if-changed={}", dir.display());
     let mut files = Vec::new();
     walk(&dir, &mut files);

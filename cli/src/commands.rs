@@ -232,8 +232,8 @@ pub async fn lead(config_location: &str, lead_id: &str, json: bool) -> Result<()
     Ok(())
 }
 
-/// What the company provider said: "1200 employees, Software, DE", "not known to the
-/// provider", "lookup failed: <why>"; nothing when there was no lookup.
+/// What the company provider said: `1200 employees, Software, DE`, `not known to the
+/// provider`, `lookup failed: <why>`; nothing when there was no lookup.
 fn company_data(e: &leadrelay_domain::lead::Enrichment) -> Option<String> {
     use leadrelay_domain::company::CompanyLookup;
     match e.company_lookup? {
