@@ -78,6 +78,39 @@ impl Fixture {
 }
 
 /// Runs a fixture through a platform and checks everything it expects. Returns the parsed
+/// A platform that takes its secret as `?token=` in the URL refuses a wrong token and a
+/// missing one, on the sample's own body and headers.
+pub fn check_url_token_refusals(platform: &dyn Platform, sample: &str, path: &str) {
+    let f = Fixture::load(sample);
+    let (body, headers, secret) = (f.body(), f.headers(), f.secret());
+    let creds = Credentials {
+        secret: Some(&secret),
+        ..Default::default()
+    };
+    let wrong = format!("https://hooks.example.test{path}?token=not-the-token");
+    let req = Incoming {
+        method: "POST",
+        url: &wrong,
+        headers: &headers,
+        body: &body,
+        now: f.now(),
+    };
+    assert_eq!(
+        platform.authenticate(&req, &creds),
+        Err(AuthError::BadToken),
+        "{sample}"
+    );
+    let bare = format!("https://hooks.example.test{path}");
+    let req = Incoming { url: &bare, ..req };
+    assert!(
+        matches!(
+            platform.authenticate(&req, &creds),
+            Err(AuthError::Missing(_))
+        ),
+        "{sample}"
+    );
+}
+
 /// intake (when it got that far) for further checks.
 pub fn check(platform: &dyn Platform, name: &str, mapping: &FieldMapping) -> Option<Intake> {
     let f = Fixture::load(name);

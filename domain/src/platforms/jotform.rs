@@ -230,7 +230,7 @@ impl Platform for Jotform {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platforms::fixtures::{check, Fixture};
+    use crate::platforms::fixtures::{check, check_url_token_refusals};
     use proptest::prelude::*;
 
     fn creds(secret: &Secret) -> Credentials<'_> {
@@ -247,27 +247,7 @@ mod tests {
 
     #[test]
     fn a_wrong_or_missing_token_is_refused() {
-        let f = Fixture::load("jotform-basic");
-        let (body, headers, secret) = (f.body(), f.headers(), f.secret());
-        let req = Incoming {
-            method: "POST",
-            url: "https://hooks.example.test/webhooks/jotform?token=jf_tok_8e2d4c6a0b1f3958",
-            headers: &headers,
-            body: &body,
-            now: f.now(),
-        };
-        assert_eq!(
-            Jotform.authenticate(&req, &creds(&secret)),
-            Err(AuthError::BadToken)
-        );
-        let req = Incoming {
-            url: "https://hooks.example.test/webhooks/jotform",
-            ..req
-        };
-        assert!(matches!(
-            Jotform.authenticate(&req, &creds(&secret)),
-            Err(AuthError::Missing(_))
-        ));
+        check_url_token_refusals(&Jotform, "jotform-basic", "/webhooks/jotform");
     }
 
     #[test]
