@@ -8,17 +8,27 @@ assignment per lead, exact weights and caps when many routers share a team's rot
 on exactly that, so the local stack and the tests run moto with every DynamoDB write behind
 one lock.
 
+A transaction backs up only the items it writes, not the whole table: moto 5 deep-copies the
+whole table before every TransactWriteItems (and keeps every copy alive in its instance
+registry), so a transaction's cost grew with the table, and 50 routers racing over one team's
+rotation spent their time copying tables. DynamoDB's cost per transaction does not depend on
+the table. The outcome is the same all-or-nothing: a cancelled transaction puts back exactly
+the items it wrote.
+
 And `/moto-api/data.json?service=ses` dumps one service's models only: the full dump walks
 every model instance moto ever tracked (every DynamoDB item version included), which grows
 with each test, while the tests only read the emails SES took.
 """
 
+import copy
 import json
 import sys
 import threading
 from urllib.parse import parse_qs, urlparse
 
+from moto.dynamodb import models as dynamodb_models
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.table import Table
 from moto.moto_api._internal.responses import MotoAPIResponse
 
 _WRITES = threading.RLock()
@@ -41,6 +51,61 @@ for _name in (
     "batch_write_item",
 ):
     setattr(DynamoDBBackend, _name, _serialised(getattr(DynamoDBBackend, _name)))
+
+
+class _NoTableBackup:
+    """`copy` for moto.dynamodb.models: the whole-table backup in transact_write_items becomes
+    the table itself; the items a transaction writes are backed up in transact_write_items."""
+
+    def __getattr__(self, name):
+        return getattr(copy, name)
+
+    @staticmethod
+    def deepcopy(x, memo=None):
+        return x if isinstance(x, Table) else copy.deepcopy(x, memo)
+
+
+dynamodb_models.copy = _NoTableBackup()
+_transact = DynamoDBBackend.transact_write_items  # already behind the write lock
+
+
+def _item_key(table, op_type, op):
+    if op_type == "Put":
+        attrs = op["Item"]
+        key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+        if table.range_key_attr is not None:
+            key[table.range_key_attr] = attrs[table.range_key_attr]
+        return key
+    return op["Key"]
+
+
+def _transact_write_items(self, transact_items):
+    with _WRITES:
+        before = []
+        for entry in transact_items:
+            try:
+                op_type, op = next(iter(entry.items()))
+                table = self.get_table(op["TableName"])
+                key = _item_key(table, op_type, op)
+                current = self.get_item(op["TableName"], key)
+            except Exception:
+                continue  # moto itself refuses the transaction for it
+            attrs = copy.deepcopy(current.to_json()["Attributes"]) if current else None
+            before.append((op["TableName"], key, attrs))
+        try:
+            return _transact(self, transact_items)
+        except BaseException:
+            for name, key, attrs in reversed(before):
+                if attrs is None:
+                    if self.get_item(name, key) is not None:
+                        self.delete_item(name, key)
+                else:
+                    self.put_item(name, attrs)
+            raise
+
+
+_transact_write_items.__name__ = "transact_write_items"
+DynamoDBBackend.transact_write_items = _transact_write_items
 
 _full_dump = MotoAPIResponse.model_data
 

@@ -63,8 +63,8 @@ where
     }
 }
 
-/// A random pause in `1 ms ..= min(CAP, BASE × 2^losses)`: the policy's backoff, for a loop
-/// that must count attempts instead of time.
+/// A random pause in `1 ms ..= min(CAP, BASE × 2^losses)`: the policy's backoff, also for a
+/// loop that cannot be written as one closure (capture's admit).
 pub fn pause(losses: u32) -> Duration {
     use std::hash::BuildHasher;
     let ceiling = (BASE.as_millis() as u64)

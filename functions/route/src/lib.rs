@@ -41,11 +41,11 @@ impl retry::Conflict for RouteError {
     }
 }
 
-/// Rounds of read-decide-save while other routers take the team's rotation first: each round
-/// one of them wins, so 50 leads at once over one team need at most 50. Kept apart from
-/// `retry::on_conflict` for now: on the local emulator a rush of 50 routers needs longer than
-/// a time budget that fits route's 30 s timeout (see the note on issue 9).
-const ATTEMPTS: u32 = 80;
+/// How long a router keeps deciding again while others take the team's rotation first: each
+/// round one of them wins, so a rush of leads over one team needs many rounds. Route's
+/// timeout is 30 s (infra/template.yaml); an attempt takes tens of milliseconds on DynamoDB,
+/// so 5 s is ample for the last one and the send to notify.
+const RETRY_BUDGET: std::time::Duration = std::time::Duration::from_secs(25);
 
 /// A batch from the scored queue.
 pub async fn handle_batch(deps: &Deps, messages: Vec<QueueMessage>) -> BatchOutcome {
@@ -61,16 +61,7 @@ pub async fn handle_batch(deps: &Deps, messages: Vec<QueueMessage>) -> BatchOutc
 /// double-assign nor skew the shares; a router that loses that race reads both again and
 /// decides again, under the one retry policy.
 pub async fn route_lead(deps: &Deps, lead_id: String) -> Result<(), RouteError> {
-    let mut attempt = 0;
-    let message = loop {
-        match route_once(deps, &lead_id).await {
-            Err(e) if retry::Conflict::is_conflict(&e) && attempt + 1 < ATTEMPTS => {
-                tokio::time::sleep(retry::pause(attempt)).await;
-                attempt += 1;
-            }
-            other => break other?,
-        }
-    };
+    let message = retry::on_conflict_within(RETRY_BUDGET, || route_once(deps, &lead_id)).await?;
     if let Some(message) = message {
         deps.queues.send(QueueName::Notify, &message).await?;
     }
