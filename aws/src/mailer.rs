@@ -11,8 +11,23 @@ use leadrelay_domain::escape::header_safe;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
-    #[error("SES SendEmail failed: {0}")]
-    Send(String),
+    #[error("SES SendEmail failed: {message}")]
+    Send {
+        message: String,
+        /// Throttled, timed out, a 5xx, or no answer: the same email may go later.
+        transient: bool,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl MailError {
+    /// Whether sending again may succeed (an unverified sender or a rejected address will not).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            MailError::Send { transient, .. } => *transient,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -61,7 +76,11 @@ impl Mailer {
             .message(message)
             .send()
             .await
-            .map_err(|e| MailError::Send(DisplayErrorContext(&e).to_string()))?;
+            .map_err(|e| MailError::Send {
+                message: DisplayErrorContext(&e).to_string(),
+                transient: crate::sdk_error::is_transient(&e),
+                source: Box::new(e),
+            })?;
         Ok(out.message_id)
     }
 }

@@ -35,6 +35,22 @@ pub enum FetchError {
     },
 }
 
+impl FetchError {
+    /// Whether reading again later may succeed: the platform was unreachable, slow, busy or
+    /// failing. A missing token, an unsupported platform, a refused request (4xx but 429) or an
+    /// answer we cannot read will fail the same way until someone changes something.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            FetchError::Request { .. } => true,
+            FetchError::Status { status, .. } => *status == 429 || *status >= 500,
+            FetchError::NoToken(_)
+            | FetchError::NoApiUrl(_)
+            | FetchError::Unsupported { .. }
+            | FetchError::Parse { .. } => false,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct PlatformApi {
     http: reqwest::Client,

@@ -23,6 +23,18 @@ pub enum EnrichError {
     Fetch(#[from] FetchError),
 }
 
+impl EnrichError {
+    /// Whether the message is worth delivering again (a platform read or a store fault that may
+    /// pass), or will fail the same way every time.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            EnrichError::Store(e) => e.is_transient(),
+            EnrichError::Queue(e) => e.is_transient(),
+            EnrichError::Fetch(e) => e.is_transient(),
+        }
+    }
+}
+
 /// A batch from the captured queue.
 pub async fn handle_batch(deps: &Deps, messages: Vec<QueueMessage>) -> BatchOutcome {
     batch::process("captured", messages, |m: LeadMessage| {

@@ -27,6 +27,16 @@ pub enum EscalateError {
     Queue(#[from] QueueError),
 }
 
+impl EscalateError {
+    /// Whether the next pass may do better (every failure here is a store or queue fault).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            EscalateError::Store(e) => e.is_transient(),
+            EscalateError::Queue(e) => e.is_transient(),
+        }
+    }
+}
+
 /// What one pass did.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
 pub struct PassReport {

@@ -35,6 +35,23 @@ pub enum NotifyError {
     Mail(#[from] MailError),
 }
 
+impl NotifyError {
+    /// Whether the message is worth delivering again: another worker's claim lapses, a store or
+    /// SES fault may pass. A missing owner, step, key or template will not appear by itself.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            NotifyError::InFlight { .. } => true,
+            NotifyError::Store(e) => e.is_transient(),
+            NotifyError::Mail(e) => e.is_transient(),
+            NotifyError::NoOwner(_)
+            | NotifyError::NoSuchStep { .. }
+            | NotifyError::NoLinkKey
+            | NotifyError::NoTemplates
+            | NotifyError::Template(_) => false,
+        }
+    }
+}
+
 /// A batch from the notify queue.
 pub async fn handle_batch(deps: &Deps, messages: Vec<QueueMessage>) -> BatchOutcome {
     batch::process("notify", messages, |m: NotifyMessage| notify(deps, m)).await
