@@ -61,17 +61,17 @@ impl Config {
 
     /// The folder of template overrides: `LEADRELAY_TEMPLATES_DIR`, else `email.templates`.
     pub fn templates_dir(&self) -> Option<PathBuf> {
-        match std::env::var_os("LEADRELAY_TEMPLATES_DIR") {
-            Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir)),
-            _ => self.email.templates.clone(),
-        }
+        self.env
+            .templates_dir
+            .clone()
+            .or_else(|| self.email.templates.clone())
     }
 
     /// The link-signing secret reference; `LEADRELAY_LINK_SECRET` wins over the file.
     pub fn link_secret_ref(&self) -> SecretRef {
-        match std::env::var("LEADRELAY_LINK_SECRET") {
-            Ok(v) => SecretRef::Literal(crate::secret::Secret::new(v)),
-            Err(_) => SecretRef::parse(&self.links.secret),
+        match &self.env.link_secret {
+            Some(v) => SecretRef::Literal(v.clone()),
+            None => SecretRef::parse(&self.links.secret),
         }
     }
 }

@@ -99,8 +99,8 @@ impl Config {
     /// `LEADRELAY_ENRICHMENT_KEY` wins over the file.
     pub fn enrichment_key_ref(&self) -> Option<SecretRef> {
         self.enrichment.provider.as_ref()?;
-        if let Ok(v) = std::env::var("LEADRELAY_ENRICHMENT_KEY") {
-            return Some(SecretRef::Literal(crate::secret::Secret::new(v)));
+        if let Some(v) = &self.env.enrichment_key {
+            return Some(SecretRef::Literal(v.clone()));
         }
         self.enrichment
             .provider

@@ -83,9 +83,9 @@ impl Config {
 
     /// The CRM token reference; `LEADRELAY_CRM_TOKEN` wins over the file.
     pub fn crm_token_ref(&self) -> Option<SecretRef> {
-        match std::env::var("LEADRELAY_CRM_TOKEN") {
-            Ok(v) => Some(SecretRef::Literal(crate::secret::Secret::new(v))),
-            Err(_) => self.crm.token.as_deref().map(SecretRef::parse),
+        match &self.env.crm_token {
+            Some(v) => Some(SecretRef::Literal(v.clone())),
+            None => self.crm.token.as_deref().map(SecretRef::parse),
         }
     }
 }

@@ -6,6 +6,7 @@
 //! reads the file and runs the checks in order.
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -16,6 +17,7 @@ mod calendars;
 mod durations;
 mod email;
 mod enrichment;
+mod environment;
 mod lifecycle;
 mod regions;
 mod routing;
@@ -53,6 +55,8 @@ pub struct Config {
     pub crm: CrmConfig,
     /// Named sets of ISO country codes for `in_region` conditions.
     pub regions: BTreeMap<String, Vec<String>>,
+    /// The environment's overrides, read at load (see `environment`).
+    env: environment::Environment,
 }
 
 /// The file as written, before cross-checks.
@@ -117,7 +121,18 @@ impl Config {
         Ok(config)
     }
 
+    /// Parses and checks a configuration, with the overrides of the process's environment.
     pub fn from_toml(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        Self::from_toml_with_env(text, origin, &|name| std::env::var_os(name))
+    }
+
+    /// As [`Config::from_toml`], with the overrides read from `env` instead of the process's
+    /// environment, so a test can load with a given environment without touching the process's.
+    pub fn from_toml_with_env(
+        text: &str,
+        origin: &str,
+        env: &dyn Fn(&str) -> Option<OsString>,
+    ) -> Result<Self, ConfigError> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
             origin: origin.to_owned(),
             message: e.to_string().trim_end().to_owned(),
@@ -136,6 +151,7 @@ impl Config {
             identity: raw.identity,
             lifecycle: raw.lifecycle,
             crm: raw.crm,
+            env: environment::Environment::default(),
             regions: raw
                 .regions
                 .into_iter()
@@ -145,6 +161,7 @@ impl Config {
         config.build_calendars(&raw.calendars)?;
         config.expand_regions()?;
         config.validate()?;
+        config.env = environment::Environment::read(&config.sources, env);
         Ok(config)
     }
 

@@ -4,8 +4,9 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use super::environment::SourceEnvironment;
 use super::{is_slug, Config, ConfigError};
-use crate::secret::SecretRef;
+use crate::secret::{Secret, SecretRef};
 
 /// The kinds are the platforms' vocabulary: each names a platform module.
 pub use crate::platforms::{AuthScheme, SourceKind};
@@ -181,49 +182,43 @@ impl Config {
 
     /// The secret reference of a source, the environment override winning over the file.
     pub fn source_secret_ref(&self, source: &str) -> Option<SecretRef> {
-        let var = Self::source_env_var(source, "SECRET");
-        if let Ok(value) = std::env::var(&var) {
-            return Some(SecretRef::Literal(crate::secret::Secret::new(value)));
-        }
-        self.sources
-            .get(source)?
-            .secret
-            .as_deref()
-            .map(SecretRef::parse)
+        self.source_ref(source, |e| e.secret.as_ref(), |s| s.secret.as_deref())
     }
 
     /// The verify token reference of a source, the environment override winning over the file.
     pub fn source_verify_token_ref(&self, source: &str) -> Option<SecretRef> {
-        self.source_ref(source, "VERIFY_TOKEN", |s| s.verify_token.as_deref())
+        self.source_ref(
+            source,
+            |e| e.verify_token.as_ref(),
+            |s| s.verify_token.as_deref(),
+        )
     }
 
     /// The API access token reference of a source, the environment override winning.
     pub fn source_access_token_ref(&self, source: &str) -> Option<SecretRef> {
-        self.source_ref(source, "ACCESS_TOKEN", |s| s.access_token.as_deref())
+        self.source_ref(
+            source,
+            |e| e.access_token.as_ref(),
+            |s| s.access_token.as_deref(),
+        )
     }
 
     fn source_ref(
         &self,
         source: &str,
-        key: &str,
+        from_env: impl Fn(&SourceEnvironment) -> Option<&Secret>,
         field: impl Fn(&SourceConfig) -> Option<&str>,
     ) -> Option<SecretRef> {
-        if let Ok(value) = std::env::var(Self::source_env_var(source, key)) {
-            return Some(SecretRef::Literal(crate::secret::Secret::new(value)));
+        if let Some(value) = self.env.sources.get(source).and_then(from_env) {
+            return Some(SecretRef::Literal(value.clone()));
         }
         field(self.sources.get(source)?).map(SecretRef::parse)
     }
 
     /// The base URL of a source's platform API: `LEADRELAY_<SOURCE>_API_URL`, the file, or
-    /// the platform's public API.
-    pub fn source_api_url(&self, source: &str) -> Option<String> {
-        if let Ok(url) = std::env::var(Self::source_env_var(source, "API_URL")) {
-            return Some(url);
-        }
-        let s = self.sources.get(source)?;
-        s.api_url
-            .clone()
-            .or_else(|| s.platform(None).api_base().map(str::to_owned))
+    /// the platform's public API (resolved at load: enrich asks on every delivery).
+    pub fn source_api_url(&self, source: &str) -> Option<&str> {
+        self.env.sources.get(source)?.api_url.as_deref()
     }
 }
 
