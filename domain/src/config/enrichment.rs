@@ -14,15 +14,16 @@ pub struct EnrichmentConfig {
     /// Extra free-mail domains on top of the built-in list.
     #[serde(default)]
     pub free_email_domains: Vec<String>,
-    /// The company data provider; none: leads are scored without company data.
-    #[serde(default)]
-    pub provider: Option<ProviderConfig>,
+    /// The company data provider; none: leads are scored without company data. Written
+    /// `[enrichment.provider]`, as users always have.
+    #[serde(default, rename = "provider")]
+    pub company_provider: Option<CompanyProviderConfig>,
 }
 
 /// A company enrichment provider reached over HTTP (the contract is in `domain::company`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ProviderConfig {
+pub struct CompanyProviderConfig {
     /// Base URL: lookups go to `{url}/companies?domain=<domain>`.
     pub url: String,
     /// Secret reference for the API key, sent as `Authorization: Bearer <key>`;
@@ -30,7 +31,7 @@ pub struct ProviderConfig {
     #[serde(default)]
     pub key: Option<String>,
     /// How long one lookup may take; past it the lead goes on without company data.
-    #[serde(default = "default_provider_timeout", with = "humantime_serde")]
+    #[serde(default = "default_company_provider_timeout", with = "humantime_serde")]
     pub timeout: Duration,
     /// How long an answer about a known company is cached, per domain.
     #[serde(default = "default_cache_ttl", with = "humantime_serde")]
@@ -42,9 +43,9 @@ pub struct ProviderConfig {
 
 /// The longest lookup timeout allowed: well inside enrich's Lambda timeout (30 s) even when a
 /// batch of leads waits on a slow provider.
-pub const MAX_PROVIDER_TIMEOUT: Duration = Duration::from_secs(10);
+pub const MAX_COMPANY_PROVIDER_TIMEOUT: Duration = Duration::from_secs(10);
 
-fn default_provider_timeout() -> Duration {
+fn default_company_provider_timeout() -> Duration {
     Duration::from_millis(1500)
 }
 
@@ -56,7 +57,7 @@ fn default_not_found_ttl() -> Duration {
     Duration::from_secs(24 * 3600)
 }
 
-impl ProviderConfig {
+impl CompanyProviderConfig {
     pub fn cache_ttl(&self) -> crate::company::CacheTtl {
         crate::company::CacheTtl {
             found: self.cache_ttl,
@@ -68,7 +69,7 @@ impl ProviderConfig {
 impl Config {
     /// The provider's URL, timeout and cache TTLs.
     pub(super) fn validate_enrichment(&self) -> Result<(), ConfigError> {
-        if let Some(p) = &self.enrichment.provider {
+        if let Some(p) = &self.enrichment.company_provider {
             let key = "enrichment.provider";
             let url = url::Url::parse(&p.url).ok();
             if !url.is_some_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host()) {
@@ -77,7 +78,7 @@ impl Config {
                     format!("{:?} is not an http:// or https:// URL", p.url),
                 ));
             }
-            if p.timeout.is_zero() || p.timeout > MAX_PROVIDER_TIMEOUT {
+            if p.timeout.is_zero() || p.timeout > MAX_COMPANY_PROVIDER_TIMEOUT {
                 return Err(self.invalid(
                     format!("{key}.timeout"),
                     "must be more than 0 and at most 10s",
@@ -97,13 +98,13 @@ impl Config {
 
     /// The company provider's API key reference, when a provider is configured;
     /// `LEADRELAY_ENRICHMENT_KEY` wins over the file.
-    pub fn enrichment_key_ref(&self) -> Option<SecretRef> {
-        self.enrichment.provider.as_ref()?;
-        if let Some(v) = &self.env.enrichment_key {
+    pub fn company_provider_key_ref(&self) -> Option<SecretRef> {
+        self.enrichment.company_provider.as_ref()?;
+        if let Some(v) = &self.env.company_provider_key {
             return Some(SecretRef::Literal(v.clone()));
         }
         self.enrichment
-            .provider
+            .company_provider
             .as_ref()?
             .key
             .as_deref()
@@ -128,22 +129,22 @@ mod tests {
         assert!(Config::from_toml(LOCAL, "local.toml")
             .unwrap()
             .enrichment
-            .provider
+            .company_provider
             .is_none());
         let c = with_provider(
             "url = \"https://companies.example\"\nkey = \"ssm:/leadrelay/secrets/enrichment\"",
         )
         .unwrap();
-        let p = c.enrichment.provider.as_ref().unwrap();
+        let p = c.enrichment.company_provider.as_ref().unwrap();
         assert_eq!(p.timeout, Duration::from_millis(1500));
         assert_eq!(p.cache_ttl, Duration::from_secs(30 * 86_400));
         assert_eq!(p.not_found_ttl, Duration::from_secs(86_400));
         assert_eq!(
-            c.enrichment_key_ref(),
+            c.company_provider_key_ref(),
             Some(SecretRef::Ssm("/leadrelay/secrets/enrichment".into()))
         );
         let c = with_provider("url = \"http://127.0.0.1:9\"\ntimeout = \"250ms\"\ncache_ttl = \"7d\"\nnot_found_ttl = \"6h\"").unwrap();
-        let p = c.enrichment.provider.as_ref().unwrap();
+        let p = c.enrichment.company_provider.as_ref().unwrap();
         assert_eq!(p.timeout, Duration::from_millis(250));
         assert_eq!(p.cache_ttl().not_found, Duration::from_secs(6 * 3600));
     }

@@ -25,7 +25,7 @@ pub(super) struct Environment {
     pub(super) sources: BTreeMap<String, SourceEnvironment>,
     pub(super) link_secret: Option<Secret>,
     pub(super) crm_token: Option<Secret>,
-    pub(super) enrichment_key: Option<Secret>,
+    pub(super) company_provider_key: Option<Secret>,
     pub(super) templates_dir: Option<PathBuf>,
 }
 
@@ -65,7 +65,7 @@ impl Environment {
                 .collect(),
             link_secret: secret("LEADRELAY_LINK_SECRET"),
             crm_token: secret("LEADRELAY_CRM_TOKEN"),
-            enrichment_key: secret("LEADRELAY_ENRICHMENT_KEY"),
+            company_provider_key: secret("LEADRELAY_ENRICHMENT_KEY"),
             templates_dir: env("LEADRELAY_TEMPLATES_DIR")
                 .filter(|dir| !dir.is_empty())
                 .map(PathBuf::from),
@@ -147,6 +147,6 @@ mod tests {
     #[test]
     fn the_company_providers_key_needs_a_provider() {
         let c = with_env(&[("LEADRELAY_ENRICHMENT_KEY", "key-env")]);
-        assert_eq!(c.enrichment_key_ref(), None);
+        assert_eq!(c.company_provider_key_ref(), None);
     }
 }

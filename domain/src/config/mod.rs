@@ -27,7 +27,7 @@ mod sources;
 mod teams;
 
 pub use email::{EmailConfig, LinksConfig};
-pub use enrichment::{EnrichmentConfig, ProviderConfig, MAX_PROVIDER_TIMEOUT};
+pub use enrichment::{CompanyProviderConfig, EnrichmentConfig, MAX_COMPANY_PROVIDER_TIMEOUT};
 pub use lifecycle::{CrmConfig, IdentityConfig, LifecycleConfig};
 pub use routing::{AccountConfig, RoutingConfig, RoutingRule};
 pub use scoring::{GradesConfig, QualificationConfig, ScoringConfig, ScoringRule, TierConfig};

@@ -258,4 +258,10 @@ mod tests {
             "LEADRELAY_GRAVITY_FORMS_SECRET"
         );
     }
+
+    #[test]
+    fn linkedin_is_written_as_one_word() {
+        let c = Config::from_toml(LOCAL, "local.toml").unwrap();
+        assert_eq!(c.sources["linkedin"].kind, SourceKind::LinkedIn);
+    }
 }
