@@ -6,11 +6,11 @@
 use std::time::Duration;
 
 use leadrelay_domain::company::{self, CacheTtl, LookupError, LookupResult, MAX_ANSWER_BYTES};
-use leadrelay_domain::config::ProviderConfig;
+use leadrelay_domain::config::CompanyProviderConfig;
 use leadrelay_domain::secret::Secret;
 
 #[derive(Debug, thiserror::Error)]
-pub enum ProviderError {
+pub enum CompanyProviderError {
     #[error("enrichment.provider.url: {0:?} cannot be a base URL")]
     BadUrl(String),
 }
@@ -30,13 +30,13 @@ impl CompanyProvider {
     /// to each of its requests.
     pub fn new(
         http: reqwest::Client,
-        config: &ProviderConfig,
+        config: &CompanyProviderConfig,
         key: Secret,
-    ) -> Result<Self, ProviderError> {
+    ) -> Result<Self, CompanyProviderError> {
         let base = url::Url::parse(&config.url)
             .ok()
             .filter(|u| !u.cannot_be_a_base())
-            .ok_or_else(|| ProviderError::BadUrl(config.url.clone()))?;
+            .ok_or_else(|| CompanyProviderError::BadUrl(config.url.clone()))?;
         Ok(Self {
             http,
             base,
@@ -104,7 +104,7 @@ mod tests {
     use super::*;
 
     fn provider(url: &str) -> CompanyProvider {
-        let config: ProviderConfig = toml::from_str(&format!("url = {url:?}")).unwrap();
+        let config: CompanyProviderConfig = toml::from_str(&format!("url = {url:?}")).unwrap();
         CompanyProvider::new(reqwest::Client::new(), &config, Secret::new("k")).unwrap()
     }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use aws_config::{BehaviorVersion, SdkConfig};
 
-use crate::company_provider::{CompanyProvider, ProviderError};
+use crate::company_provider::{CompanyProvider, CompanyProviderError};
 use crate::mailer::Mailer;
 use crate::platform_api::PlatformApi;
 use crate::queue::{QueueName, Queues};
@@ -30,7 +30,7 @@ pub enum DepsError {
     #[error("secret for {what}: {message}")]
     Secret { what: String, message: String },
     #[error(transparent)]
-    Provider(#[from] ProviderError),
+    CompanyProvider(#[from] CompanyProviderError),
     #[error("email template {0}")]
     Templates(#[from] TemplateError),
 }
@@ -64,7 +64,7 @@ pub struct Secrets {
     access_tokens: BTreeMap<String, Secret>,
     link: Option<Secret>,
     crm: Option<Secret>,
-    enrichment_key: Option<Secret>,
+    company_provider_key: Option<Secret>,
 }
 
 impl Secrets {
@@ -94,8 +94,8 @@ impl Secrets {
     }
 
     /// The company provider's API key, when a provider is configured.
-    pub fn enrichment_key(&self) -> Option<&Secret> {
-        self.enrichment_key.as_ref()
+    pub fn company_provider_key(&self) -> Option<&Secret> {
+        self.company_provider_key.as_ref()
     }
 
     /// Reads every secret the configuration refers to: environment overrides first, then SSM
@@ -136,12 +136,12 @@ impl Secrets {
             Some(r) => Some(fetch("crm.token", r, ssm).await?),
             None => None,
         };
-        let enrichment_key = match &config.enrichment.provider {
+        let company_provider_key = match &config.enrichment.company_provider {
             None => None,
             Some(_) => {
                 let what = "enrichment.provider.key";
                 let r = config
-                    .enrichment_key_ref()
+                    .company_provider_key_ref()
                     .ok_or_else(|| DepsError::Secret {
                         what: what.into(),
                         message:
@@ -157,7 +157,7 @@ impl Secrets {
             access_tokens,
             link,
             crm,
-            enrichment_key,
+            company_provider_key,
         })
     }
 }
@@ -348,7 +348,10 @@ impl Deps {
         );
         // One HTTP client (one connection pool) for every outbound call.
         let http = crate::platform_api::http_client();
-        let company_provider = match (&config.enrichment.provider, secrets.enrichment_key()) {
+        let company_provider = match (
+            &config.enrichment.company_provider,
+            secrets.company_provider_key(),
+        ) {
             (Some(p), Some(key)) => Some(CompanyProvider::new(http.clone(), p, key.clone())?),
             _ => None,
         };

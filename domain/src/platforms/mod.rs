@@ -68,7 +68,9 @@ pub enum SourceKind {
     /// Google Ads lead form webhooks (key in the body).
     Google,
     /// LinkedIn Lead Gen Forms notifications (`X-LI-Signature`); details fetched.
-    Linkedin,
+    // snake_case would read `linked_in`; configuration files say `kind = "linkedin"`.
+    #[serde(rename = "linkedin")]
+    LinkedIn,
     /// HubSpot webhooks, signature v3; details fetched.
     Hubspot,
     /// Typeform `form_response` webhooks (`Typeform-Signature`).
@@ -125,7 +127,7 @@ pub fn platform<'a>(kind: SourceKind, settings: Settings<'a>) -> Box<dyn Platfor
         SourceKind::Tally => Box::new(Tally),
         SourceKind::Meta => Box::new(Meta),
         SourceKind::Google => Box::new(Google),
-        SourceKind::Linkedin => Box::new(LinkedIn::new(settings.secret)),
+        SourceKind::LinkedIn => Box::new(LinkedIn::new(settings.secret)),
         SourceKind::Hubspot => Box::new(HubSpot),
         SourceKind::Typeform => Box::new(Typeform),
         SourceKind::Unbounce => Box::new(Unbounce),

@@ -239,6 +239,6 @@ async fn fetch(
         .ok_or_else(|| FetchError::NoApiUrl(source.to_owned()))?;
     let id = external_id.unwrap_or_default();
     deps.platform_api
-        .fetch(config.kind, &api, token, id, &config.mapping)
+        .fetch(config.kind, api, token, id, &config.mapping)
         .await
 }
