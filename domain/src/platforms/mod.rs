@@ -72,7 +72,9 @@ pub enum SourceKind {
     #[serde(rename = "linkedin")]
     LinkedIn,
     /// HubSpot webhooks, signature v3; details fetched.
-    Hubspot,
+    // snake_case would read `hub_spot`; configuration files say `kind = "hubspot"`.
+    #[serde(rename = "hubspot")]
+    HubSpot,
     /// Typeform `form_response` webhooks (`Typeform-Signature`).
     Typeform,
     /// Unbounce form submit webhooks (no signature: a URL token).
@@ -128,7 +130,7 @@ pub fn platform<'a>(kind: SourceKind, settings: Settings<'a>) -> Box<dyn Platfor
         SourceKind::Meta => Box::new(Meta),
         SourceKind::Google => Box::new(Google),
         SourceKind::LinkedIn => Box::new(LinkedIn::new(settings.secret)),
-        SourceKind::Hubspot => Box::new(HubSpot),
+        SourceKind::HubSpot => Box::new(HubSpot),
         SourceKind::Typeform => Box::new(Typeform),
         SourceKind::Unbounce => Box::new(Unbounce),
         SourceKind::Webflow => Box::new(Webflow),
