@@ -2,7 +2,7 @@
 
 use leadrelay_domain::company::CachedCompany;
 
-use super::{aws, items, Store, StoreError};
+use super::{aws, items, keys, Store, StoreError};
 
 impl Store {
     /// The cached provider answer for a company domain, fresh or not (the caller checks
@@ -10,7 +10,7 @@ impl Store {
     pub async fn get_company(&self, domain: &str) -> Result<Option<CachedCompany>, StoreError> {
         self.get_raw(items::company_key(domain), false)
             .await?
-            .map(|i| items::decode(&items::company_pk(domain), i))
+            .map(|i| items::decode(&keys::company_pk(domain), i))
             .transpose()
     }
 

@@ -4,7 +4,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{aws, items, Store, StoreError};
+use super::{aws, items, keys, Store, StoreError};
 use leadrelay_domain::emails::Email;
 
 /// What claiming an email found.
@@ -44,7 +44,7 @@ const EMAIL_CLAIM_LEASE_SECS: i64 = 120;
 impl Store {
     /// The emails recorded for a lead.
     pub async fn emails(&self, lead_id: &str) -> Result<Vec<EmailRecord>, StoreError> {
-        self.query_prefix(lead_id, "EMAIL#").await
+        self.query_prefix(lead_id, keys::EMAIL_SK_PREFIX).await
     }
 
     /// Claims the right to send one email of a lead. The claim is a lease: if its holder dies

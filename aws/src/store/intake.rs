@@ -5,7 +5,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{aws, items, Store, StoreError, TransactFailure};
+use super::{aws, items, keys, Store, StoreError, TransactFailure};
 use leadrelay_domain::lead::{Lead, LeadEvent};
 
 /// A delivery as it arrived, kept so it can be replayed (invariant 2 in docs/architecture.md).
@@ -206,7 +206,7 @@ impl Store {
     pub async fn person(&self, identity_key: &str) -> Result<Option<Person>, StoreError> {
         self.get_raw(items::person_key(identity_key), true)
             .await?
-            .map(|i| items::decode(&items::person_pk(identity_key), i))
+            .map(|i| items::decode(&keys::person_pk(identity_key), i))
             .transpose()
     }
 
@@ -226,7 +226,7 @@ impl Store {
         let key = items::delivery_key(delivery_id);
         self.get_raw(key, false)
             .await?
-            .map(|i| items::decode(&format!("DELIVERY#{delivery_id}"), i))
+            .map(|i| items::decode(&keys::delivery_pk(delivery_id), i))
             .transpose()
     }
 }

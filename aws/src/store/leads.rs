@@ -3,7 +3,7 @@
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use serde::Deserialize;
 
-use super::{at_version, aws, items, Store, StoreError, TransactFailure};
+use super::{at_version, aws, items, keys, Store, StoreError, TransactFailure};
 use leadrelay_domain::lead::{Lead, LeadEvent};
 
 /// What [`Store::modify_lead`]'s closure decided.
@@ -30,7 +30,7 @@ impl Store {
         // Strongly consistent: stages run right after each other.
         self.get_raw(items::lead_key(lead_id), true)
             .await?
-            .map(|i| items::decode(&items::lead_pk(lead_id), i))
+            .map(|i| items::decode(&keys::lead_pk(lead_id), i))
             .transpose()
     }
 
@@ -105,7 +105,7 @@ impl Store {
 
     /// A lead's timeline, oldest first.
     pub async fn timeline(&self, lead_id: &str) -> Result<Vec<LeadEvent>, StoreError> {
-        self.query_prefix(lead_id, "EVENT#").await
+        self.query_prefix(lead_id, keys::EVENT_SK_PREFIX).await
     }
 
     pub(super) async fn query_prefix<T: for<'de> Deserialize<'de>>(
@@ -113,7 +113,7 @@ impl Store {
         lead_id: &str,
         prefix: &str,
     ) -> Result<Vec<T>, StoreError> {
-        let pk = items::lead_pk(lead_id);
+        let pk = keys::lead_pk(lead_id);
         let mut pages = self
             .client
             .query()
@@ -140,7 +140,7 @@ impl Store {
             .scan()
             .table_name(&self.table)
             .filter_expression("sk = :lead")
-            .expression_attribute_values(":lead", AttributeValue::S("LEAD".into()))
+            .expression_attribute_values(":lead", AttributeValue::S(keys::LEAD_SK.into()))
             .into_paginator()
             .items()
             .send();

@@ -21,6 +21,7 @@ mod emails;
 mod erase;
 mod intake;
 mod items;
+mod keys;
 mod leads;
 mod rate_limits;
 mod routing;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
 
-use super::{at_version, aws, items, Store, StoreError, TransactFailure};
+use super::{at_version, aws, items, keys, Store, StoreError, TransactFailure};
 use leadrelay_domain::lead::{Lead, LeadEvent};
 use leadrelay_domain::routing::TeamState;
 
@@ -15,7 +15,7 @@ impl Store {
         Ok(self
             .get_raw(items::rotation_key(team), true)
             .await?
-            .map(|i| items::decode(&format!("TEAM#{team}"), i))
+            .map(|i| items::decode(&keys::team_pk(team), i))
             .transpose()?
             .unwrap_or_default())
     }
