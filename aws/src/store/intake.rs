@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{aws, items, keys, Store, StoreError, TransactFailure};
+use leadrelay_domain::intake::IntakeError;
 use leadrelay_domain::lead::{Lead, LeadEvent};
 
 /// A delivery as it arrived, kept so it can be replayed (invariant 2 in docs/architecture.md).
@@ -21,8 +22,7 @@ pub struct RawDelivery {
     pub body: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_base64: Option<String>,
-    /// accepted, duplicate, spam, malformed_body, not_a_lead.
-    pub outcome: String,
+    pub outcome: DeliveryOutcome,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -30,6 +30,62 @@ pub struct RawDelivery {
     /// Seconds since the epoch after which DynamoDB may delete it (duplicates only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
+}
+
+/// What became of a delivery. Stored under these snake_case names, which tables already hold:
+/// a variant may be added, never renamed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryOutcome {
+    /// Nothing decided yet: what a delivery starts as; capture replaces it before keeping it.
+    Received,
+    /// Taken: a lead was made from it, or (a platform's delivery) its leads are taken next.
+    Accepted,
+    /// A platform's delivery that carried no lead, kept all the same.
+    Ignored,
+    /// Its lead was captured as spam: kept, never routed.
+    Spam,
+    /// A repeat submission, added to the person's open lead instead of starting one.
+    Joined,
+    /// A redelivery of a submission already taken: points at the earlier lead and expires.
+    Duplicate,
+    /// Refused (400): the body could not be read in its declared format.
+    MalformedBody,
+    /// Refused (422): readable, but no email or phone to reach anyone by.
+    NotALead,
+}
+
+impl DeliveryOutcome {
+    /// The name as stored (and as logged).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryOutcome::Received => "received",
+            DeliveryOutcome::Accepted => "accepted",
+            DeliveryOutcome::Ignored => "ignored",
+            DeliveryOutcome::Spam => "spam",
+            DeliveryOutcome::Joined => "joined",
+            DeliveryOutcome::Duplicate => "duplicate",
+            DeliveryOutcome::MalformedBody => "malformed_body",
+            DeliveryOutcome::NotALead => "not_a_lead",
+        }
+    }
+}
+
+/// A refused delivery's outcome is the refusal's code, the one the response body carries.
+impl From<&IntakeError> for DeliveryOutcome {
+    fn from(e: &IntakeError) -> Self {
+        match e {
+            IntakeError::Malformed(_) => DeliveryOutcome::MalformedBody,
+            IntakeError::NotALead(_) => DeliveryOutcome::NotALead,
+        }
+    }
+}
+
+/// A stored outcome compares with its name, as readers of the table see it.
+impl PartialEq<&str> for DeliveryOutcome {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
 }
 
 /// What a capture write did.
@@ -228,5 +284,68 @@ impl Store {
             .await?
             .map(|i| items::decode(&keys::delivery_pk(delivery_id), i))
             .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [DeliveryOutcome; 8] = [
+        DeliveryOutcome::Received,
+        DeliveryOutcome::Accepted,
+        DeliveryOutcome::Ignored,
+        DeliveryOutcome::Spam,
+        DeliveryOutcome::Joined,
+        DeliveryOutcome::Duplicate,
+        DeliveryOutcome::MalformedBody,
+        DeliveryOutcome::NotALead,
+    ];
+
+    fn delivery(outcome: DeliveryOutcome) -> RawDelivery {
+        RawDelivery {
+            delivery_id: "d1".into(),
+            source: "web".into(),
+            received_at: "2026-03-02T10:00:00Z".parse().unwrap(),
+            content_type: None,
+            body: Some("{}".into()),
+            body_base64: None,
+            outcome,
+            error: None,
+            lead_id: None,
+            expires_at: None,
+        }
+    }
+
+    /// The names are what tables hold already: items kept before the enum must still read.
+    #[test]
+    fn outcomes_are_stored_under_the_names_tables_already_hold() {
+        let names = [
+            "received",
+            "accepted",
+            "ignored",
+            "spam",
+            "joined",
+            "duplicate",
+            "malformed_body",
+            "not_a_lead",
+        ];
+        for (outcome, name) in ALL.into_iter().zip(names) {
+            assert_eq!(outcome.as_str(), name);
+            let item = items::delivery(&delivery(outcome)).unwrap();
+            assert_eq!(item["outcome"].as_s().unwrap(), name);
+            let back: RawDelivery = items::decode(&keys::delivery_pk("d1"), item).unwrap();
+            assert_eq!(back.outcome, outcome);
+        }
+    }
+
+    #[test]
+    fn a_refusal_is_kept_under_its_code() {
+        for e in [
+            IntakeError::Malformed("x".into()),
+            IntakeError::NotALead("x".into()),
+        ] {
+            assert_eq!(DeliveryOutcome::from(&e), e.code());
+        }
     }
 }

@@ -29,7 +29,7 @@ mod sla_index;
 
 pub use emails::{EmailClaim, EmailRecord};
 pub use erase::{Erasure, ErasureReport};
-pub use intake::{Captured, Person, PersonLink, RawDelivery};
+pub use intake::{Captured, DeliveryOutcome, Person, PersonLink, RawDelivery};
 pub use leads::Change;
 pub use sla_index::{sla_shard_of, sla_time_key, SLA_INDEX};
 
