@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
 
-use super::{aws, items, Store, StoreError};
+use super::{aws, items, keys, Store, StoreError};
 use leadrelay_domain::identity;
 use leadrelay_domain::lead::Lead;
 
@@ -100,12 +100,8 @@ impl Store {
             if item_str(item, "entity") == Some("lead") {
                 let lead: Lead = items::decode(&items::key_str(item), item.clone())?;
                 if who.owns(&lead, default_country(&lead.source).as_deref()) {
-                    deliveries.insert(format!("DELIVERY#{}", lead.delivery_id));
-                    deliveries.extend(
-                        lead.joined_deliveries
-                            .iter()
-                            .map(|d| format!("DELIVERY#{d}")),
-                    );
+                    deliveries.insert(keys::delivery_pk(&lead.delivery_id));
+                    deliveries.extend(lead.joined_deliveries.iter().map(|d| keys::delivery_pk(d)));
                     leads.insert(lead.lead_id);
                 }
             }
@@ -113,7 +109,7 @@ impl Store {
         let person_pks: BTreeSet<String> = who
             .identity_keys
             .iter()
-            .map(|k| items::person_pk(k))
+            .map(|k| keys::person_pk(k))
             .collect();
         let mut report = ErasureReport {
             leads: leads.iter().cloned().collect(),
@@ -122,9 +118,7 @@ impl Store {
         let mut doomed = Vec::new();
         for item in all {
             let pk = item_str(&item, "pk").unwrap_or_default();
-            let of_lead = pk
-                .strip_prefix("LEAD#")
-                .is_some_and(|id| leads.contains(id))
+            let of_lead = keys::lead_id_of(pk).is_some_and(|id| leads.contains(id))
                 || item_str(&item, "lead_id").is_some_and(|id| leads.contains(id));
             let mentions = item_str(&item, "entity") == Some("delivery")
                 && ["body", "body_base64"]

@@ -6,6 +6,12 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::keys::{
+    account_pk, company_pk, delivery_pk, email_sk, event_sk, idempotency_pk, lead_pk, person_pk,
+    rate_pk, team_pk, ACCOUNT_SK, COMPANY_SK, DELIVERY_SK, IDEMPOTENCY_SK, LEAD_SK, PERSON_SK,
+    RATE_SK, ROTATION_SK,
+};
+use super::sla_index::{shard_name, sla_shard_of, sla_time_key};
 use super::{EmailRecord, PersonLink, RawDelivery, StoreError};
 use leadrelay_domain::company::CachedCompany;
 use leadrelay_domain::lead::{Lead, LeadEvent, LeadStatus};
@@ -15,27 +21,6 @@ type Item = HashMap<String, AttributeValue>;
 
 pub(super) fn time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-/// The index sort key for a time: fixed width, so strings sort as times do.
-pub fn sla_time_key(t: DateTime<Utc>) -> String {
-    time(t)
-}
-
-/// The write shard of a lead in the SLA index: stable, spread evenly by the lead id's random
-/// tail so no partition runs hot.
-pub fn sla_shard_of(lead_id: &str, shards: u32) -> u32 {
-    // FNV-1a: tiny, stable across releases (unlike std's hasher).
-    let mut h: u32 = 0x811c_9dc5;
-    for b in lead_id.bytes() {
-        h ^= u32::from(b);
-        h = h.wrapping_mul(0x0100_0193);
-    }
-    h % shards.max(1)
-}
-
-pub(super) fn shard_name(shard: u32) -> String {
-    format!("shard-{shard}")
 }
 
 fn s(v: impl Into<String>) -> AttributeValue {
@@ -90,17 +75,13 @@ fn key(pk: String, sk: &str) -> Item {
     HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
 }
 
-pub(super) fn lead_pk(lead_id: &str) -> String {
-    format!("LEAD#{lead_id}")
-}
-
 pub(super) fn lead_key(lead_id: &str) -> Item {
-    key(lead_pk(lead_id), "LEAD")
+    key(lead_pk(lead_id), LEAD_SK)
 }
 
 pub(super) fn lead(lead: &Lead, shards: u32) -> Result<Item, StoreError> {
     let pk = lead_pk(&lead.lead_id);
-    let mut item = keyed(pk.clone(), "LEAD", "lead", encode(&pk, lead)?);
+    let mut item = keyed(pk.clone(), LEAD_SK, "lead", encode(&pk, lead)?);
     // Only leads with something timed ahead appear in the sparse index: an SLA step while
     // the clock runs, or the recycle date of a nurtured lead.
     if let Some(next_at) = next_timed(lead) {
@@ -130,17 +111,17 @@ fn next_timed(lead: &Lead) -> Option<DateTime<Utc>> {
 
 pub(super) fn event(event: &LeadEvent) -> Result<Item, StoreError> {
     let pk = lead_pk(&event.lead_id);
-    let sk = format!("EVENT#{}", event.event_id);
+    let sk = event_sk(&event.event_id);
     Ok(keyed(pk.clone(), &sk, "event", encode(&pk, event)?))
 }
 
 pub(super) fn delivery_key(delivery_id: &str) -> Item {
-    key(format!("DELIVERY#{delivery_id}"), "DELIVERY")
+    key(delivery_pk(delivery_id), DELIVERY_SK)
 }
 
 pub(super) fn delivery(d: &RawDelivery) -> Result<Item, StoreError> {
-    let pk = format!("DELIVERY#{}", d.delivery_id);
-    Ok(keyed(pk.clone(), "DELIVERY", "delivery", encode(&pk, d)?))
+    let pk = delivery_pk(&d.delivery_id);
+    Ok(keyed(pk.clone(), DELIVERY_SK, "delivery", encode(&pk, d)?))
 }
 
 pub(super) fn idempotency(
@@ -149,7 +130,7 @@ pub(super) fn idempotency(
     lead_id: &str,
     expires_at: DateTime<Utc>,
 ) -> Item {
-    let mut item = key(format!("IDEMPOTENCY#{source}#{idem_key}"), "IDEMPOTENCY");
+    let mut item = key(idempotency_pk(source, idem_key), IDEMPOTENCY_SK);
     item.insert("entity".into(), s("idempotency"));
     item.insert("lead_id".into(), s(lead_id));
     item.insert(
@@ -159,18 +140,8 @@ pub(super) fn idempotency(
     item
 }
 
-/// A person's item is keyed by a hash of their identity key, so the table's keys carry no
-/// email address or phone number.
-pub(super) fn person_pk(identity_key: &str) -> String {
-    use sha2::{Digest, Sha256};
-    format!(
-        "PERSON#{}",
-        hex::encode(Sha256::digest(identity_key.as_bytes()))
-    )
-}
-
 pub(super) fn person_key(identity_key: &str) -> Item {
-    key(person_pk(identity_key), "PERSON")
+    key(person_pk(identity_key), PERSON_SK)
 }
 
 pub(super) fn person(link: &PersonLink, now: DateTime<Utc>) -> Item {
@@ -183,21 +154,21 @@ pub(super) fn person(link: &PersonLink, now: DateTime<Utc>) -> Item {
 }
 
 pub(super) fn rotation_key(team: &str) -> Item {
-    key(format!("TEAM#{team}"), "ROTATION")
+    key(team_pk(team), ROTATION_SK)
 }
 
 pub(super) fn rotation(team: &str, state: &TeamState) -> Result<Item, StoreError> {
-    let pk = format!("TEAM#{team}");
+    let pk = team_pk(team);
     Ok(keyed(
         pk.clone(),
-        "ROTATION",
+        ROTATION_SK,
         "rotation",
         encode(&pk, state)?,
     ))
 }
 
 pub(super) fn account_key(domain: &str) -> Item {
-    key(format!("ACCOUNT#{domain}"), "ACCOUNT")
+    key(account_pk(domain), ACCOUNT_SK)
 }
 
 pub(super) fn account(domain: &str, owner_id: &str, at: DateTime<Utc>) -> Item {
@@ -208,33 +179,34 @@ pub(super) fn account(domain: &str, owner_id: &str, at: DateTime<Utc>) -> Item {
     item
 }
 
-pub(super) fn company_pk(domain: &str) -> String {
-    format!("COMPANY#{domain}")
-}
-
 pub(super) fn company_key(domain: &str) -> Item {
-    key(company_pk(domain), "COMPANY")
+    key(company_pk(domain), COMPANY_SK)
 }
 
 /// `expires_at` (epoch seconds, a number) is the table's TTL attribute.
 pub(super) fn company(entry: &CachedCompany) -> Result<Item, StoreError> {
     let pk = company_pk(&entry.domain);
-    Ok(keyed(pk.clone(), "COMPANY", "company", encode(&pk, entry)?))
+    Ok(keyed(
+        pk.clone(),
+        COMPANY_SK,
+        "company",
+        encode(&pk, entry)?,
+    ))
 }
 
 pub(super) fn rate_key(key: &str) -> Item {
-    self::key(format!("RATE#{key}"), "RATE")
+    self::key(rate_pk(key), RATE_SK)
 }
 
 pub(super) fn email_key(lead_id: &str, kind: &str) -> Item {
-    key(lead_pk(lead_id), &format!("EMAIL#{kind}"))
+    key(lead_pk(lead_id), &email_sk(kind))
 }
 
 pub(super) fn email(record: &EmailRecord, now: DateTime<Utc>) -> Result<Item, StoreError> {
     let pk = lead_pk(&record.lead_id);
     let mut item = keyed(
         pk.clone(),
-        &format!("EMAIL#{}", record.kind),
+        &email_sk(&record.kind),
         "email",
         encode(&pk, record)?,
     );
@@ -251,16 +223,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn shards_are_stable_and_spread() {
-        assert_eq!(sla_shard_of("01JABCDEF", 8), sla_shard_of("01JABCDEF", 8));
-        let mut seen = std::collections::BTreeSet::new();
-        for i in 0..200 {
-            seen.insert(sla_shard_of(&format!("01J{i:023}"), 8));
-        }
-        assert_eq!(seen.len(), 8);
-    }
-
-    #[test]
     fn company_cache_items_carry_the_ttl_attribute_as_a_number() {
         let entry = CachedCompany {
             domain: "acme.io".into(),
@@ -274,13 +236,5 @@ mod tests {
         assert_eq!(item["expires_at"].as_n().unwrap(), "1772532000");
         let back: CachedCompany = decode("COMPANY#acme.io", item).unwrap();
         assert_eq!(back, entry);
-    }
-
-    #[test]
-    fn time_keys_sort_as_times() {
-        let a: DateTime<Utc> = "2026-03-02T09:59:59.999Z".parse().unwrap();
-        let b: DateTime<Utc> = "2026-03-02T10:00:00Z".parse().unwrap();
-        assert!(sla_time_key(a) < sla_time_key(b));
-        assert_eq!(sla_time_key(b), "2026-03-02T10:00:00.000Z");
     }
 }

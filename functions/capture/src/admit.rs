@@ -4,7 +4,9 @@
 //! between two submissions of one person is decided again on what is stored.
 
 use chrono::{DateTime, Utc};
-use leadrelay_aws::store::{Captured, Person, PersonLink, RawDelivery, StoreError};
+use leadrelay_aws::store::{
+    Captured, DeliveryOutcome, Person, PersonLink, RawDelivery, StoreError,
+};
 use leadrelay_aws::Deps;
 use leadrelay_domain::identity;
 use leadrelay_domain::lead::{EventKind, Lead, LeadEvent};
@@ -70,7 +72,7 @@ pub(crate) async fn admit(
                 existing.person_id = Some(person_id.clone());
                 let delivery = delivery.clone().map(|mut d| {
                     d.lead_id = Some(existing.lead_id.clone());
-                    d.outcome = "joined".into();
+                    d.outcome = DeliveryOutcome::Joined;
                     d
                 });
                 let source = lead.source.clone();

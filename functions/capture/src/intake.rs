@@ -7,7 +7,7 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use http::{Request, Response, StatusCode};
 use leadrelay_aws::queue::{LeadMessage, QueueName};
-use leadrelay_aws::store::RawDelivery;
+use leadrelay_aws::store::{DeliveryOutcome, RawDelivery};
 use leadrelay_aws::Deps;
 use leadrelay_domain::config::SourceConfig;
 use leadrelay_domain::intake::IntakeError;
@@ -248,11 +248,10 @@ async fn batch(
     }
     let items: Vec<PlatformLead> = items.into_iter().filter(reachable).collect();
     delivery.outcome = if items.is_empty() {
-        "ignored"
+        DeliveryOutcome::Ignored
     } else {
-        "accepted"
-    }
-    .into();
+        DeliveryOutcome::Accepted
+    };
     if let Err(e) = deps.store.put_delivery(&delivery).await {
         tracing::error!(source = source_name, delivery_id, error = %e, "cannot keep the delivery");
         return unavailable(None);
@@ -342,7 +341,11 @@ async fn capture_one(
     let moves_on_now = moves_on(&lead);
     let kept_with_lead = delivery.is_some();
     let delivery = delivery.map(|mut d| {
-        d.outcome = if is_spam { "spam" } else { "accepted" }.into();
+        d.outcome = if is_spam {
+            DeliveryOutcome::Spam
+        } else {
+            DeliveryOutcome::Accepted
+        };
         d.lead_id = Some(lead_id.clone());
         d
     });
@@ -367,7 +370,7 @@ async fn capture_one(
         Ok(Admitted::Duplicate { lead_id }) => {
             let kept = match delivery {
                 Some(mut d) => {
-                    d.outcome = "duplicate".into();
+                    d.outcome = DeliveryOutcome::Duplicate;
                     d.lead_id = Some(lead_id.clone());
                     d.expires_at = Some(expires.timestamp());
                     Some(deps.store.put_delivery(&d).await)
@@ -473,7 +476,7 @@ fn raw_delivery(
         content_type: header(req, "content-type").map(str::to_owned),
         body,
         body_base64,
-        outcome: "received".into(),
+        outcome: DeliveryOutcome::Received,
         error: None,
         lead_id: None,
         expires_at: None,
@@ -491,7 +494,7 @@ async fn refuse(
         IntakeError::Malformed(_) => StatusCode::BAD_REQUEST,
         IntakeError::NotALead(_) => StatusCode::UNPROCESSABLE_ENTITY,
     };
-    delivery.outcome = e.code().into();
+    delivery.outcome = DeliveryOutcome::from(&e);
     delivery.error = Some(e.to_string());
     if let Err(store_err) = deps.store.put_delivery(&delivery).await {
         tracing::error!(source = delivery.source, delivery_id = delivery.delivery_id, error = %store_err, "cannot keep a refused delivery");

@@ -1,0 +1,158 @@
+//! Emails sent once per lead and kind: a claim (a lease) before sending, a record after.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{aws, items, keys, Store, StoreError};
+use leadrelay_domain::emails::Email;
+
+/// What claiming an email found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EmailClaim {
+    /// Ours to send.
+    Claimed,
+    /// Already sent: do nothing.
+    AlreadySent,
+    /// Another worker claimed it moments ago and may be sending it now: try again later.
+    InFlight,
+}
+
+/// A record of one email, for the lead's timeline and the once-only guarantee.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailRecord {
+    pub lead_id: String,
+    pub kind: String,
+    pub state: String,
+    pub claimed_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+}
+
+/// How long a claimed-but-unconfirmed email blocks others: past this, the sender is presumed
+/// dead and another may send.
+const EMAIL_CLAIM_LEASE_SECS: i64 = 120;
+
+impl Store {
+    /// The emails recorded for a lead.
+    pub async fn emails(&self, lead_id: &str) -> Result<Vec<EmailRecord>, StoreError> {
+        self.query_prefix(lead_id, keys::EMAIL_SK_PREFIX).await
+    }
+
+    /// Claims the right to send one email of a lead. The claim is a lease: if its holder dies
+    /// before confirming, another may take it over once the lease ran out.
+    pub async fn claim_email(
+        &self,
+        lead_id: &str,
+        kind: &str,
+        now: DateTime<Utc>,
+    ) -> Result<EmailClaim, StoreError> {
+        let record = EmailRecord {
+            lead_id: lead_id.to_owned(),
+            kind: kind.to_owned(),
+            state: "pending".into(),
+            claimed_at: now,
+            sent_at: None,
+            message_id: None,
+            to: None,
+            reply_to: None,
+            subject: None,
+        };
+        let lease_over = (now - chrono::Duration::seconds(EMAIL_CLAIM_LEASE_SECS)).timestamp();
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(items::email(&record, now)?))
+            .condition_expression(
+                "attribute_not_exists(pk) OR (#s = :pending AND claimed_epoch < :lease)",
+            )
+            .expression_attribute_names("#s", "state")
+            .expression_attribute_values(":pending", AttributeValue::S("pending".into()))
+            .expression_attribute_values(":lease", AttributeValue::N(lease_over.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(EmailClaim::Claimed),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                let existing = self.get_raw(items::email_key(lead_id, kind), true).await?;
+                let sent = existing
+                    .as_ref()
+                    .and_then(|i| i.get("state"))
+                    .and_then(|v| v.as_s().ok())
+                    .is_some_and(|s| s == "sent");
+                Ok(if sent {
+                    EmailClaim::AlreadySent
+                } else {
+                    EmailClaim::InFlight
+                })
+            }
+            Err(e) => Err(aws("PutItem (email claim)")(e)),
+        }
+    }
+
+    /// Confirms a claimed email went out.
+    pub async fn email_sent(
+        &self,
+        lead_id: &str,
+        kind: &str,
+        email: &Email,
+        message_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let reply_to = if email.reply_to.is_some() {
+            ", reply_to = :rt"
+        } else {
+            ""
+        };
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(items::email_key(lead_id, kind)))
+            .update_expression(format!(
+                "SET #s = :sent, sent_at = :at, message_id = :mid, #to = :to, subject = :subj{reply_to} REMOVE claimed_epoch"
+            ))
+            .expression_attribute_names("#s", "state")
+            .expression_attribute_names("#to", "to")
+            .expression_attribute_values(":sent", AttributeValue::S("sent".into()))
+            .expression_attribute_values(":at", AttributeValue::S(items::time(now)))
+            .expression_attribute_values(":mid", AttributeValue::S(message_id.to_owned()))
+            .expression_attribute_values(":to", AttributeValue::S(email.to.clone()))
+            .expression_attribute_values(":subj", AttributeValue::S(email.subject.clone()));
+        if let Some(r) = &email.reply_to {
+            update = update.expression_attribute_values(":rt", AttributeValue::S(r.clone()));
+        }
+        update
+            .send()
+            .await
+            .map_err(aws("UpdateItem (email sent)"))?;
+        Ok(())
+    }
+
+    /// Gives a claim back after a failed send, so a retry may send.
+    pub async fn release_email(&self, lead_id: &str, kind: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(items::email_key(lead_id, kind)))
+            .condition_expression("#s = :pending")
+            .expression_attribute_names("#s", "state")
+            .expression_attribute_values(":pending", AttributeValue::S("pending".into()))
+            .send()
+            .await
+            .map_err(aws("DeleteItem (email claim)"))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,351 @@
+//! Capture and join: the transactions that take a submission in (lead, event, delivery,
+//! redelivery key, identity keys), the raw deliveries, and the persons behind the keys.
+
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{aws, items, keys, Store, StoreError, TransactFailure};
+use leadrelay_domain::intake::IntakeError;
+use leadrelay_domain::lead::{Lead, LeadEvent};
+
+/// A delivery as it arrived, kept so it can be replayed (invariant 2 in docs/architecture.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RawDelivery {
+    pub delivery_id: String,
+    pub source: String,
+    pub received_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// The body as received (UTF-8 lossless where it was text; otherwise base64 in `body_base64`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_base64: Option<String>,
+    pub outcome: DeliveryOutcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lead_id: Option<String>,
+    /// Seconds since the epoch after which DynamoDB may delete it (duplicates only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+}
+
+/// What became of a delivery. Stored under these snake_case names, which tables already hold:
+/// a variant may be added, never renamed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryOutcome {
+    /// Nothing decided yet: what a delivery starts as; capture replaces it before keeping it.
+    Received,
+    /// Taken: a lead was made from it, or (a platform's delivery) its leads are taken next.
+    Accepted,
+    /// A platform's delivery that carried no lead, kept all the same.
+    Ignored,
+    /// Its lead was captured as spam: kept, never routed.
+    Spam,
+    /// A repeat submission, added to the person's open lead instead of starting one.
+    Joined,
+    /// A redelivery of a submission already taken: points at the earlier lead and expires.
+    Duplicate,
+    /// Refused (400): the body could not be read in its declared format.
+    MalformedBody,
+    /// Refused (422): readable, but no email or phone to reach anyone by.
+    NotALead,
+}
+
+impl DeliveryOutcome {
+    /// The name as stored (and as logged).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryOutcome::Received => "received",
+            DeliveryOutcome::Accepted => "accepted",
+            DeliveryOutcome::Ignored => "ignored",
+            DeliveryOutcome::Spam => "spam",
+            DeliveryOutcome::Joined => "joined",
+            DeliveryOutcome::Duplicate => "duplicate",
+            DeliveryOutcome::MalformedBody => "malformed_body",
+            DeliveryOutcome::NotALead => "not_a_lead",
+        }
+    }
+}
+
+/// A refused delivery's outcome is the refusal's code, the one the response body carries.
+impl From<&IntakeError> for DeliveryOutcome {
+    fn from(e: &IntakeError) -> Self {
+        match e {
+            IntakeError::Malformed(_) => DeliveryOutcome::MalformedBody,
+            IntakeError::NotALead(_) => DeliveryOutcome::NotALead,
+        }
+    }
+}
+
+/// A stored outcome compares with its name, as readers of the table see it.
+impl PartialEq<&str> for DeliveryOutcome {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// What a capture write did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Captured {
+    Created,
+    /// The delivery was seen before: here is the lead it made.
+    Duplicate {
+        lead_id: String,
+    },
+}
+
+/// A person's identity key pointing at their latest lead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonLink {
+    /// `email:<address>` or `phone:<E.164>` (stored hashed).
+    pub identity_key: String,
+    pub person_id: String,
+    pub lead_id: String,
+    /// The lead the key pointed at when it was read (`None`: no such key yet). The write only
+    /// succeeds if that is still so, so two first submissions of one person cannot both start
+    /// a lead.
+    pub expected_lead_id: Option<String>,
+}
+
+/// What the table knows of an identity key.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Person {
+    pub person_id: String,
+    pub lead_id: String,
+}
+
+impl Store {
+    /// Writes a new lead with its first event, redelivery key and (when given) its delivery,
+    /// atomically. When
+    /// the redelivery key exists already, nothing is written and the earlier lead is returned.
+    ///
+    /// The person's identity keys are pointed at the new lead in the same transaction, each only
+    /// if it still points where it did when read; otherwise [`StoreError::Conflict`], and the
+    /// caller decides again.
+    pub async fn capture(
+        &self,
+        lead: &Lead,
+        delivery: Option<&RawDelivery>,
+        event: &LeadEvent,
+        idempotency_key: &str,
+        key_expires_at: DateTime<Utc>,
+        persons: &[PersonLink],
+    ) -> Result<Captured, StoreError> {
+        let lead_put = self
+            .put(items::lead(lead, self.sla_shards)?)
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .expect("table, item set");
+        self.write_submission(
+            lead,
+            lead_put,
+            delivery,
+            event,
+            idempotency_key,
+            key_expires_at,
+            persons,
+            "TransactWriteItems (capture)",
+        )
+        .await
+    }
+
+    /// Joins a repeat submission to the person's open lead: saves the lead (if nobody changed
+    /// it since it was read), its new timeline event, the delivery, the delivery's redelivery
+    /// key (pointing at this lead) and the person's keys, atomically. A redelivery of the same
+    /// submission finds its key and gets [`Captured::Duplicate`]; a lost race, `Conflict`.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn join(
+        &self,
+        lead: &mut Lead,
+        delivery: Option<&RawDelivery>,
+        event: &LeadEvent,
+        idempotency_key: &str,
+        key_expires_at: DateTime<Utc>,
+        persons: &[PersonLink],
+        source: &str,
+    ) -> Result<Captured, StoreError> {
+        let (next, lead_put) = self.lead_update(lead)?;
+        // The key belongs to the source the submission came from, not the lead's first source.
+        let mut keyed = next.clone();
+        keyed.source = source.to_owned();
+        let outcome = self
+            .write_submission(
+                &keyed,
+                lead_put,
+                delivery,
+                event,
+                idempotency_key,
+                key_expires_at,
+                persons,
+                "TransactWriteItems (join)",
+            )
+            .await?;
+        if outcome == Captured::Created {
+            lead.version = next.version;
+        }
+        Ok(outcome)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn write_submission(
+        &self,
+        lead: &Lead,
+        lead_put: Put,
+        delivery: Option<&RawDelivery>,
+        event: &LeadEvent,
+        idempotency_key: &str,
+        key_expires_at: DateTime<Utc>,
+        persons: &[PersonLink],
+        op: &'static str,
+    ) -> Result<Captured, StoreError> {
+        let idem = items::idempotency(&lead.source, idempotency_key, &lead.lead_id, key_expires_at);
+        let idem_key = items::key_of(&idem);
+        let put = |p: Put| TransactWriteItem::builder().put(p).build();
+        let mut writes = vec![
+            put(self
+                .put(idem)
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .expect("table, item set")),
+            put(lead_put),
+            put(self
+                .put(items::event(event)?)
+                .build()
+                .expect("table, item set")),
+        ];
+        if let Some(delivery) = delivery {
+            writes.push(put(self
+                .put(items::delivery(delivery)?)
+                .build()
+                .expect("table, item set")));
+        }
+        for link in persons {
+            let p = self.put(items::person(link, event.at));
+            let p = match &link.expected_lead_id {
+                None => p.condition_expression("attribute_not_exists(pk)"),
+                Some(id) => p
+                    .condition_expression("lead_id = :expected")
+                    .expression_attribute_values(":expected", AttributeValue::S(id.clone())),
+            };
+            writes.push(put(p.build().expect("table, item set")));
+        }
+        match self.transact(writes, op).await {
+            Ok(()) => Ok(Captured::Created),
+            // The redelivery key (item 0) exists: this submission was taken before.
+            Err(TransactFailure::ConditionFailed(failed)) if failed.contains(&0) => {
+                let existing = self.get_raw(idem_key, true).await?;
+                let lead_id = existing
+                    .as_ref()
+                    .and_then(|i| i.get("lead_id"))
+                    .and_then(|v| v.as_s().ok())
+                    .cloned();
+                match lead_id {
+                    Some(lead_id) => Ok(Captured::Duplicate { lead_id }),
+                    // The key expired between the failed write and the read: vanishingly rare;
+                    // the caller retries and the next attempt creates the lead.
+                    None => Err(StoreError::Conflict),
+                }
+            }
+            // The lead or a person key moved on since they were read.
+            Err(TransactFailure::ConditionFailed(_) | TransactFailure::Conflict) => {
+                Err(StoreError::Conflict)
+            }
+            Err(TransactFailure::Store(e)) => Err(e),
+        }
+    }
+
+    /// The person an identity key belongs to, and their latest lead.
+    pub async fn person(&self, identity_key: &str) -> Result<Option<Person>, StoreError> {
+        self.get_raw(items::person_key(identity_key), true)
+            .await?
+            .map(|i| items::decode(&keys::person_pk(identity_key), i))
+            .transpose()
+    }
+
+    /// Keeps a delivery that made no new lead (rejected or redelivered).
+    pub async fn put_delivery(&self, delivery: &RawDelivery) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(items::delivery(delivery)?))
+            .send()
+            .await
+            .map_err(aws("PutItem (delivery)"))?;
+        Ok(())
+    }
+
+    pub async fn get_delivery(&self, delivery_id: &str) -> Result<Option<RawDelivery>, StoreError> {
+        let key = items::delivery_key(delivery_id);
+        self.get_raw(key, false)
+            .await?
+            .map(|i| items::decode(&keys::delivery_pk(delivery_id), i))
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [DeliveryOutcome; 8] = [
+        DeliveryOutcome::Received,
+        DeliveryOutcome::Accepted,
+        DeliveryOutcome::Ignored,
+        DeliveryOutcome::Spam,
+        DeliveryOutcome::Joined,
+        DeliveryOutcome::Duplicate,
+        DeliveryOutcome::MalformedBody,
+        DeliveryOutcome::NotALead,
+    ];
+
+    fn delivery(outcome: DeliveryOutcome) -> RawDelivery {
+        RawDelivery {
+            delivery_id: "d1".into(),
+            source: "web".into(),
+            received_at: "2026-03-02T10:00:00Z".parse().unwrap(),
+            content_type: None,
+            body: Some("{}".into()),
+            body_base64: None,
+            outcome,
+            error: None,
+            lead_id: None,
+            expires_at: None,
+        }
+    }
+
+    /// The names are what tables hold already: items kept before the enum must still read.
+    #[test]
+    fn outcomes_are_stored_under_the_names_tables_already_hold() {
+        let names = [
+            "received",
+            "accepted",
+            "ignored",
+            "spam",
+            "joined",
+            "duplicate",
+            "malformed_body",
+            "not_a_lead",
+        ];
+        for (outcome, name) in ALL.into_iter().zip(names) {
+            assert_eq!(outcome.as_str(), name);
+            let item = items::delivery(&delivery(outcome)).unwrap();
+            assert_eq!(item["outcome"].as_s().unwrap(), name);
+            let back: RawDelivery = items::decode(&keys::delivery_pk("d1"), item).unwrap();
+            assert_eq!(back.outcome, outcome);
+        }
+    }
+
+    #[test]
+    fn a_refusal_is_kept_under_its_code() {
+        for e in [
+            IntakeError::Malformed("x".into()),
+            IntakeError::NotALead("x".into()),
+        ] {
+            assert_eq!(DeliveryOutcome::from(&e), e.code());
+        }
+    }
+}

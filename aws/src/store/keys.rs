@@ -1,0 +1,124 @@
+//! Every `pk` and `sk` the table uses (the layout in the module's doc comment), spelled here
+//! and nowhere else: items written under one spelling are only found again under the same
+//! one, so a second spelling that drifts would strand them.
+
+const LEAD_PREFIX: &str = "LEAD#";
+const DELIVERY_PREFIX: &str = "DELIVERY#";
+const IDEMPOTENCY_PREFIX: &str = "IDEMPOTENCY#";
+const TEAM_PREFIX: &str = "TEAM#";
+const ACCOUNT_PREFIX: &str = "ACCOUNT#";
+const RATE_PREFIX: &str = "RATE#";
+const PERSON_PREFIX: &str = "PERSON#";
+const COMPANY_PREFIX: &str = "COMPANY#";
+
+/// Sort-key prefix of a lead's timeline events (queried with `begins_with`).
+pub(super) const EVENT_SK_PREFIX: &str = "EVENT#";
+/// Sort-key prefix of a lead's email records (queried with `begins_with`).
+pub(super) const EMAIL_SK_PREFIX: &str = "EMAIL#";
+
+pub(super) const LEAD_SK: &str = "LEAD";
+pub(super) const DELIVERY_SK: &str = "DELIVERY";
+pub(super) const IDEMPOTENCY_SK: &str = "IDEMPOTENCY";
+pub(super) const ROTATION_SK: &str = "ROTATION";
+pub(super) const ACCOUNT_SK: &str = "ACCOUNT";
+pub(super) const RATE_SK: &str = "RATE";
+pub(super) const PERSON_SK: &str = "PERSON";
+pub(super) const COMPANY_SK: &str = "COMPANY";
+
+pub(super) fn lead_pk(lead_id: &str) -> String {
+    format!("{LEAD_PREFIX}{lead_id}")
+}
+
+/// The lead id of an item under a lead's partition (profile, event, email); `None` for others.
+pub(super) fn lead_id_of(pk: &str) -> Option<&str> {
+    pk.strip_prefix(LEAD_PREFIX)
+}
+
+pub(super) fn event_sk(event_id: &str) -> String {
+    format!("{EVENT_SK_PREFIX}{event_id}")
+}
+
+pub(super) fn email_sk(kind: &str) -> String {
+    format!("{EMAIL_SK_PREFIX}{kind}")
+}
+
+pub(super) fn delivery_pk(delivery_id: &str) -> String {
+    format!("{DELIVERY_PREFIX}{delivery_id}")
+}
+
+pub(super) fn idempotency_pk(source: &str, idem_key: &str) -> String {
+    format!("{IDEMPOTENCY_PREFIX}{source}#{idem_key}")
+}
+
+/// A person's item is keyed by a hash of their identity key, so the table's keys carry no
+/// email address or phone number.
+pub(super) fn person_pk(identity_key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    format!(
+        "{PERSON_PREFIX}{}",
+        hex::encode(Sha256::digest(identity_key.as_bytes()))
+    )
+}
+
+pub(super) fn team_pk(team: &str) -> String {
+    format!("{TEAM_PREFIX}{team}")
+}
+
+pub(super) fn account_pk(domain: &str) -> String {
+    format!("{ACCOUNT_PREFIX}{domain}")
+}
+
+pub(super) fn company_pk(domain: &str) -> String {
+    format!("{COMPANY_PREFIX}{domain}")
+}
+
+pub(super) fn rate_pk(key: &str) -> String {
+    format!("{RATE_PREFIX}{key}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The keys are the stored format: items already in tables must still be found.
+    #[test]
+    fn keys_are_spelled_as_the_table_has_them() {
+        assert_eq!(lead_pk("01J"), "LEAD#01J");
+        assert_eq!(lead_id_of("LEAD#01J"), Some("01J"));
+        assert_eq!(lead_id_of("DELIVERY#01J"), None);
+        assert_eq!(event_sk("01K"), "EVENT#01K");
+        assert_eq!(email_sk("ack"), "EMAIL#ack");
+        assert_eq!(delivery_pk("d1"), "DELIVERY#d1");
+        assert_eq!(idempotency_pk("web", "k1"), "IDEMPOTENCY#web#k1");
+        assert_eq!(
+            person_pk("email:ana@example.com"),
+            "PERSON#f8c3c203b618ed9eaf039e298b665216b3a0d3bd974458615de998e9a14f7c62"
+        );
+        assert_eq!(team_pk("sales"), "TEAM#sales");
+        assert_eq!(account_pk("acme.io"), "ACCOUNT#acme.io");
+        assert_eq!(company_pk("acme.io"), "COMPANY#acme.io");
+        assert_eq!(rate_pk("web#ab#123"), "RATE#web#ab#123");
+        assert_eq!(
+            [
+                LEAD_SK,
+                DELIVERY_SK,
+                IDEMPOTENCY_SK,
+                ROTATION_SK,
+                ACCOUNT_SK,
+                RATE_SK,
+                PERSON_SK,
+                COMPANY_SK
+            ],
+            [
+                "LEAD",
+                "DELIVERY",
+                "IDEMPOTENCY",
+                "ROTATION",
+                "ACCOUNT",
+                "RATE",
+                "PERSON",
+                "COMPANY"
+            ]
+        );
+    }
+}
