@@ -72,17 +72,15 @@ impl Store {
         // Each attempt borrows the decision for a moment (never across an await).
         let change = std::sync::Mutex::new(change);
         crate::retry::on_conflict(|| async {
-            {
-                let Some(mut lead) = self.get_lead(lead_id).await? else {
-                    return Ok(None);
-                };
-                let decided = (change.lock().unwrap_or_else(|e| e.into_inner()))(&mut lead);
-                match decided {
-                    Change::Keep(value) => Ok(Some((lead, value))),
-                    Change::Save(events, value) => {
-                        self.save_lead(&mut lead, &events).await?;
-                        Ok(Some((lead, value)))
-                    }
+            let Some(mut lead) = self.get_lead(lead_id).await? else {
+                return Ok(None);
+            };
+            let decided = (change.lock().unwrap_or_else(|e| e.into_inner()))(&mut lead);
+            match decided {
+                Change::Keep(value) => Ok(Some((lead, value))),
+                Change::Save(events, value) => {
+                    self.save_lead(&mut lead, &events).await?;
+                    Ok(Some((lead, value)))
                 }
             }
         })

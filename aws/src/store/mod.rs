@@ -152,46 +152,44 @@ impl Store {
         writes: Vec<TransactWriteItem>,
         op: &'static str,
     ) -> Result<(), TransactFailure> {
-        {
-            let result = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(writes.clone()))
-                .send()
-                .await;
-            let err = match result {
-                Ok(_) => return Ok(()),
-                Err(e) => e,
-            };
-            // One reason per item, in order ("None" for the items that were fine).
-            let reasons: Vec<String> = err
-                .as_service_error()
-                .and_then(|s| match s {
-                    TransactWriteItemsError::TransactionCanceledException(c) => {
-                        c.cancellation_reasons.clone()
-                    }
-                    _ => None,
-                })
-                .unwrap_or_default()
-                .into_iter()
-                .map(|r| r.code.unwrap_or_default())
-                .collect();
-            let failed: Vec<usize> = reasons
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| *c == "ConditionalCheckFailed")
-                .map(|(i, _)| i)
-                .collect();
-            if !failed.is_empty() {
-                return Err(TransactFailure::ConditionFailed(failed));
-            }
-            // A concurrent transaction on the same items: as good as a lost condition, so
-            // the caller reads again and decides again under the one retry policy.
-            if reasons.iter().any(|c| c == "TransactionConflict") {
-                return Err(TransactFailure::Conflict);
-            }
-            Err(TransactFailure::Store(aws(op)(err)))
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(writes.clone()))
+            .send()
+            .await;
+        let err = match result {
+            Ok(_) => return Ok(()),
+            Err(e) => e,
+        };
+        // One reason per item, in order ("None" for the items that were fine).
+        let reasons: Vec<String> = err
+            .as_service_error()
+            .and_then(|s| match s {
+                TransactWriteItemsError::TransactionCanceledException(c) => {
+                    c.cancellation_reasons.clone()
+                }
+                _ => None,
+            })
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| r.code.unwrap_or_default())
+            .collect();
+        let failed: Vec<usize> = reasons
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| *c == "ConditionalCheckFailed")
+            .map(|(i, _)| i)
+            .collect();
+        if !failed.is_empty() {
+            return Err(TransactFailure::ConditionFailed(failed));
         }
+        // A concurrent transaction on the same items: as good as a lost condition, so
+        // the caller reads again and decides again under the one retry policy.
+        if reasons.iter().any(|c| c == "TransactionConflict") {
+            return Err(TransactFailure::Conflict);
+        }
+        Err(TransactFailure::Store(aws(op)(err)))
     }
 }
 

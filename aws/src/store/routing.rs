@@ -108,33 +108,31 @@ impl Store {
     ) -> Result<TeamState, StoreError> {
         let change = std::sync::Mutex::new(change);
         crate::retry::on_conflict(|| async {
-            {
-                let mut state = self.rotation(team).await?;
-                let expected = state.version;
-                (change.lock().unwrap_or_else(|e| e.into_inner()))(&mut state);
-                state.version = expected + 1;
-                let put = self
-                    .client
-                    .put_item()
-                    .table_name(&self.table)
-                    .set_item(Some(items::rotation(team, &state)?));
-                let put = if expected == 0 {
-                    put.condition_expression("attribute_not_exists(pk)")
-                } else {
-                    put.condition_expression("#v = :v")
-                        .expression_attribute_names("#v", "version")
-                        .expression_attribute_values(":v", AttributeValue::N(expected.to_string()))
-                };
-                match put.send().await {
-                    Ok(_) => Ok(state),
-                    Err(e)
-                        if e.as_service_error()
-                            .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-                    {
-                        Err(StoreError::Conflict)
-                    }
-                    Err(e) => Err(aws("PutItem (rotation)")(e)),
+            let mut state = self.rotation(team).await?;
+            let expected = state.version;
+            (change.lock().unwrap_or_else(|e| e.into_inner()))(&mut state);
+            state.version = expected + 1;
+            let put = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(items::rotation(team, &state)?));
+            let put = if expected == 0 {
+                put.condition_expression("attribute_not_exists(pk)")
+            } else {
+                put.condition_expression("#v = :v")
+                    .expression_attribute_names("#v", "version")
+                    .expression_attribute_values(":v", AttributeValue::N(expected.to_string()))
+            };
+            match put.send().await {
+                Ok(_) => Ok(state),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+                {
+                    Err(StoreError::Conflict)
                 }
+                Err(e) => Err(aws("PutItem (rotation)")(e)),
             }
         })
         .await
