@@ -127,7 +127,7 @@ impl Store {
             .expression_attribute_names("#s", "state")
             .expression_attribute_names("#to", "to")
             .expression_attribute_values(":sent", AttributeValue::S("sent".into()))
-            .expression_attribute_values(":at", AttributeValue::S(items::time(now)))
+            .expression_attribute_values(":at", AttributeValue::S(keys::time(now)))
             .expression_attribute_values(":mid", AttributeValue::S(message_id.to_owned()))
             .expression_attribute_values(":to", AttributeValue::S(email.to.clone()))
             .expression_attribute_values(":subj", AttributeValue::S(email.subject.clone()));

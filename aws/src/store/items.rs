@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::keys::{
@@ -11,17 +11,13 @@ use super::keys::{
     rate_pk, team_pk, ACCOUNT_SK, COMPANY_SK, DELIVERY_SK, IDEMPOTENCY_SK, LEAD_SK, PERSON_SK,
     RATE_SK, ROTATION_SK,
 };
-use super::sla_index::{shard_name, sla_shard_of, sla_time_key};
+use super::keys::{shard_name, sla_shard_of, sla_time_key, time};
 use super::{EmailRecord, PersonLink, RawDelivery, StoreError};
 use leadrelay_domain::company::CachedCompany;
 use leadrelay_domain::lead::{Lead, LeadEvent, LeadStatus};
 use leadrelay_domain::routing::TeamState;
 
 type Item = HashMap<String, AttributeValue>;
-
-pub(super) fn time(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
 
 fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())

@@ -2,6 +2,8 @@
 //! and nowhere else: items written under one spelling are only found again under the same
 //! one, so a second spelling that drifts would strand them.
 
+use chrono::{DateTime, SecondsFormat, Utc};
+
 const LEAD_PREFIX: &str = "LEAD#";
 const DELIVERY_PREFIX: &str = "DELIVERY#";
 const IDEMPOTENCY_PREFIX: &str = "IDEMPOTENCY#";
@@ -76,6 +78,33 @@ pub(super) fn rate_pk(key: &str) -> String {
     format!("{RATE_PREFIX}{key}")
 }
 
+/// A time as the table holds it: RFC 3339 in UTC, fixed width (milliseconds), so strings sort as
+/// times do.
+pub(super) fn time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// The index sort key for a time: fixed width, so strings sort as times do.
+pub fn sla_time_key(t: DateTime<Utc>) -> String {
+    time(t)
+}
+
+/// The write shard of a lead in the SLA index: stable, spread evenly by the lead id's random
+/// tail so no partition runs hot.
+pub fn sla_shard_of(lead_id: &str, shards: u32) -> u32 {
+    // FNV-1a: tiny, stable across releases (unlike std's hasher).
+    let mut h: u32 = 0x811c_9dc5;
+    for b in lead_id.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h % shards.max(1)
+}
+
+pub(super) fn shard_name(shard: u32) -> String {
+    format!("shard-{shard}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,5 +149,23 @@ mod tests {
                 "COMPANY"
             ]
         );
+    }
+
+    #[test]
+    fn shards_are_stable_and_spread() {
+        assert_eq!(sla_shard_of("01JABCDEF", 8), sla_shard_of("01JABCDEF", 8));
+        let mut seen = std::collections::BTreeSet::new();
+        for i in 0..200 {
+            seen.insert(sla_shard_of(&format!("01J{i:023}"), 8));
+        }
+        assert_eq!(seen.len(), 8);
+    }
+
+    #[test]
+    fn time_keys_sort_as_times() {
+        let a: DateTime<Utc> = "2026-03-02T09:59:59.999Z".parse().unwrap();
+        let b: DateTime<Utc> = "2026-03-02T10:00:00Z".parse().unwrap();
+        assert!(sla_time_key(a) < sla_time_key(b));
+        assert_eq!(sla_time_key(b), "2026-03-02T10:00:00.000Z");
     }
 }

@@ -30,8 +30,9 @@ mod sla_index;
 pub use emails::{EmailClaim, EmailRecord};
 pub use erase::{Erasure, ErasureReport};
 pub use intake::{Captured, DeliveryOutcome, Person, PersonLink, RawDelivery};
+pub use keys::{sla_shard_of, sla_time_key};
 pub use leads::Change;
-pub use sla_index::{sla_shard_of, sla_time_key, SLA_INDEX};
+pub use sla_index::SLA_INDEX;
 
 use std::collections::HashMap;
 
