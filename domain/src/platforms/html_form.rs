@@ -1,13 +1,15 @@
 //! Our own website's HTML form: the browser posts `application/x-www-form-urlencoded` straight
 //! to us, so there is no shared secret (anything in the page is public). Authentication passes
 //! when the source has no token configured; a source that has one requires `?token=…`
-//! (compared in constant time).
+//! (compared in constant time). A source with an `auth` scheme is the generic URL-encoded
+//! source instead ([`super::form`]).
 //!
-//! Bots are answered exactly like people (capture's 303 to the thank-you page) and their lead
-//! dropped. The reason goes in `custom["spam_reason"]`, so the lead keeps it among its attributes:
+//! Bots are answered exactly like people (capture's 303 to the thank-you page), so they learn
+//! nothing. The reason goes in `custom["spam_reason"]`, so the lead keeps it among its attributes:
 //! `honeypot` (the CSS-hidden `website` field was filled), `too_fast` (`form_started_at`, unix
 //! seconds set when the form was rendered, is less than 3 s before now) or `bad_time_trap`
-//! (`form_started_at` is not a number). Capture acts on it: it acknowledges and stores nothing.
+//! (`form_started_at` is not a number). Capture acts on it: the lead is stored as spam (kept for
+//! review, never scored, routed or emailed).
 //! The body-size limit (413) is capture's job too, before the body reaches this parser.
 //!
 //! The form sends no id: the dedupe key hashes the per-render `form_nonce` when the page sends
