@@ -19,6 +19,19 @@ pub struct BatchOutcome {
     pub failed: Vec<String>,
 }
 
+/// What a handler's error tells the batch: how loudly to log the failed message.
+pub trait MessageError: std::fmt::Display {
+    /// A fault that may pass (throttling, a timeout, a lead not scored yet): worth a warning.
+    /// Anything else will fail the same way until someone changes something: an error.
+    fn is_transient(&self) -> bool;
+
+    /// A wait the design expects, not a fault (another worker is sending the same email right
+    /// now): the message simply comes back later, so it is not worth a warning.
+    fn is_expected(&self) -> bool {
+        false
+    }
+}
+
 /// How many messages of a batch are worked on at once.
 pub const CONCURRENCY: usize = 10;
 
@@ -32,7 +45,7 @@ pub async fn process<M, E, F, Fut>(
 ) -> BatchOutcome
 where
     M: for<'de> serde::Deserialize<'de>,
-    E: std::fmt::Display,
+    E: MessageError,
     F: Fn(M) -> Fut,
     Fut: Future<Output = Result<(), E>>,
 {
@@ -49,7 +62,13 @@ where
             match handler(parsed).await {
                 Ok(()) => None,
                 Err(e) => {
-                    tracing::warn!(queue, message_id = %m.message_id, error = %e, "message failed; it will be retried");
+                    if e.is_expected() {
+                        tracing::debug!(queue, message_id = %m.message_id, reason = %e, "message comes back later");
+                    } else if e.is_transient() {
+                        tracing::warn!(queue, message_id = %m.message_id, error = %e, "message failed; it will be retried");
+                    } else {
+                        tracing::error!(queue, message_id = %m.message_id, error = %e, "message failed and will fail again until fixed; it goes to the dead-letter queue after its retries");
+                    }
                     Some(m.message_id)
                 }
             }
@@ -89,9 +108,21 @@ mod tests {
         struct M {
             n: u32,
         }
+        #[derive(Debug)]
+        struct Boom;
+        impl std::fmt::Display for Boom {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("boom")
+            }
+        }
+        impl MessageError for Boom {
+            fn is_transient(&self) -> bool {
+                true
+            }
+        }
         let mut out = process("test", msgs, |m: M| async move {
             if m.n == 3 {
-                Err("boom")
+                Err(Boom)
             } else {
                 Ok(())
             }

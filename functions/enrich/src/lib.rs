@@ -23,10 +23,10 @@ pub enum EnrichError {
     Fetch(#[from] FetchError),
 }
 
-impl EnrichError {
+impl batch::MessageError for EnrichError {
     /// Whether the message is worth delivering again (a platform read or a store fault that may
     /// pass), or will fail the same way every time.
-    pub fn is_transient(&self) -> bool {
+    fn is_transient(&self) -> bool {
         match self {
             EnrichError::Store(e) => e.is_transient(),
             EnrichError::Queue(e) => e.is_transient(),

@@ -35,10 +35,10 @@ pub enum NotifyError {
     Mail(#[from] MailError),
 }
 
-impl NotifyError {
+impl batch::MessageError for NotifyError {
     /// Whether the message is worth delivering again: another worker's claim lapses, a store or
     /// SES fault may pass. A missing owner, step, key or template will not appear by itself.
-    pub fn is_transient(&self) -> bool {
+    fn is_transient(&self) -> bool {
         match self {
             NotifyError::InFlight { .. } => true,
             NotifyError::Store(e) => e.is_transient(),
@@ -49,6 +49,10 @@ impl NotifyError {
             | NotifyError::NoTemplates
             | NotifyError::Template(_) => false,
         }
+    }
+
+    fn is_expected(&self) -> bool {
+        matches!(self, NotifyError::InFlight { .. })
     }
 }
 

@@ -22,10 +22,10 @@ pub enum RouteError {
     Queue(#[from] QueueError),
 }
 
-impl RouteError {
+impl batch::MessageError for RouteError {
     /// Whether the message is worth delivering again: a lead not scored yet will be, and a
     /// store or queue fault may pass.
-    pub fn is_transient(&self) -> bool {
+    fn is_transient(&self) -> bool {
         match self {
             RouteError::NoSuchOwner(_) => false,
             RouteError::NotScored(_) => true,
