@@ -12,9 +12,10 @@
 //! review, never scored, routed or emailed).
 //! The body-size limit (413) is capture's job too, before the body reaches this parser.
 //!
-//! The form sends no id: the dedupe key hashes the per-render `form_nonce` when the page sends
-//! one, else who submitted plus `form_started_at` (one rendering of the form), else plus a
-//! 10-minute bucket of our clock, so double clicks and browser re-POSTs collapse.
+//! The form sends no id: the dedupe key hashes who submitted (their email, else their phone)
+//! with the per-render `form_nonce` when the page sends one, else with `form_started_at` (one
+//! rendering of the form), else with a 10-minute bucket of our clock, so double clicks and
+//! browser re-POSTs collapse while two people never do, even behind a cached page.
 
 use sha2::{Digest, Sha256};
 
@@ -136,7 +137,9 @@ impl Platform for HtmlForm {
             .or_else(|| lead.fields.phone.as_deref().and_then(line))
             .unwrap_or_default();
         let material = match (nonce, started) {
-            (Some(n), _) => format!("nonce\n{n}"),
+            // With who submitted: a page served from a cache carries one nonce for every visitor,
+            // and a second person's post must not pass as the first one's re-POST.
+            (Some(n), _) => format!("nonce\n{who}\n{n}"),
             (None, Some(Ok(t))) => format!("render\n{who}\n{t}"),
             _ => format!(
                 "bucket\n{who}\n{}",
@@ -167,6 +170,17 @@ mod tests {
             Ok(Intake::Leads(mut leads)) if leads.len() == 1 => leads.remove(0),
             other => panic!("expected one lead, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_cached_pages_nonce_makes_no_second_visitor_a_duplicate_of_the_first() {
+        let now: DateTime<Utc> = "2026-03-02T10:00:00Z".parse().unwrap();
+        let ana = lead_of(b"email=ana%40acme.io&form_nonce=static-from-cache", now);
+        let ben = lead_of(b"email=ben%40acme.io&form_nonce=static-from-cache", now);
+        assert_ne!(ana.dedupe_key, ben.dedupe_key);
+        // Ana's browser posting again is still her one submission.
+        let again = lead_of(b"email=Ana%40Acme.io&form_nonce=static-from-cache", now);
+        assert_eq!(again.dedupe_key, ana.dedupe_key);
     }
 
     /// `html_form-utm` through the same checks as `fixtures::check`, except `dedupe_key`: the
