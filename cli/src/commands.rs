@@ -649,6 +649,35 @@ fn samples() -> Vec<Sample> {
     ]
 }
 
+/// Whether every lead has gone as far as it will without a person: test and spam leads stored,
+/// the others owned (or unassigned) with their acknowledgement and assignment emails sent.
+async fn all_settled(deps: &Deps, ids: &[String]) -> anyhow::Result<bool> {
+    use leadrelay_domain::lead::Stage;
+    for id in ids {
+        let Some(lead) = deps.store.get_lead(id).await? else {
+            continue;
+        };
+        if lead.is_quarantined() {
+            continue;
+        }
+        let sent = |kind: &str, emails: &[leadrelay_aws::store::EmailRecord]| {
+            emails.iter().any(|e| e.kind == kind && e.state == "sent")
+        };
+        let emails = deps.store.emails(id).await?;
+        // A lead without an address is told nothing; its owner still is.
+        let acknowledged = lead.email().is_none() || sent("acknowledgement", &emails);
+        let settled = match lead.stage {
+            Stage::Routed => acknowledged && sent("assignment", &emails),
+            Stage::Unassigned => sent("unassigned", &emails),
+            _ => false,
+        };
+        if !settled {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 pub async fn demo(config_location: &str, listen: &str) -> Result<()> {
     // Real time, which the demo can move forward to show the SLA at work.
     let clock = ShiftedClock::default();
@@ -705,6 +734,18 @@ pub async fn demo(config_location: &str, listen: &str) -> Result<()> {
     }
     println!();
     stack.drain().await?;
+    // A message another worker held (an email claimed a moment ago) comes back only after its
+    // visibility timeout: wait until every lead has reached its end of the pipeline, not only
+    // until the queues look empty, so the summary shows what a user will find.
+    let ids: Vec<String> = posted
+        .iter()
+        .filter_map(|(_, _, _, id)| id.clone())
+        .collect();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !all_settled(deps, &ids).await? && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        stack.drain().await?;
+    }
 
     println!("\nSummary");
     println!(
