@@ -6,7 +6,7 @@ their check. DynamoDB never lets that happen: writes to an item are serialised, 
 transaction's conditions hold when it commits. Leadrelay's correctness under races (one
 assignment per lead, exact weights and caps when many routers share a team's rotation) rests
 on exactly that, so the local stack and the tests run moto with every DynamoDB write behind
-one lock.
+one lock, and every read behind it too, so no reader sees a transaction half applied.
 
 A transaction backs up only the items it writes, not the whole table: moto 5 deep-copies the
 whole table before every TransactWriteItems (and keeps every copy alive in its instance
@@ -43,12 +43,19 @@ def _serialised(write):
     return locked
 
 
+# Reads take the same lock: DynamoDB never shows a reader a transaction half applied, or one
+# that is being rolled back, and moto applies a transaction item by item.
 for _name in (
     "put_item",
     "update_item",
     "delete_item",
     "transact_write_items",
     "batch_write_item",
+    "get_item",
+    "query",
+    "scan",
+    "batch_get_item",
+    "transact_get_items",
 ):
     setattr(DynamoDBBackend, _name, _serialised(getattr(DynamoDBBackend, _name)))
 
