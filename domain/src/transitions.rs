@@ -25,6 +25,7 @@ use crate::config::Config;
 use crate::email_context::distance;
 use crate::enrichment;
 use crate::lead::{Assignment, EscalationAction, EventKind, Lead, LeadEvent, LeadStatus, Stage};
+use crate::lifecycle;
 use crate::platforms::PlatformLead;
 use crate::routing::{Decision, Unroutable};
 use crate::scoring;
@@ -100,6 +101,14 @@ impl Lead {
             "enrich",
             format!("details fetched from {}", self.source),
         ))
+    }
+
+    /// Whether a stored lead goes on to enrich: captured ones, pending ones (enrich reads their
+    /// details first) and ones a repeat submission joined (for a new score); never spam or
+    /// test leads.
+    pub fn moves_on_to_enrich(&self) -> bool {
+        !self.is_quarantined()
+            && (matches!(self.stage, Stage::Captured | Stage::PendingFetch) || self.needs_rescore)
     }
 
     /// Whether [`Lead::score`] has work to do: a captured lead, or one a repeat submission
@@ -251,8 +260,16 @@ impl Lead {
         let sla_clock = self.sla.as_mut().filter(|c| c.is_open())?;
         sla::stop(sla_clock, now);
         let before = self.status;
-        if crate::lifecycle::allowed(before, LeadStatus::Working) && before == LeadStatus::New {
-            self.status = LeadStatus::Working;
+        // Only a `new` lead moves: contact with a lead already further along (working again
+        // after nurture, say) changes nothing but the clock.
+        if before == LeadStatus::New {
+            let to_working = lifecycle::StatusChange {
+                to: LeadStatus::Working,
+                reason: None,
+                recycle_at: None,
+            };
+            debug_assert!(lifecycle::check(self, &to_working, &[], now).is_ok());
+            lifecycle::apply(self, &to_working, now);
         }
         let owner = self
             .assignment
@@ -445,6 +462,20 @@ mod tests {
         assert_eq!(l.status, LeadStatus::Working);
         assert!(!l.sla.as_ref().unwrap().is_open());
         assert_eq!(l.record_first_contact(later, &clock), None);
+    }
+
+    #[test]
+    fn captured_pending_and_joined_leads_move_on_to_enrich_but_spam_never_does() {
+        let mut l = lead();
+        assert!(l.moves_on_to_enrich());
+        l.stage = Stage::PendingFetch;
+        assert!(l.moves_on_to_enrich());
+        l.stage = Stage::Routed;
+        assert!(!l.moves_on_to_enrich());
+        l.needs_rescore = true;
+        assert!(l.moves_on_to_enrich());
+        l.is_spam = true;
+        assert!(!l.moves_on_to_enrich());
     }
 
     #[test]

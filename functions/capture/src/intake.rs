@@ -338,7 +338,7 @@ async fn capture_one(
     );
     let expires = now + chrono::Duration::days(REDELIVERY_WINDOW_DAYS);
     let is_spam = lead.is_spam;
-    let moves_on_now = moves_on(&lead);
+    let moves_on_now = lead.moves_on_to_enrich();
     let kept_with_lead = delivery.is_some();
     let delivery = delivery.map(|mut d| {
         d.outcome = if is_spam {
@@ -380,7 +380,7 @@ async fn capture_one(
             // If an earlier attempt stored the lead but could not enqueue it, this is the
             // retry that moves it on. Enrich is idempotent, so a second message does no harm.
             match deps.store.get_lead(&lead_id).await {
-                Ok(Some(l)) if moves_on(&l) => {
+                Ok(Some(l)) if l.moves_on_to_enrich() => {
                     enqueue(deps, source_name, &lead_id, "redelivered lead not enqueued").await?
                 }
                 Ok(_) => {}
@@ -404,13 +404,6 @@ async fn capture_one(
             Err(unavailable(None))
         }
     }
-}
-
-/// Whether a stored lead goes on to enrich: captured ones, pending ones (enrich fetches their
-/// details first) and ones a repeat submission joined (for a new score); never spam or tests.
-fn moves_on(lead: &Lead) -> bool {
-    (matches!(lead.stage, Stage::Captured | Stage::PendingFetch) || lead.needs_rescore)
-        && !lead.is_quarantined()
 }
 
 /// Sends a stored lead on to enrich. A failure is answered 503 so the platform retries, and
