@@ -3,7 +3,7 @@
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use serde::Deserialize;
 
-use super::{at_version, aws, items, keys, Store, StoreError, TransactFailure};
+use super::{at_version, aws, items, keys, Store, StoreError};
 use leadrelay_domain::lead::{Lead, LeadEvent};
 
 /// What [`Store::modify_lead`]'s closure decided.
@@ -46,19 +46,10 @@ impl Store {
                     .build(),
             );
         }
-        match self
-            .transact(writes, "TransactWriteItems (save lead)")
-            .await
-        {
-            Ok(()) => {
-                lead.version = next.version;
-                Ok(())
-            }
-            Err(TransactFailure::ConditionFailed(_) | TransactFailure::Conflict) => {
-                Err(StoreError::Conflict)
-            }
-            Err(TransactFailure::Store(e)) => Err(e),
-        }
+        self.transact(writes, "TransactWriteItems (save lead)")
+            .await?;
+        lead.version = next.version;
+        Ok(())
     }
 
     /// Reads a lead, lets `change` decide what to do with it, and saves it when asked to. When

@@ -211,3 +211,13 @@ enum TransactFailure {
     Conflict,
     Store(StoreError),
 }
+
+/// A lost condition or a concurrent transaction: either way someone else wrote first.
+impl From<TransactFailure> for StoreError {
+    fn from(f: TransactFailure) -> Self {
+        match f {
+            TransactFailure::ConditionFailed(_) | TransactFailure::Conflict => StoreError::Conflict,
+            TransactFailure::Store(e) => e,
+        }
+    }
+}

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
 
-use super::{at_version, aws, items, keys, Store, StoreError, TransactFailure};
+use super::{at_version, aws, items, keys, Store, StoreError};
 use leadrelay_domain::lead::{Lead, LeadEvent};
 use leadrelay_domain::routing::TeamState;
 
@@ -87,16 +87,10 @@ impl Store {
                 .build()
                 .expect("table, item set")));
         }
-        match self.transact(writes, "TransactWriteItems (routing)").await {
-            Ok(()) => {
-                lead.version = next.version;
-                Ok(())
-            }
-            Err(TransactFailure::ConditionFailed(_) | TransactFailure::Conflict) => {
-                Err(StoreError::Conflict)
-            }
-            Err(TransactFailure::Store(e)) => Err(e),
-        }
+        self.transact(writes, "TransactWriteItems (routing)")
+            .await?;
+        lead.version = next.version;
+        Ok(())
     }
 
     /// Changes a team's rotation outside routing (an owner away or back), retrying on
