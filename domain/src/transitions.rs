@@ -268,8 +268,9 @@ impl Lead {
                 reason: None,
                 recycle_at: None,
             };
-            debug_assert!(lifecycle::check(self, &to_working, &[], now).is_ok());
-            lifecycle::apply(self, &to_working, now);
+            if lifecycle::check(self, &to_working, &[], now).is_ok() {
+                lifecycle::apply(self, &to_working, now);
+            }
         }
         let owner = self
             .assignment
