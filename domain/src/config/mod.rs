@@ -99,8 +99,6 @@ pub enum ConfigError {
         key: String,
         message: String,
     },
-    #[error("environment variable {name}: {message}")]
-    Env { name: String, message: String },
     #[error("{origin}: cannot fetch from SSM: {message}")]
     Ssm { origin: String, message: String },
 }
