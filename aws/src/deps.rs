@@ -334,6 +334,7 @@ impl Deps {
             aws_sdk_dynamodb::Client::new(sdk),
             resources.table,
             resources.sla_shards,
+            config.sweep.grace,
         );
         let queues = Queues::new(
             aws_sdk_sqs::Client::new(sdk),

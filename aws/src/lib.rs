@@ -10,6 +10,7 @@
 //!   [`company_provider`]: the company enrichment provider over HTTP.
 //! - [`deps`]: builds the clients, configuration, secrets and templates once, for the Lambdas,
 //!   the local runner and the tests alike.
+//! - [`sweep`]: sending a stalled lead on, parking a lead a permanent error stopped.
 //! - [`retry`]: the one policy for deciding again after a lost conditional write.
 //! - `lambda` (feature `lambda`): the glue between Lambda's event types and the handlers.
 //! - [`telemetry`]: JSON logs.
@@ -25,6 +26,7 @@ pub mod queue;
 pub mod retry;
 mod sdk_error;
 pub mod store;
+pub mod sweep;
 pub mod telemetry;
 
 pub use deps::Deps;

@@ -50,8 +50,14 @@ pub enum NotifyMessage {
     Assigned { lead_id: String },
     /// Nobody could take the lead: tell the fallback team's manager.
     Unassigned { lead_id: String },
-    /// An escalation step of the SLA ladder was reached.
-    Escalation { lead_id: String, step: usize },
+    /// An escalation step of the SLA ladder was reached, in a routing round: a message of an
+    /// earlier round (the lead was reassigned or recycled since) does nothing.
+    Escalation {
+        lead_id: String,
+        step: usize,
+        #[serde(default)]
+        round: u32,
+    },
 }
 
 impl NotifyMessage {
@@ -127,6 +133,11 @@ impl Queues {
             queue: q.as_str(),
             message: e.to_string(),
         })?;
+        self.send_raw(q, &body).await
+    }
+
+    /// Sends a message body as it is (a parked message sent again).
+    pub async fn send_raw(&self, q: QueueName, body: &str) -> Result<(), QueueError> {
         self.client
             .send_message()
             .queue_url(self.url(q))

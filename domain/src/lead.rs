@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::attribution::Touch;
+use super::sweep::{Parked, Retries};
 
 /// The lead's fields as the person gave them (trimmed), before normalising.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -386,6 +387,16 @@ pub struct Lead {
     /// Owners who held the lead before and let it lapse or passed it on (never routed back).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub previous_owners: Vec<String>,
+    /// This round's emails went out (acknowledgement and assignment, or the unassigned
+    /// alert): until then the sweep watches the lead (`super::sweep`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub notified: bool,
+    /// The sweep's retries of the step the lead waits for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries: Option<Retries>,
+    /// Stopped by a permanent error until the operator sends it on again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parked: Option<Parked>,
     /// Optimistic-concurrency version: every save is conditional on it.
     #[serde(default)]
     pub version: u64,
@@ -432,6 +443,9 @@ impl Lead {
             round: 0,
             round_started_at: None,
             previous_owners: Vec::new(),
+            notified: false,
+            retries: None,
+            parked: None,
             version: 0,
         }
     }
@@ -546,6 +560,10 @@ pub enum EventKind {
     Recycled,
     /// The lead went to another owner after the first let it lapse.
     Reassigned,
+    /// The sweep (or the operator) sent a lead that had stopped moving on again.
+    Resent,
+    /// A permanent error stopped the lead until someone fixes it.
+    Parked,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

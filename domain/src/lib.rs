@@ -40,6 +40,7 @@ pub mod routing;
 pub mod scoring;
 pub mod secret;
 pub mod sla;
+pub mod sweep;
 pub mod template_files;
 pub mod templates;
 pub mod timeline;

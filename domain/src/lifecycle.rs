@@ -125,14 +125,6 @@ pub fn recycle(lead: &mut Lead, now: DateTime<Utc>) -> Option<String> {
     previous
 }
 
-/// A recycled lead still on its way to an owner (its message may need sending again).
-pub fn awaiting_reroute(lead: &Lead) -> bool {
-    lead.round > 0
-        && lead.status == LeadStatus::New
-        && lead.stage < super::lead::Stage::Routed
-        && !lead.is_quarantined()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,6 +264,10 @@ mod tests {
         assert_eq!(l.clock_starts_at(), now);
         assert!(l.assignment.is_none() && l.sla.is_none());
         assert_eq!(l.submissions, 3, "history kept");
-        assert!(awaiting_reroute(&l));
+        // On its way to an owner again: the sweep watches it from the new round's start.
+        assert_eq!(
+            l.sweep_at(std::time::Duration::from_secs(120)),
+            Some(now + chrono::Duration::minutes(2))
+        );
     }
 }

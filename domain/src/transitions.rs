@@ -228,6 +228,9 @@ impl Lead {
         self.sla = Some(clock_state);
         self.assignment = Some(assignment);
         self.stage = Stage::Routed;
+        // This round's emails are still to go: the sweep watches for them afresh.
+        self.notified = false;
+        self.retries = None;
         timeline::event(
             clock,
             &self.lead_id,
@@ -240,6 +243,8 @@ impl Lead {
     /// Nobody could take the lead: it waits, unassigned, and the team's manager is told.
     pub fn leave_unassigned(&mut self, why: &Unroutable, clock: &dyn Clock) -> LeadEvent {
         self.stage = Stage::Unassigned;
+        self.notified = false;
+        self.retries = None;
         timeline::event(
             clock,
             &self.lead_id,

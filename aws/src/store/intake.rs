@@ -136,7 +136,7 @@ impl Store {
         persons: &[PersonLink],
     ) -> Result<Captured, StoreError> {
         let lead_put = self
-            .put(items::lead(lead, self.sla_shards)?)
+            .put(items::lead(lead, self.layout())?)
             .condition_expression("attribute_not_exists(pk)")
             .build()
             .expect("table, item set");

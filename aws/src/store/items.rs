@@ -75,34 +75,53 @@ pub(super) fn lead_key(lead_id: &str) -> Item {
     key(lead_pk(lead_id), LEAD_SK)
 }
 
-pub(super) fn lead(lead: &Lead, shards: u32) -> Result<Item, StoreError> {
+/// How lead items are placed in the sparse indexes.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct IndexLayout {
+    pub shards: u32,
+    pub sweep_grace: std::time::Duration,
+}
+
+pub(super) fn lead(lead: &Lead, layout: IndexLayout) -> Result<Item, StoreError> {
     let pk = lead_pk(&lead.lead_id);
     let mut item = keyed(pk.clone(), LEAD_SK, "lead", encode(&pk, lead)?);
-    // Only leads with something timed ahead appear in the sparse index: an SLA step while
-    // the clock runs, or the recycle date of a nurtured lead.
-    if let Some(next_at) = next_timed(lead) {
+    // Only leads with something timed ahead appear in the sparse index: a lead still on its
+    // way to an owner and its emails (the sweep), an SLA step while the clock runs, or the
+    // recycle date of a nurtured lead.
+    if let Some(next_at) = next_timed(lead, layout.sweep_grace) {
         item.insert(
             "sla_shard".into(),
-            s(shard_name(sla_shard_of(&lead.lead_id, shards))),
+            s(shard_name(sla_shard_of(&lead.lead_id, layout.shards))),
         );
         item.insert("sla_next_at".into(), s(sla_time_key(next_at)));
+    }
+    // Parked leads have an index of their own, for the operator (`leadrelay stuck`).
+    if let Some(parked) = &lead.parked {
+        item.insert(PARKED_KEY_ATTRIBUTE.into(), s(PARKED_KEY));
+        item.insert("parked_at".into(), s(time(parked.at)));
     }
     Ok(item)
 }
 
-/// When the escalation pass next has something to do with a lead.
-fn next_timed(lead: &Lead) -> Option<DateTime<Utc>> {
-    if lead.status == LeadStatus::Nurture {
-        return lead.recycle_at;
+/// The partition of the `parked` index: parked leads are few, one partition holds them.
+pub(super) const PARKED_KEY: &str = "parked";
+pub(super) const PARKED_KEY_ATTRIBUTE: &str = "parked_key";
+
+/// When the escalation pass next has something to do with a lead: the earliest of its sweep
+/// and its timed step.
+fn next_timed(lead: &Lead, sweep_grace: std::time::Duration) -> Option<DateTime<Utc>> {
+    let timed = if lead.status == LeadStatus::Nurture {
+        lead.recycle_at
+    } else {
+        lead.sla
+            .as_ref()
+            .filter(|s| s.is_open())
+            .and_then(|s| s.next_at)
+    };
+    match (lead.sweep_at(sweep_grace), timed) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
-    // Recycled and not routed yet: the pass sends it on again until it is.
-    if leadrelay_domain::lifecycle::awaiting_reroute(lead) {
-        return lead.round_started_at;
-    }
-    lead.sla
-        .as_ref()
-        .filter(|s| s.is_open())
-        .and_then(|s| s.next_at)
 }
 
 pub(super) fn event(event: &LeadEvent) -> Result<Item, StoreError> {

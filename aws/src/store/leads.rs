@@ -20,7 +20,7 @@ impl Store {
     pub(super) fn lead_update(&self, lead: &Lead) -> Result<(Lead, Put), StoreError> {
         let mut next = lead.clone();
         next.version = lead.version + 1;
-        let put = at_version(self.put(items::lead(&next, self.sla_shards)?), lead.version)
+        let put = at_version(self.put(items::lead(&next, self.layout())?), lead.version)
             .build()
             .expect("table, item set");
         Ok((next, put))

@@ -32,7 +32,7 @@ pub use erase::{Erasure, ErasureReport};
 pub use intake::{Captured, DeliveryOutcome, Person, PersonLink, RawDelivery};
 pub use keys::{sla_shard_of, sla_time_key};
 pub use leads::Change;
-pub use sla_index::SLA_INDEX;
+pub use sla_index::{IndexPage, PARKED_INDEX, SLA_INDEX};
 
 use std::collections::HashMap;
 
@@ -101,15 +101,36 @@ pub struct Store {
     client: Client,
     table: String,
     sla_shards: u32,
+    /// Where a waiting lead goes in the `sla-open` index: the sweep's grace (from the
+    /// configuration, which every function loads).
+    sweep_grace: std::time::Duration,
 }
 
 impl Store {
-    pub fn new(client: Client, table: impl Into<String>, sla_shards: u32) -> Self {
+    pub fn new(
+        client: Client,
+        table: impl Into<String>,
+        sla_shards: u32,
+        sweep_grace: std::time::Duration,
+    ) -> Self {
         Self {
             client,
             table: table.into(),
             sla_shards: sla_shards.max(1),
+            sweep_grace,
         }
+    }
+
+    /// How a lead's item is indexed.
+    fn layout(&self) -> items::IndexLayout {
+        items::IndexLayout {
+            shards: self.sla_shards,
+            sweep_grace: self.sweep_grace,
+        }
+    }
+
+    pub fn sweep_grace(&self) -> std::time::Duration {
+        self.sweep_grace
     }
 
     pub fn table(&self) -> &str {

@@ -32,6 +32,8 @@ pub fn kind_label(k: EventKind) -> &'static str {
         EventKind::StatusChanged => "status",
         EventKind::Recycled => "recycled",
         EventKind::Reassigned => "reassigned",
+        EventKind::Resent => "resent",
+        EventKind::Parked => "parked",
     }
 }
 

@@ -24,6 +24,7 @@ mod routing;
 mod scoring;
 mod sla;
 mod sources;
+mod sweep;
 mod teams;
 
 pub use email::{EmailConfig, LinksConfig};
@@ -33,6 +34,7 @@ pub use routing::{AccountConfig, RoutingConfig, RoutingRule};
 pub use scoring::{GradesConfig, QualificationConfig, ScoringConfig, ScoringRule, TierConfig};
 pub use sla::{EscalationStep, SlaConfig};
 pub use sources::{AuthScheme, SourceConfig, SourceKind};
+pub use sweep::SweepConfig;
 pub use teams::{NoneAvailable, OwnerConfig, TeamConfig};
 
 /// A validated configuration.
@@ -48,6 +50,8 @@ pub struct Config {
     pub scoring: ScoringConfig,
     pub sla: SlaConfig,
     pub enrichment: EnrichmentConfig,
+    /// When the escalation schedule sends a stalled lead on again.
+    pub sweep: SweepConfig,
     /// Business-hours calendars by name, ready to count with.
     pub calendars: BTreeMap<String, BusinessCalendar>,
     pub identity: IdentityConfig,
@@ -72,6 +76,8 @@ struct RawConfig {
     sla: SlaConfig,
     #[serde(default)]
     enrichment: EnrichmentConfig,
+    #[serde(default)]
+    sweep: SweepConfig,
     #[serde(default)]
     calendars: BTreeMap<String, CalendarConfig>,
     #[serde(default)]
@@ -145,6 +151,7 @@ impl Config {
             scoring: raw.scoring,
             sla: raw.sla,
             enrichment: raw.enrichment,
+            sweep: raw.sweep,
             calendars: BTreeMap::new(),
             identity: raw.identity,
             lifecycle: raw.lifecycle,
@@ -183,7 +190,8 @@ impl Config {
         self.validate_scoring()?;
         self.validate_sla_targets()?;
         self.validate_lifecycle()?;
-        self.validate_escalation()
+        self.validate_escalation()?;
+        self.validate_sweep()
     }
 }
 

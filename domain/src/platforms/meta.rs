@@ -241,6 +241,11 @@ impl Platform for Meta {
         Some("https://graph.facebook.com")
     }
 
+    /// Meta's Graph API serves a lead for 90 days after it was submitted.
+    fn details_readable_for(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(90 * 86_400)
+    }
+
     fn details_request(
         &self,
         api_base: &str,

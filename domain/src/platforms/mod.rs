@@ -296,6 +296,12 @@ pub trait Platform: Sync {
         crate::intake::MAX_BODY_BYTES
     }
 
+    /// How long the platform's API keeps serving a lead's details after its delivery: reads
+    /// that fail are retried for this long, then the lead is parked.
+    fn details_readable_for(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(30 * 86_400)
+    }
+
     /// The public API's base URL, for platforms whose details are read from it.
     fn api_base(&self) -> Option<&'static str> {
         None

@@ -352,19 +352,13 @@ async fn capture_one(
     match admit(deps, lead, delivery.clone(), event, &key, expires).await {
         Ok(Admitted::Created) => {
             if moves_on_now {
-                enqueue(deps, source_name, &lead_id, "lead stored but not enqueued").await?;
+                enqueue(deps, source_name, &lead_id).await;
             }
             Ok((lead_id, Taken::Created, is_spam))
         }
         Ok(Admitted::Joined { lead_id }) => {
             // Enrich scores the lead again with the new submission in it.
-            enqueue(
-                deps,
-                source_name,
-                &lead_id,
-                "joined lead not enqueued for a new score",
-            )
-            .await?;
+            enqueue(deps, source_name, &lead_id).await;
             Ok((lead_id, Taken::Joined, is_spam))
         }
         Ok(Admitted::Duplicate { lead_id }) => {
@@ -378,11 +372,10 @@ async fn capture_one(
                 None => None,
             };
             // If an earlier attempt stored the lead but could not enqueue it, this is the
-            // retry that moves it on. Enrich is idempotent, so a second message does no harm.
+            // retry that moves it on (sooner than the sweep). Enrich is idempotent, so a second
+            // message does no harm.
             match deps.store.get_lead(&lead_id).await {
-                Ok(Some(l)) if l.moves_on_to_enrich() => {
-                    enqueue(deps, source_name, &lead_id, "redelivered lead not enqueued").await?
-                }
+                Ok(Some(l)) if l.moves_on_to_enrich() => enqueue(deps, source_name, &lead_id).await,
                 Ok(_) => {}
                 Err(e) => {
                     tracing::error!(lead_id, error = %e, "cannot read the lead of a redelivery");
@@ -406,24 +399,16 @@ async fn capture_one(
     }
 }
 
-/// Sends a stored lead on to enrich. A failure is answered 503 so the platform retries, and
-/// the retry (a redelivery) sends it again.
-async fn enqueue(
-    deps: &Deps,
-    source_name: &str,
-    lead_id: &str,
-    failure: &'static str,
-) -> Result<(), Response<String>> {
+/// Sends a stored lead on to enrich. The lead is already durable, so a send that fails is not
+/// the sender's problem: the answer stays a success (a browser posting a form never retries),
+/// and the sweep sends the lead on within its grace (invariant 11 in docs/architecture.md).
+async fn enqueue(deps: &Deps, source_name: &str, lead_id: &str) {
     let message = LeadMessage {
         lead_id: lead_id.to_owned(),
     };
-    deps.queues
-        .send(QueueName::Captured, &message)
-        .await
-        .map_err(|e| {
-            tracing::error!(source = source_name, lead_id, error = %e, "{failure}");
-            unavailable(Some(lead_id))
-        })
+    if let Err(e) = deps.queues.send(QueueName::Captured, &message).await {
+        tracing::warn!(source = source_name, lead_id, error = %e, "lead stored but not enqueued; the sweep sends it on");
+    }
 }
 
 /// The URL the platform called, for schemes that sign it: the source's configured public

@@ -7,11 +7,13 @@ use leadrelay_aws::batch::{self, BatchOutcome, QueueMessage};
 use leadrelay_aws::platform_api::FetchError;
 use leadrelay_aws::queue::{LeadMessage, QueueError, QueueName};
 use leadrelay_aws::store::{Change, StoreError};
+use leadrelay_aws::sweep;
 use leadrelay_aws::Deps;
 use leadrelay_domain::company::{self, CachedCompany, LookupResult};
-use leadrelay_domain::lead::{EventKind, Lead, Stage};
+use leadrelay_domain::enrichment;
+use leadrelay_domain::lead::{Lead, Stage};
+use leadrelay_domain::sweep::{Retry, Step};
 use leadrelay_domain::transitions::CompanyAnswer;
-use leadrelay_domain::{enrichment, timeline};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EnrichError {
@@ -37,8 +39,9 @@ impl batch::MessageError for EnrichError {
 
 /// A batch from the captured queue.
 pub async fn handle_batch(deps: &Deps, messages: Vec<QueueMessage>) -> BatchOutcome {
-    batch::process("captured", messages, |m: LeadMessage| {
-        enrich_lead(deps, m.lead_id)
+    batch::process("captured", messages, |m: LeadMessage| async move {
+        let result = enrich_lead(deps, m.lead_id.clone()).await;
+        sweep::park_if_permanent(deps, Step::Enrich, &m.lead_id, &m, result).await
     })
     .await
 }
@@ -183,9 +186,10 @@ fn outcome(result: &LookupResult) -> &'static str {
 }
 
 /// For a lead the platform delivered as ids only: reads its details from the platform's API
-/// and makes it a captured lead. A failed fetch is recorded on the timeline and the message
-/// fails, so SQS delivers it again later: the lead stays visible as pending, never dropped.
-/// Returns the lead as it now stands; `None` when there is no such lead (erased).
+/// and makes it a captured lead. A read that may succeed later is recorded on the timeline and
+/// retried by the sweep with backoff; one that never will (no token, no such lead) fails the
+/// message, which parks the lead. Returns the lead as it now stands, ready to score; `None`
+/// when there is nothing to score now (erased, or still pending).
 async fn fetch_details(deps: &Deps, lead_id: &str) -> Result<Option<Lead>, EnrichError> {
     let Some(lead) = deps.store.get_lead(lead_id).await? else {
         return Ok(None);
@@ -195,18 +199,45 @@ async fn fetch_details(deps: &Deps, lead_id: &str) -> Result<Option<Lead>, Enric
     }
     let fetched = match fetch(deps, &lead.source, lead.external_id.as_deref()).await {
         Ok(details) => details,
-        Err(e) => {
-            tracing::warn!(lead_id, source = lead.source, error = %e, "lead details not fetched; will retry");
-            let event = timeline::event(
-                deps.clock.as_ref(),
-                lead_id,
-                EventKind::FetchFailed,
-                "enrich",
-                format!("details not fetched: {e}; will retry"),
-            );
-            deps.store.append_events(&[event]).await?;
-            return Err(e.into());
+        // A fault that may pass: retried with backoff by the sweep for as long as the platform
+        // keeps the lead, not by SQS (five receives would give up within the hour).
+        Err(e) if e.is_transient() => {
+            let readable_for = deps
+                .config
+                .source(&lead.source)
+                // A source no longer configured has nothing to read with: parked at once.
+                .map(|s| s.platform(None).details_readable_for())
+                .unwrap_or_default();
+            let error = e.to_string();
+            let now = deps.clock.now();
+            let outcome = deps
+                .store
+                .modify_lead(lead_id, |lead| {
+                    if lead.stage != Stage::PendingFetch {
+                        return Change::Keep(None);
+                    }
+                    let (retry, event) = lead.fetch_failed(
+                        &error,
+                        readable_for,
+                        now,
+                        &deps.config.sweep,
+                        deps.clock.as_ref(),
+                    );
+                    Change::Save(vec![event], Some(retry))
+                })
+                .await?;
+            match outcome {
+                Some((_, Some(Retry::At(at)))) => {
+                    tracing::warn!(lead_id, source = lead.source, error = %e, retry_at = %at, "lead details not fetched; the sweep retries");
+                }
+                Some((_, Some(Retry::Parked))) => {
+                    tracing::error!(lead_id, source = lead.source, error = %e, "lead details never fetched while the platform kept them; parked");
+                }
+                _ => {}
+            }
+            return Ok(None);
         }
+        Err(e) => return Err(e.into()),
     };
     let updated = deps
         .store

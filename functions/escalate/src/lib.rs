@@ -1,6 +1,7 @@
 //! escalate: the scheduled pass over leads with something timed ahead. Reads only the sparse,
-//! write-sharded `sla-open` index (never a scan), takes each due step of the escalation ladder
-//! once and records it on the lead, and brings nurtured leads back at their recycle date.
+//! write-sharded `sla-open` index (never a scan); sends on every lead that stopped on its way
+//! to an owner and its emails (the sweep), takes each due step of the escalation ladder once
+//! and records it on the lead, and brings nurtured leads back at their recycle date.
 
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
@@ -48,8 +49,25 @@ pub struct PassReport {
     pub reassigned: usize,
     /// Nurtured leads brought back to be routed again.
     pub recycled: usize,
+    /// Leads that had stopped on their way and were sent on again by the sweep.
+    pub resent: usize,
     /// Leads that could not be handled this pass (they stay in the index for the next).
     pub failed: usize,
+    /// Index items that would not decode: skipped, so they never hold the others back.
+    pub unreadable: usize,
+}
+
+impl PassReport {
+    fn add(&mut self, r: &PassReport) {
+        self.due += r.due;
+        self.reminded += r.reminded;
+        self.escalated += r.escalated;
+        self.reassigned += r.reassigned;
+        self.recycled += r.recycled;
+        self.resent += r.resent;
+        self.failed += r.failed;
+        self.unreadable += r.unreadable;
+    }
 }
 
 /// One escalation pass at `now`.
@@ -62,22 +80,18 @@ pub async fn run_pass(deps: &Deps, now: DateTime<Utc>) -> Result<PassReport, Esc
         .await;
     let mut report = PassReport::default();
     for r in per_shard {
-        let r = r?;
-        report.due += r.due;
-        report.reminded += r.reminded;
-        report.escalated += r.escalated;
-        report.recycled += r.recycled;
-        report.reassigned += r.reassigned;
-        report.failed += r.failed;
+        report.add(&r?);
     }
-    if report.due > 0 {
+    if report.due > 0 || report.unreadable > 0 {
         tracing::info!(
             due = report.due,
             reminded = report.reminded,
             escalated = report.escalated,
             recycled = report.recycled,
             reassigned = report.reassigned,
+            resent = report.resent,
             failed = report.failed,
+            unreadable = report.unreadable,
             "escalation pass"
         );
     }
@@ -92,29 +106,40 @@ async fn pass_shard(
     let mut report = PassReport::default();
     let mut start = None;
     loop {
-        let (leads, next) = deps.store.sla_due(shard, now, start, PAGE_SIZE).await?;
-        report.due += leads.len();
-        let results = stream::iter(leads)
+        let page = deps.store.sla_due(shard, now, start, PAGE_SIZE).await?;
+        report.due += page.leads.len();
+        for (key, e) in &page.unreadable {
+            report.unreadable += 1;
+            tracing::error!(item = key, error = %e, "index item unreadable; skipped");
+        }
+        let results = stream::iter(page.leads)
             .map(|lead| handle_lead(deps, lead, now))
             .buffer_unordered(CONCURRENCY)
             .collect::<Vec<_>>()
             .await;
         for r in results {
             match r {
-                Ok(Some(Taken::Step(EscalationAction::RemindOwner))) => report.reminded += 1,
-                Ok(Some(Taken::Step(
-                    EscalationAction::NotifyManager | EscalationAction::NotifyTeamManager,
-                ))) => report.escalated += 1,
-                Ok(Some(Taken::Step(EscalationAction::Reassign))) => report.reassigned += 1,
-                Ok(Some(Taken::Recycled)) => report.recycled += 1,
-                Ok(None) => {}
+                Ok(taken) => {
+                    for t in taken {
+                        match t {
+                            Taken::Step(EscalationAction::RemindOwner) => report.reminded += 1,
+                            Taken::Step(
+                                EscalationAction::NotifyManager
+                                | EscalationAction::NotifyTeamManager,
+                            ) => report.escalated += 1,
+                            Taken::Step(EscalationAction::Reassign) => report.reassigned += 1,
+                            Taken::Recycled => report.recycled += 1,
+                            Taken::Resent => report.resent += 1,
+                        }
+                    }
+                }
                 Err(e) => {
                     report.failed += 1;
-                    tracing::warn!(error = %e, "lead not escalated this pass");
+                    tracing::warn!(error = %e, "lead not handled this pass");
                 }
             }
         }
-        match next {
+        match page.next {
             Some(key) => start = Some(key),
             None => return Ok(report),
         }
@@ -125,21 +150,63 @@ async fn pass_shard(
 enum Taken {
     Step(EscalationAction),
     Recycled,
+    Resent,
 }
 
 async fn handle_lead(
     deps: &Deps,
     lead: Lead,
     now: DateTime<Utc>,
-) -> Result<Option<Taken>, EscalateError> {
+) -> Result<Vec<Taken>, EscalateError> {
     if lifecycle::recycle_due(&lead, now) {
-        return recycle(deps, &lead.lead_id, now).await;
+        return Ok(recycle(deps, &lead.lead_id, now)
+            .await?
+            .into_iter()
+            .collect());
     }
-    if lifecycle::awaiting_reroute(&lead) {
-        send_on(deps, &lead).await?;
-        return Ok(None);
+    let mut taken = Vec::new();
+    // A routed lead can wait for its emails and for its SLA step at once: both are done.
+    if lead
+        .sweep_at(deps.config.sweep.grace)
+        .is_some_and(|at| at <= now)
+        && resend(deps, &lead.lead_id, now).await?
+    {
+        taken.push(Taken::Resent);
     }
-    Ok(escalate_lead(deps, lead, now).await?.map(Taken::Step))
+    if let Some(step) = escalate_lead(deps, lead, now).await? {
+        taken.push(Taken::Step(step));
+    }
+    Ok(taken)
+}
+
+/// The sweep: a lead that has not moved on within the grace (its message lost, failed into a
+/// dead-letter queue, or never sent) is sent to its step again, and looked at again after a
+/// backoff. Saved before it is sent: if the send fails, the next look sends it again. `true`
+/// when it was sent.
+async fn resend(deps: &Deps, lead_id: &str, now: DateTime<Utc>) -> Result<bool, EscalateError> {
+    let outcome = deps
+        .store
+        .modify_lead(lead_id, |lead| {
+            match lead.resend(now, &deps.config.sweep, deps.clock.as_ref()) {
+                Some((step, event)) => {
+                    Change::Save(event.into_iter().collect(), Some((step, lead.clone())))
+                }
+                None => Change::Keep(None),
+            }
+        })
+        .await?;
+    let Some((_, Some((step, lead)))) = outcome else {
+        return Ok(false);
+    };
+    leadrelay_aws::sweep::send_to(deps, &lead, step).await?;
+    let retries = lead.retries.as_ref().map_or(0, |r| r.count);
+    tracing::warn!(
+        lead_id,
+        step = step.as_str(),
+        retries,
+        "stalled lead sent on again"
+    );
+    Ok(true)
 }
 
 /// Brings a nurtured lead back: a new round, scored again (its intent decayed) and routed.
@@ -219,6 +286,7 @@ async fn escalate_lead(
             &NotifyMessage::Escalation {
                 lead_id: lead.lead_id.clone(),
                 step,
+                round: lead.round,
             },
         )
         .await?;

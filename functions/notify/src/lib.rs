@@ -7,11 +7,14 @@ use chrono_tz::Tz;
 use leadrelay_aws::batch::{self, BatchOutcome, QueueMessage};
 use leadrelay_aws::mailer::MailError;
 use leadrelay_aws::queue::NotifyMessage;
+use leadrelay_aws::store::Change;
 use leadrelay_aws::store::{EmailClaim, StoreError};
+use leadrelay_aws::sweep;
 use leadrelay_aws::Deps;
 use leadrelay_domain::emails::{self, Email, EmailKind, Occasion};
 use leadrelay_domain::lead::EscalationAction;
 use leadrelay_domain::lead::{EventKind, Lead};
+use leadrelay_domain::sweep::Step;
 use leadrelay_domain::templates::TemplateError;
 use leadrelay_domain::{links, timeline};
 
@@ -58,7 +61,12 @@ impl batch::MessageError for NotifyError {
 
 /// A batch from the notify queue.
 pub async fn handle_batch(deps: &Deps, messages: Vec<QueueMessage>) -> BatchOutcome {
-    batch::process("notify", messages, |m: NotifyMessage| notify(deps, m)).await
+    batch::process("notify", messages, |m: NotifyMessage| async move {
+        let lead_id = m.lead_id().to_owned();
+        let result = notify(deps, m.clone()).await;
+        sweep::park_if_permanent(deps, Step::Notify, &lead_id, &m, result).await
+    })
+    .await
 }
 
 pub async fn notify(deps: &Deps, message: NotifyMessage) -> Result<(), NotifyError> {
@@ -86,15 +94,27 @@ pub async fn notify(deps: &Deps, message: NotifyMessage) -> Result<(), NotifyErr
             let ack = send(deps, &lead, EmailKind::Acknowledgement, now, "the lead").await;
             let to_owner = format!("owner {}", owner.owner_id);
             let assigned = send(deps, &lead, EmailKind::Assignment, now, &to_owner).await;
-            ack.and(assigned)
+            ack.and(assigned)?;
+            notified(deps, &lead).await
         }
         NotifyMessage::Unassigned { .. } => {
             let to_manager = format!("manager of team {}", deps.config.routing.fallback_team);
-            send(deps, &lead, EmailKind::Unassigned, now, &to_manager).await
+            send(deps, &lead, EmailKind::Unassigned, now, &to_manager).await?;
+            notified(deps, &lead).await
         }
-        NotifyMessage::Escalation { step, .. } => {
-            // First contact may have come after the escalation was queued.
+        NotifyMessage::Escalation { step, round, .. } => {
+            // First contact may have come after the escalation was queued; a reassignment or a
+            // recycle since makes it another round's, and this step is not the new owner's.
             if lead.sla.as_ref().is_none_or(|s| !s.is_open()) {
+                return Ok(());
+            }
+            if round != lead.round {
+                tracing::debug!(
+                    lead_id,
+                    round,
+                    current = lead.round,
+                    "escalation of an earlier round; nothing to do"
+                );
                 return Ok(());
             }
             let owner = lead
@@ -139,6 +159,25 @@ pub async fn notify(deps: &Deps, message: NotifyMessage) -> Result<(), NotifyErr
             send(deps, &lead, kind, now, &to_whom).await
         }
     }
+}
+
+/// This round's emails are out: the lead leaves the sweep. A lead saved by someone else
+/// meanwhile is read again (under the one retry policy); a later round's lead is left alone.
+async fn notified(deps: &Deps, lead: &Lead) -> Result<(), NotifyError> {
+    if lead.notified {
+        return Ok(());
+    }
+    let round = lead.round;
+    deps.store
+        .modify_lead(&lead.lead_id, |l| {
+            if l.mark_notified(round) {
+                Change::Save(Vec::new(), ())
+            } else {
+                Change::Keep(())
+            }
+        })
+        .await?;
+    Ok(())
 }
 
 /// The email of `kind` for a lead, rendered from the templates exactly as notify sends it

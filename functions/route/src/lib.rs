@@ -6,9 +6,11 @@ use leadrelay_aws::batch::{self, BatchOutcome, QueueMessage};
 use leadrelay_aws::queue::{LeadMessage, NotifyMessage, QueueError, QueueName};
 use leadrelay_aws::retry;
 use leadrelay_aws::store::StoreError;
+use leadrelay_aws::sweep;
 use leadrelay_aws::Deps;
 use leadrelay_domain::lead::{Lead, Stage};
 use leadrelay_domain::routing;
+use leadrelay_domain::sweep::Step;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RouteError {
@@ -49,8 +51,9 @@ const RETRY_BUDGET: std::time::Duration = std::time::Duration::from_secs(25);
 
 /// A batch from the scored queue.
 pub async fn handle_batch(deps: &Deps, messages: Vec<QueueMessage>) -> BatchOutcome {
-    batch::process("scored", messages, |m: LeadMessage| {
-        route_lead(deps, m.lead_id)
+    batch::process("scored", messages, |m: LeadMessage| async move {
+        let result = route_lead(deps, m.lead_id.clone()).await;
+        sweep::park_if_permanent(deps, Step::Route, &m.lead_id, &m, result).await
     })
     .await
 }
