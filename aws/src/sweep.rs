@@ -130,3 +130,81 @@ pub async fn unpark(
     );
     Ok(Some(parked))
 }
+
+/// A lead that is not moving, as the operator sees it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StuckLead {
+    pub lead_id: String,
+    pub source: String,
+    /// The step it waits for.
+    pub step: Step,
+    /// Since when it has waited (its arrival, its round's start, or its assignment).
+    pub since: chrono::DateTime<chrono::Utc>,
+    /// Times the sweep (or a failed fetch) sent it on again.
+    pub retries: u32,
+    /// Why it stopped: the latest failure, or the reason it was parked.
+    pub error: Option<String>,
+    pub parked: bool,
+}
+
+/// What `leadrelay stuck` shows.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct StuckReport {
+    /// Waiting for a step longer than the sweep's grace, oldest first.
+    pub waiting: Vec<StuckLead>,
+    /// Stopped by a permanent error, oldest first.
+    pub parked: Vec<StuckLead>,
+    /// Index items that would not decode (their keys).
+    pub unreadable: Vec<String>,
+}
+
+/// Every lead not moving at `now`, from the indexes (never a scan): the `sla-open` index holds
+/// every lead still on its way, the `parked` index the parked ones.
+pub async fn stuck(
+    deps: &Deps,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<StuckReport, StoreError> {
+    let grace = chrono::Duration::from_std(deps.config.sweep.grace).unwrap_or_default();
+    let timed = deps.store.timed_leads().await?;
+    let parked = deps.store.parked_leads().await?;
+    let mut report = StuckReport::default();
+    for lead in &timed.leads {
+        let Some(step) = lead.waiting_for() else {
+            continue;
+        };
+        let since = lead.waiting_since();
+        if lead.parked.is_none() && since + grace <= now {
+            report.waiting.push(stuck_lead(lead, step, since));
+        }
+    }
+    for lead in &parked.leads {
+        if let Some(p) = &lead.parked {
+            let mut s = stuck_lead(lead, p.step, p.at);
+            s.error = Some(p.reason.clone());
+            s.parked = true;
+            report.parked.push(s);
+        }
+    }
+    report.waiting.sort_by_key(|s| s.since);
+    report.parked.sort_by_key(|s| s.since);
+    report.unreadable = timed
+        .unreadable
+        .into_iter()
+        .chain(parked.unreadable)
+        .map(|(key, _)| key)
+        .collect();
+    Ok(report)
+}
+
+fn stuck_lead(lead: &Lead, step: Step, since: chrono::DateTime<chrono::Utc>) -> StuckLead {
+    let retries = lead.retries.as_ref().filter(|r| r.step == step);
+    StuckLead {
+        lead_id: lead.lead_id.clone(),
+        source: lead.source.clone(),
+        step,
+        since,
+        retries: retries.map_or(0, |r| r.count),
+        error: retries.and_then(|r| r.last_error.clone()),
+        parked: false,
+    }
+}

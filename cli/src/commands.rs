@@ -598,6 +598,67 @@ pub async fn escalate(config_location: &str, once: bool, now: Option<DateTime<Ut
     Ok(())
 }
 
+pub async fn stuck(config_location: &str, retry: bool, json: bool) -> Result<()> {
+    let deps = connect(
+        config_location,
+        Arc::new(SystemClock),
+        TemplatesNeeded::None,
+    )
+    .await?;
+    let now = Utc::now();
+    let report = leadrelay_aws::sweep::stuck(&deps, now).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", stuck_table(&report, now));
+    }
+    if retry {
+        let mut sent = 0;
+        for s in &report.parked {
+            if leadrelay_aws::sweep::unpark(&deps, &s.lead_id, "operator")
+                .await?
+                .is_some()
+            {
+                sent += 1;
+            }
+        }
+        println!("{sent} parked lead(s) sent on again");
+    }
+    Ok(())
+}
+
+fn stuck_table(report: &leadrelay_aws::sweep::StuckReport, now: DateTime<Utc>) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    if report.waiting.is_empty() && report.parked.is_empty() && report.unreadable.is_empty() {
+        out.push_str("nothing stuck: every lead is moving\n");
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "{:<26}  {:<14}  {:<6}  {:>8}  {:>7}  {:<6}  last error",
+        "lead", "source", "step", "age", "retries", "state"
+    );
+    for s in report.waiting.iter().chain(&report.parked) {
+        let age = leadrelay_domain::email_context::distance((now - s.since).num_minutes());
+        let _ = writeln!(
+            out,
+            "{:<26}  {:<14}  {:<6}  {:>8}  {:>7}  {:<6}  {}",
+            s.lead_id,
+            s.source,
+            s.step.as_str(),
+            age,
+            s.retries,
+            if s.parked { "parked" } else { "retry" },
+            s.error.as_deref().unwrap_or("-")
+        );
+    }
+    for key in &report.unreadable {
+        let _ = writeln!(out, "unreadable index item {key}");
+    }
+    out
+}
+
 struct Sample {
     label: &'static str,
     source: &'static str,

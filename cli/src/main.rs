@@ -108,6 +108,16 @@ enum Command {
         #[arg(long)]
         now: Option<chrono::DateTime<chrono::Utc>>,
     },
+    /// Leads not moving: waiting for a step longer than the sweep's grace (step, age, last
+    /// error), and leads parked by a permanent error.
+    Stuck {
+        /// Send every parked lead on again (after fixing the cause).
+        #[arg(long)]
+        retry: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Configuration files.
     Config {
         #[command(subcommand)]
@@ -208,6 +218,7 @@ async fn main() -> ExitCode {
             command: OwnerCommand::Back { owner },
         } => commands::owner_away(&cli.config, &owner, None).await,
         Command::Escalate { once, now } => commands::escalate(&cli.config, once, now).await,
+        Command::Stuck { retry, json } => commands::stuck(&cli.config, retry, json).await,
         Command::Config {
             command: ConfigCommand::Check { file },
         } => {

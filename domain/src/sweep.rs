@@ -1,7 +1,7 @@
 //! The sweep: every lead on its way to an owner and to its emails is watched, so a lead whose
 //! message was lost (a queue that refused it, a function that died, a dead-letter queue, a
 //! platform API that was down) is found and sent on again, and a lead that cannot move is
-//! parked where the operator sees it: never left behind in silence (invariant 11 in
+//! parked where the operator sees it: never left behind in silence (invariant 9 in
 //! docs/architecture.md).
 //!
 //! Pure rules over the lead: which step it waits for, when the sweep looks at it, the backoff
@@ -107,7 +107,7 @@ impl Lead {
     }
 
     /// When the lead reached the step it waits for.
-    fn waiting_since(&self) -> DateTime<Utc> {
+    pub fn waiting_since(&self) -> DateTime<Utc> {
         match (self.waiting_for(), &self.assignment) {
             (Some(Step::Notify), Some(a)) => a.assigned_at.max(self.clock_starts_at()),
             _ => self.clock_starts_at(),
@@ -205,7 +205,13 @@ impl Lead {
                 self.park(Step::Enrich, reason, None, now, clock),
             );
         }
-        self.count_retry(Step::Enrich, now, Some(error.to_owned()), config);
+        match self.retries.as_mut().filter(|r| r.step == Step::Enrich) {
+            // The sweep sent it: that retry is counted and the next one scheduled.
+            Some(r) => r.last_error = Some(error.to_owned()),
+            None => {
+                self.count_retry(Step::Enrich, now, Some(error.to_owned()), config);
+            }
+        }
         let next = self.retries.as_ref().map_or(now, |r| r.next_at);
         let event = timeline::event(
             clock,

@@ -10,5 +10,6 @@ mod identity;
 mod lifecycle;
 mod pipeline;
 mod platforms;
+mod recovery;
 mod routing;
 mod support;

@@ -215,7 +215,7 @@ async fn a_meta_notification_is_answered_at_once_then_its_details_are_fetched_an
 }
 
 #[tokio::test]
-async fn a_failing_fetch_leaves_the_lead_visible_as_pending_and_a_retry_completes_it() {
+async fn a_failing_fetch_is_retried_by_the_sweep_with_backoff_until_the_platform_answers() {
     use std::sync::atomic::Ordering;
     let api = graph_api().await;
     api.down.store(true, Ordering::SeqCst);
@@ -229,22 +229,39 @@ async fn a_failing_fetch_leaves_the_lead_visible_as_pending_and_a_retry_complete
     let id = body["lead_id"].as_str().unwrap().to_owned();
     app.drain().await;
     let lead = app.lead(&id).await;
-    assert_eq!(lead.stage, Stage::PendingFetch);
+    assert_eq!(lead.stage, Stage::PendingFetch, "visible as pending");
+    assert_eq!(api.calls.load(Ordering::SeqCst), 1, "not retried by SQS");
     let timeline = app.stack.deps.store.timeline(&id).await.unwrap();
     assert!(
         timeline
             .iter()
             .any(|e| e.kind == leadrelay_domain::lead::EventKind::FetchFailed
-                && e.summary.contains("503")),
+                && e.summary.contains("503")
+                && e.summary.contains("retried in 2 minutes")),
         "{timeline:?}"
     );
-    // SQS delivers the message again later; here, the same handler is called again.
-    api.down.store(false, Ordering::SeqCst);
-    leadrelay_enrich::enrich_lead(&app.stack.deps, id.clone())
-        .await
-        .unwrap();
+    // The sweep retries after the backoff: 2 minutes, then 4.
+    let minutes = chrono::Duration::minutes;
+    app.clock.advance(minutes(1));
+    app.stack.escalate().await.unwrap();
     app.drain().await;
-    assert_eq!(app.lead(&id).await.stage, Stage::Routed);
+    assert_eq!(api.calls.load(Ordering::SeqCst), 1, "not before its time");
+    app.clock.advance(minutes(1));
+    assert_eq!(app.stack.escalate().await.unwrap().resent, 1);
+    app.drain().await;
+    assert_eq!(api.calls.load(Ordering::SeqCst), 2);
+    assert_eq!(app.lead(&id).await.retries.unwrap().count, 2);
+    api.down.store(false, Ordering::SeqCst);
+    app.clock.advance(minutes(4));
+    assert_eq!(app.stack.escalate().await.unwrap().resent, 1);
+    app.drain().await;
+    let lead = app.lead(&id).await;
+    assert_eq!(lead.stage, Stage::Routed);
+    let want = &fixture("meta-graph-lead-response-unicode")["expect"];
+    assert_eq!(
+        app.emails_to(want["email"].as_str().unwrap()).await.len(),
+        1
+    );
 }
 
 #[tokio::test]

@@ -38,7 +38,8 @@ pub struct EmailRecord {
 }
 
 /// How long a claimed-but-unconfirmed email blocks others: past this, the sender is presumed
-/// dead and another may send.
+/// dead and another may send. Longer than notify's timeout (60 s in infra/template.yaml), so a
+/// sender still alive never loses its claim.
 const EMAIL_CLAIM_LEASE_SECS: i64 = 120;
 
 impl Store {

@@ -401,7 +401,7 @@ async fn capture_one(
 
 /// Sends a stored lead on to enrich. The lead is already durable, so a send that fails is not
 /// the sender's problem: the answer stays a success (a browser posting a form never retries),
-/// and the sweep sends the lead on within its grace (invariant 11 in docs/architecture.md).
+/// and the sweep sends the lead on within its grace (invariant 9 in docs/architecture.md).
 async fn enqueue(deps: &Deps, source_name: &str, lead_id: &str) {
     let message = LeadMessage {
         lead_id: lead_id.to_owned(),

@@ -59,6 +59,9 @@ impl batch::MessageError for NotifyError {
     }
 }
 
+/// Further tries of the record of an email SES accepted.
+const RECORD_ATTEMPTS: u32 = 4;
+
 /// A batch from the notify queue.
 pub async fn handle_batch(deps: &Deps, messages: Vec<QueueMessage>) -> BatchOutcome {
     batch::process("notify", messages, |m: NotifyMessage| async move {
@@ -304,9 +307,22 @@ async fn send_once(
             return Err(e.into());
         }
     };
-    deps.store
+    // SES has the email. Until the record below is written, a crash means the email goes
+    // again once the claim lapses (at least once: docs/architecture.md, invariant 3), so the
+    // window is kept to this one write, retried here when it fails in a way that may pass.
+    let mut attempt = 0;
+    while let Err(e) = deps
+        .store
         .email_sent(&lead.lead_id, &key, &email, &message_id, now)
-        .await?;
+        .await
+    {
+        if !e.is_transient() || attempt >= RECORD_ATTEMPTS {
+            tracing::error!(lead_id = lead.lead_id, kind = key, error = %e, "email sent but not recorded; it is sent again when the claim lapses");
+            return Err(e.into());
+        }
+        tokio::time::sleep(leadrelay_aws::retry::pause(attempt)).await;
+        attempt += 1;
+    }
     let event = timeline::event(
         deps.clock.as_ref(),
         &lead.lead_id,
