@@ -15,6 +15,11 @@ rotation spent their time copying tables. DynamoDB's cost per transaction does n
 the table. The outcome is the same all-or-nothing: a cancelled transaction puts back exactly
 the items it wrote.
 
+An SQS send or receive costs the same however deep the queue is: moto 5 computes every queue
+attribute, message counts included (a walk over every message), on each SendMessage (to read
+one FIFO flag) and for each message a ReceiveMessage looks at (to read the retention period),
+so a queue of 1,000 messages cost time in proportion to the square of them.
+
 And `/moto-api/data.json?service=ses` dumps one service's models only: the full dump walks
 every model instance moto ever tracked (every DynamoDB item version included), which grows
 with each test, while the tests only read the emails SES took.
@@ -113,6 +118,55 @@ def _transact_write_items(self, transact_items):
 
 _transact_write_items.__name__ = "transact_write_items"
 DynamoDBBackend.transact_write_items = _transact_write_items
+
+from moto.sqs import models as sqs_models  # noqa: E402
+
+_sending = threading.local()
+_all_attributes = sqs_models.Queue.attributes.fget
+
+
+_COUNTS = {
+    "ApproximateNumberOfMessages",
+    "ApproximateNumberOfMessagesDelayed",
+    "ApproximateNumberOfMessagesNotVisible",
+}
+
+
+def _attributes(self):
+    # Within a send or a receive, no message count is read: the others only, without walking
+    # every message.
+    if not getattr(_sending, "on", False):
+        return _all_attributes(self)
+    names = [a for a in self.BASE_ATTRIBUTES if a not in _COUNTS]
+    if self.fifo_queue:
+        names += self.FIFO_ATTRIBUTES
+    if self.kms_master_key_id:
+        names += self.KMS_ATTRIBUTES
+    result = {a: getattr(self, sqs_models.camelcase_to_underscores(a)) for a in names}
+    if self.policy:
+        result["Policy"] = self.policy
+    if self.redrive_policy:
+        result["RedrivePolicy"] = json.dumps(self.redrive_policy)
+    return {k: str(v).lower() if isinstance(v, bool) else v for k, v in result.items()}
+
+
+sqs_models.Queue.attributes = property(_attributes)
+
+
+def _while_sending(send):
+    def sending(self, *args, **kwargs):
+        _sending.on = True
+        try:
+            return send(self, *args, **kwargs)
+        finally:
+            _sending.on = False
+
+    sending.__name__ = send.__name__
+    return sending
+
+
+for _name in ("send_message", "send_message_batch", "receive_message"):
+    setattr(sqs_models.SQSBackend, _name, _while_sending(getattr(sqs_models.SQSBackend, _name)))
 
 _full_dump = MotoAPIResponse.model_data
 

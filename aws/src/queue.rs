@@ -42,6 +42,25 @@ pub struct LeadMessage {
     pub lead_id: String,
 }
 
+/// On the captured queue: a lead that moved on, or items of a large platform delivery to be
+/// admitted (fanned out, so the delivery is answered at once however many leads it carries).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum CapturedMessage {
+    Lead(LeadMessage),
+    Admit(AdmitMessage),
+}
+
+/// Items of a kept delivery, each to become a lead as if it had come alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdmitMessage {
+    pub source: String,
+    pub delivery_id: String,
+    /// When the delivery arrived: the leads' arrival, where their SLA clock starts.
+    pub received_at: chrono::DateTime<chrono::Utc>,
+    pub items: Vec<leadrelay_domain::platforms::PlatformLead>,
+}
+
 /// On the notify queue: which email(s) to send for which lead.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -134,6 +153,62 @@ impl Queues {
             message: e.to_string(),
         })?;
         self.send_raw(q, &body).await
+    }
+
+    /// Sends messages ten to a call (SQS's batch limit). Fails on the first batch with a
+    /// message SQS did not take; messages sent before it stay sent (their handlers are
+    /// idempotent, so sending the whole lot again is safe).
+    pub async fn send_all<T: Serialize>(
+        &self,
+        q: QueueName,
+        messages: &[T],
+    ) -> Result<(), QueueError> {
+        use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+        for chunk in messages.chunks(10) {
+            let mut entries = Vec::with_capacity(chunk.len());
+            for (i, m) in chunk.iter().enumerate() {
+                let body = serde_json::to_string(m).map_err(|e| QueueError::Encode {
+                    queue: q.as_str(),
+                    message: e.to_string(),
+                })?;
+                entries.push(
+                    SendMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .message_body(body)
+                        .build()
+                        .map_err(|e| QueueError::Encode {
+                            queue: q.as_str(),
+                            message: e.to_string(),
+                        })?,
+                );
+            }
+            let out = self
+                .client
+                .send_message_batch()
+                .queue_url(self.url(q))
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| QueueError::Send {
+                    queue: q.as_str(),
+                    message: DisplayErrorContext(&e).to_string(),
+                    transient: crate::sdk_error::is_transient(&e),
+                    source: Box::new(e),
+                })?;
+            if let Some(failed) = out.failed.first() {
+                return Err(QueueError::Send {
+                    queue: q.as_str(),
+                    message: format!(
+                        "SendMessageBatch refused a message: {} {}",
+                        failed.code,
+                        failed.message.as_deref().unwrap_or_default()
+                    ),
+                    transient: !failed.sender_fault,
+                    source: format!("{}", failed.code).into(),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Sends a message body as it is (a parked message sent again).

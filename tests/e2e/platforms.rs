@@ -496,3 +496,112 @@ async fn a_get_to_a_form_platform_makes_no_lead_and_a_delivery_without_contact_i
         .is_some());
     assert_eq!(app.items_with_entity("lead").await, 0);
 }
+
+/// A Meta delivery of `n` leadgen changes, signed as Meta signs it.
+fn meta_delivery(n: usize) -> Request<Vec<u8>> {
+    use hmac::{Hmac, Mac};
+    let changes: Vec<Value> = (0..n)
+        .map(|i| {
+            serde_json::json!({"field": "leadgen", "value": {
+                "ad_id": "120208765432109876", "form_id": "1298374650123456",
+                "leadgen_id": format!("90000000{i:08}"), "created_time": 1773324308,
+                "page_id": "104857392018475"}})
+        })
+        .collect();
+    let body = serde_json::json!({"object": "page", "entry": [
+        {"id": "104857392018475", "time": 1773324309, "changes": changes}]});
+    let raw = serde_json::to_vec(&body).unwrap();
+    let mut mac =
+        Hmac::<sha2::Sha256>::new_from_slice(b"4f1c9e2b7a6d5e3f8091a2b3c4d5e6f7").unwrap();
+    mac.update(&raw);
+    let sig = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    Request::post("/v1/webhooks/meta")
+        .header("content-type", "application/json")
+        .header("x-hub-signature-256", sig)
+        .body(raw)
+        .unwrap()
+}
+
+/// Admits every fanned-out item on the captured queue, as enrich does, and leaves the rest of
+/// enrich's work (reading each lead's details) out: that is not what this test is about.
+async fn admit_fanned_out_items(app: &TestApp) -> usize {
+    use leadrelay_aws::queue::{CapturedMessage, QueueName};
+    let sqs = app.stack.deps.queues.client();
+    let url = app.stack.deps.queues.url(QueueName::Captured);
+    let mut admitted = 0;
+    loop {
+        let out = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        let messages = out.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return admitted;
+        }
+        let handled = messages.into_iter().map(|m| async move {
+            let body = m.body.as_deref().unwrap_or_default();
+            let mut n = 0;
+            if let CapturedMessage::Admit(a) = serde_json::from_str(body).unwrap() {
+                n = a.items.len();
+                leadrelay_capture::admit_queued(&app.stack.deps, a)
+                    .await
+                    .unwrap();
+            }
+            sqs.delete_message()
+                .queue_url(url)
+                .receipt_handle(m.receipt_handle.unwrap())
+                .send()
+                .await
+                .unwrap();
+            n
+        });
+        admitted += futures::future::join_all(handled)
+            .await
+            .iter()
+            .sum::<usize>();
+    }
+}
+
+#[tokio::test]
+async fn a_meta_delivery_of_a_thousand_leads_is_answered_at_once_and_makes_a_thousand_leads() {
+    let app = TestApp::new().await;
+    let (status, body) = app.send(meta_delivery(1000)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["queued"], 1000,
+        "fanned out, not admitted in the request"
+    );
+    assert!(
+        app.items_with_entity("lead").await < 1000,
+        "the answer did not wait for the leads"
+    );
+    assert_eq!(admit_fanned_out_items(&app).await, 1000);
+    let leads: std::collections::BTreeSet<String> = app
+        .items()
+        .await
+        .iter()
+        .filter(|i| {
+            i.get("entity")
+                .and_then(|v| v.as_s().ok())
+                .is_some_and(|e| e == "lead")
+        })
+        .filter_map(|i| i.get("external_id").and_then(|v| v.as_s().ok()).cloned())
+        .collect();
+    assert_eq!(leads.len(), 1000, "one lead per leadgen change");
+}
+
+#[tokio::test]
+async fn a_fanned_out_delivery_sent_again_makes_no_second_lead() {
+    let app = TestApp::new().await;
+    let (status, _) = app.send(meta_delivery(30)).await;
+    assert_eq!(status, StatusCode::OK);
+    admit_fanned_out_items(&app).await;
+    assert_eq!(app.items_with_entity("lead").await, 30);
+    let (status, again) = app.send(meta_delivery(30)).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(admit_fanned_out_items(&app).await, 30);
+    assert_eq!(app.items_with_entity("lead").await, 30);
+}

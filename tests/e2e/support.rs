@@ -150,17 +150,26 @@ impl TestApp {
     pub async fn items(
         &self,
     ) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
-        let out = self
-            .stack
-            .deps
-            .store
-            .client()
-            .scan()
-            .table_name(self.stack.deps.store.table())
-            .send()
-            .await
-            .unwrap();
-        out.items.unwrap_or_default()
+        let mut all = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .stack
+                .deps
+                .store
+                .client()
+                .scan()
+                .table_name(self.stack.deps.store.table())
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .unwrap();
+            all.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(k) => start = Some(k),
+                None => return all,
+            }
+        }
     }
 
     pub async fn items_with_entity(&self, entity: &str) -> usize {

@@ -213,7 +213,9 @@ pub struct Credentials<'a> {
 pub type FieldMapping = BTreeMap<String, String>;
 
 /// One lead of a delivery, as the platform gave it (not yet normalised: enrich does that).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Serialisable: the items of a large delivery travel on the captured queue to be admitted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct PlatformLead {
     /// The platform's id of the lead or submission.
     pub external_id: Option<String>,

@@ -4,9 +4,11 @@
 
 use std::time::Instant;
 
+use futures::StreamExt;
+
 use chrono::{DateTime, Utc};
 use http::{Request, Response, StatusCode};
-use leadrelay_aws::queue::{LeadMessage, QueueName};
+use leadrelay_aws::queue::{AdmitMessage, CapturedMessage, LeadMessage, QueueName};
 use leadrelay_aws::store::{DeliveryOutcome, RawDelivery};
 use leadrelay_aws::Deps;
 use leadrelay_domain::config::SourceConfig;
@@ -168,7 +170,7 @@ async fn one_lead(
     let (lead_id, admitted, spam) = match capture_one(ctx, &delivery_id, item, Some(delivery)).await
     {
         Ok(done) => done,
-        Err(response) => return response,
+        Err(e) => return e.answer(),
     };
     let source = ctx.source_name;
     let elapsed_ms = ctx.started.elapsed().as_millis() as u64;
@@ -256,6 +258,9 @@ async fn batch(
         tracing::error!(source = source_name, delivery_id, error = %e, "cannot keep the delivery");
         return unavailable(None);
     }
+    if items.len() > INLINE_ITEMS {
+        return fan_out(ctx, platform, delivery_id, items, status).await;
+    }
     let mut lead_ids = Vec::new();
     let mut duplicates = 0usize;
     for item in items {
@@ -264,7 +269,7 @@ async fn batch(
                 duplicates += usize::from(taken != Taken::Created);
                 lead_ids.push(id);
             }
-            Err(response) => return response,
+            Err(e) => return e.answer(),
         }
     }
     tracing::info!(
@@ -293,6 +298,90 @@ async fn batch(
     json(status, body)
 }
 
+/// A delivery with more items than this is fanned out: its items travel on the captured queue
+/// and are admitted there, so the answer comes at once (a Meta delivery can carry a thousand
+/// leadgen changes; admitted one by one in the request they would outlast capture's timeout).
+const INLINE_ITEMS: usize = 20;
+/// Items per fanned-out message: small (a Meta item is ids only; a full item is at most a few
+/// KiB under the field caps), well inside SQS's 256 KiB.
+const ITEMS_PER_MESSAGE: usize = 10;
+
+/// Sends the items of a kept delivery to be admitted by the captured queue's consumer. The
+/// delivery is already stored; if a send fails the answer is `503`, and the platform's retry
+/// sends them all again (admission is idempotent per item).
+async fn fan_out(
+    ctx: &Ctx<'_>,
+    platform: &dyn Platform,
+    delivery_id: String,
+    items: Vec<PlatformLead>,
+    status: u16,
+) -> Response<String> {
+    let count = items.len();
+    let messages: Vec<CapturedMessage> = items
+        .chunks(ITEMS_PER_MESSAGE)
+        .map(|chunk| {
+            CapturedMessage::Admit(AdmitMessage {
+                source: ctx.source_name.to_owned(),
+                delivery_id: delivery_id.clone(),
+                received_at: ctx.now,
+                items: chunk.to_vec(),
+            })
+        })
+        .collect();
+    if let Err(e) = ctx
+        .deps
+        .queues
+        .send_all(QueueName::Captured, &messages)
+        .await
+    {
+        tracing::error!(source = ctx.source_name, delivery_id, error = %e, "delivery kept but its items not queued");
+        return unavailable(None);
+    }
+    tracing::info!(
+        source = ctx.source_name,
+        platform = platform.name(),
+        delivery_id,
+        queued = count,
+        elapsed_ms = ctx.started.elapsed().as_millis() as u64,
+        "platform delivery kept; its leads are admitted from the queue"
+    );
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    json(
+        status,
+        serde_json::json!({ "delivery_id": delivery_id, "queued": count, "lead_ids": [] }),
+    )
+}
+
+/// Admits the fanned-out items of a delivery (the captured queue's consumer calls this): each
+/// becomes a lead, or finds the one an earlier delivery of it made, exactly as in the request.
+pub async fn admit_queued(deps: &Deps, message: AdmitMessage) -> Result<(), Unstored> {
+    let ctx = Ctx {
+        deps,
+        source_name: &message.source,
+        now: message.received_at,
+        started: Instant::now(),
+    };
+    // The items are independent leads: admitted side by side, each under its own dedupe key.
+    let results: Vec<_> = futures::stream::iter(message.items)
+        .map(|item| capture_one(&ctx, &message.delivery_id, item, None))
+        .buffer_unordered(ITEMS_PER_MESSAGE)
+        .collect()
+        .await;
+    let mut created = 0usize;
+    for r in results {
+        let (_, taken, _) = r?;
+        created += usize::from(taken == Taken::Created);
+    }
+    tracing::info!(
+        source = message.source,
+        delivery_id = message.delivery_id,
+        created,
+        elapsed_ms = ctx.started.elapsed().as_millis() as u64,
+        "queued items of a delivery admitted"
+    );
+    Ok(())
+}
+
 /// What became of one item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Taken {
@@ -309,7 +398,7 @@ async fn capture_one(
     delivery_id: &str,
     item: PlatformLead,
     delivery: Option<RawDelivery>,
-) -> Result<(String, Taken, bool), Response<String>> {
+) -> Result<(String, Taken, bool), Unstored> {
     let (deps, source_name, now) = (ctx.deps, ctx.source_name, ctx.now);
     let lead_id = deps.clock.new_id().to_string();
     let key = item.dedupe_key.clone();
@@ -377,9 +466,12 @@ async fn capture_one(
             match deps.store.get_lead(&lead_id).await {
                 Ok(Some(l)) if l.moves_on_to_enrich() => enqueue(deps, source_name, &lead_id).await,
                 Ok(_) => {}
-                Err(e) => {
-                    tracing::error!(lead_id, error = %e, "cannot read the lead of a redelivery");
-                    return Err(unavailable(Some(&lead_id)));
+                Err(error) => {
+                    tracing::error!(lead_id, error = %error, "cannot read the lead of a redelivery");
+                    return Err(Unstored {
+                        lead_id: Some(lead_id),
+                        error,
+                    });
                 }
             }
             if let Some(Err(e)) = kept {
@@ -394,8 +486,32 @@ async fn capture_one(
                 "cannot store a lead"
             };
             tracing::error!(source = source_name, delivery_id, error = %e, "{what}");
-            Err(unavailable(None))
+            Err(Unstored {
+                lead_id: None,
+                error: e,
+            })
         }
+    }
+}
+
+/// An item that could not be made a lead (or its stored lead could not be read).
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct Unstored {
+    /// The lead, when one is stored.
+    pub lead_id: Option<String>,
+    #[source]
+    pub error: leadrelay_aws::store::StoreError,
+}
+
+impl Unstored {
+    /// A failure that may pass: the sender's retry, or the message's, may do better.
+    pub fn is_transient(&self) -> bool {
+        self.error.is_transient()
+    }
+
+    fn answer(&self) -> Response<String> {
+        unavailable(self.lead_id.as_deref())
     }
 }
 

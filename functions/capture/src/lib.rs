@@ -12,6 +12,8 @@ mod guard;
 mod intake;
 pub mod status;
 
+pub use intake::{admit_queued, Unstored};
+
 use http::{Method, Request, Response, StatusCode};
 use leadrelay_aws::Deps;
 

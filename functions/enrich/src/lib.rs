@@ -1,11 +1,12 @@
 //! enrich: normalises a captured lead, derives what it can, looks its company up, scores it,
-//! and hands it to route.
+//! and hands it to route. It also admits the items of a large platform delivery that capture
+//! fanned out onto its queue (with capture's own admission).
 
 use std::time::Instant;
 
 use leadrelay_aws::batch::{self, BatchOutcome, QueueMessage};
 use leadrelay_aws::platform_api::FetchError;
-use leadrelay_aws::queue::{LeadMessage, QueueError, QueueName};
+use leadrelay_aws::queue::{CapturedMessage, LeadMessage, QueueError, QueueName};
 use leadrelay_aws::store::{Change, StoreError};
 use leadrelay_aws::sweep;
 use leadrelay_aws::Deps;
@@ -23,6 +24,8 @@ pub enum EnrichError {
     Queue(#[from] QueueError),
     #[error(transparent)]
     Fetch(#[from] FetchError),
+    #[error("items of a delivery not admitted: {0}")]
+    Admit(leadrelay_capture::Unstored),
 }
 
 impl batch::MessageError for EnrichError {
@@ -33,15 +36,25 @@ impl batch::MessageError for EnrichError {
             EnrichError::Store(e) => e.is_transient(),
             EnrichError::Queue(e) => e.is_transient(),
             EnrichError::Fetch(e) => e.is_transient(),
+            EnrichError::Admit(e) => e.is_transient(),
         }
     }
 }
 
 /// A batch from the captured queue.
 pub async fn handle_batch(deps: &Deps, messages: Vec<QueueMessage>) -> BatchOutcome {
-    batch::process("captured", messages, |m: LeadMessage| async move {
-        let result = enrich_lead(deps, m.lead_id.clone()).await;
-        sweep::park_if_permanent(deps, Step::Enrich, &m.lead_id, &m, result).await
+    batch::process("captured", messages, |m: CapturedMessage| async move {
+        match m {
+            CapturedMessage::Lead(m) => {
+                let result = enrich_lead(deps, m.lead_id.clone()).await;
+                sweep::park_if_permanent(deps, Step::Enrich, &m.lead_id, &m, result).await
+            }
+            // Items of a large delivery (capture fanned them out): a failure is retried, and
+            // one that keeps failing ends in the dead-letter queue with the delivery's id.
+            CapturedMessage::Admit(m) => leadrelay_capture::admit_queued(deps, m)
+                .await
+                .map_err(EnrichError::Admit),
+        }
     })
     .await
 }
