@@ -204,7 +204,7 @@ impl Queues {
                         failed.message.as_deref().unwrap_or_default()
                     ),
                     transient: !failed.sender_fault,
-                    source: format!("{}", failed.code).into(),
+                    source: failed.code.clone().into(),
                 });
             }
         }
