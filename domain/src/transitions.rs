@@ -94,6 +94,7 @@ impl Lead {
         self.submitted_at = self.submitted_at.or(d.submitted_at);
         self.is_test |= d.is_test;
         self.stage = Stage::Captured;
+        self.bound();
         Some(timeline::event(
             clock,
             &self.lead_id,

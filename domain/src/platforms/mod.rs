@@ -465,7 +465,7 @@ impl crate::lead::Lead {
         if let Some(consent) = p.consent {
             attributes.insert("consent".into(), consent.to_string());
         }
-        Lead {
+        let mut lead = Lead {
             stage: if p.requires_fetch {
                 Stage::PendingFetch
             } else {
@@ -483,7 +483,10 @@ impl crate::lead::Lead {
             campaign: p.campaign,
             phone_country_hint: p.phone_country_hint,
             ..Lead::new(lead_id, source, delivery_id, received_at)
-        }
+        };
+        // Every source's items pass here: each is cut to the caps (`crate::bounds`).
+        lead.bound();
+        lead
     }
 }
 
