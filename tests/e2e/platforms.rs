@@ -479,3 +479,118 @@ async fn a_get_to_a_form_platform_makes_no_lead_and_a_delivery_without_contact_i
         .is_some());
     assert_eq!(app.items_with_entity("lead").await, 0);
 }
+
+/// Standard base64, for signing test deliveries as HubSpot does.
+fn base64(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// A HubSpot workflow's "Send a webhook" POST to the `hubspot` source: signed v3 over its
+/// public URL (with a v2 signature alongside, as HubSpot sends it).
+fn hubspot_workflow_post(app: &TestApp, body: &serde_json::Value) -> Request<Vec<u8>> {
+    use hmac::{Hmac, Mac};
+    let secret = "3b2f5e8a-91c4-4d7e-b0a6-7c1d9e2f4a85";
+    let url = "https://hooks.acme-robotics.io/webhooks/hubspot";
+    let raw = serde_json::to_vec(body).unwrap();
+    let ts = leadrelay_domain::clock::Clock::now(&app.clock)
+        .timestamp_millis()
+        .to_string();
+    let mut m = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    m.update(b"POST");
+    m.update(url.as_bytes());
+    m.update(&raw);
+    m.update(ts.as_bytes());
+    let v3 = base64(&m.finalize().into_bytes());
+    let v2 = {
+        use sha2::Digest;
+        let mut d = sha2::Sha256::new();
+        d.update(secret.as_bytes());
+        d.update(b"POST");
+        d.update(url.as_bytes());
+        d.update(&raw);
+        hex::encode(d.finalize())
+    };
+    Request::post("/v1/webhooks/hubspot")
+        .header("content-type", "application/json")
+        .header("x-hubspot-request-timestamp", ts)
+        .header("x-hubspot-signature-v3", v3)
+        .header("x-hubspot-signature", v2)
+        .header("x-hubspot-signature-version", "v2")
+        .body(raw)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_hubspot_workflow_webhook_becomes_a_routed_lead_and_its_retry_does_not() {
+    let app = TestApp::new().await;
+    app.clock.set(t("2026-03-16T14:23:00Z"));
+    let contact = serde_json::json!({
+        "hs_object_id": "98123004511",
+        "email": "sofia.marques@northwind-logistics.com",
+        "firstname": "Sofia",
+        "lastname": "Marques",
+        "company": "Northwind Logistics",
+        "jobtitle": "Head of Operations",
+        "phone": "030 1234567",
+        "ip_country_code": "de",
+        "recent_conversion_event_name": "Demo request",
+        "recent_conversion_date": "1773670951223",
+        "hs_analytics_source": "PAID_SEARCH",
+    });
+    let (status, body) = app.send(hubspot_workflow_post(&app, &contact)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let id = body["lead_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.lead(&id).await.stage,
+        Stage::Captured,
+        "complete in the body: nothing to fetch"
+    );
+    app.drain().await;
+    let lead = app.lead(&id).await;
+    assert_eq!(lead.stage, Stage::Routed);
+    assert_eq!(lead.external_id.as_deref(), Some("98123004511"));
+    assert_eq!(lead.email(), Some("sofia.marques@northwind-logistics.com"));
+    assert_eq!(
+        lead.enrichment.as_ref().unwrap().phone.as_deref(),
+        Some("+49301234567"),
+        "the national number read in the country HubSpot located the contact in"
+    );
+    assert_eq!(
+        lead.attributes
+            .get("recent_conversion_event_name")
+            .map(String::as_str),
+        Some("Demo request")
+    );
+
+    // HubSpot retries (a timeout, a 5xx): the same lead, no second email.
+    app.clock.advance(chrono::Duration::minutes(1));
+    let (status, again) = app.send(hubspot_workflow_post(&app, &contact)).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["lead_id"], id.as_str());
+    assert_eq!(again["duplicates"], 1);
+    app.drain().await;
+    assert_eq!(app.items_with_entity("lead").await, 1);
+    assert_eq!(
+        app.emails_to("sofia.marques@northwind-logistics.com")
+            .await
+            .len(),
+        1
+    );
+}
