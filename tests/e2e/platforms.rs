@@ -594,3 +594,59 @@ async fn a_hubspot_workflow_webhook_becomes_a_routed_lead_and_its_retry_does_not
         1
     );
 }
+
+/// What a crawler, a link preview or a person opening a website form's URL sends: a GET (or a
+/// HEAD), perhaps with the landing page's query. It is told `405` and makes nothing at all.
+#[tokio::test]
+async fn a_crawler_or_link_preview_on_a_website_forms_url_makes_nothing() {
+    let app = TestApp::new().await;
+    let visits = [
+        (
+            "GET",
+            "/v1/webhooks/html-form",
+            "Slackbot-LinkExpanding 1.0",
+        ),
+        (
+            "GET",
+            "/v1/webhooks/html-form?utm_source=newsletter&email=ana%40acme.io",
+            "facebookexternalhit/1.1",
+        ),
+        ("GET", "/v1/webhooks/html-form/", "Googlebot/2.1"),
+        ("HEAD", "/v1/webhooks/html-form", "curl/8.5"),
+        (
+            "GET",
+            "/v1/webhooks/form?token=local-form-token",
+            "Mozilla/5.0",
+        ),
+    ];
+    for (method, uri, agent) in visits {
+        let req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("user-agent", agent)
+            .header("origin", "https://www.acme-robotics.io")
+            .header("x-forwarded-for", "203.0.113.7")
+            .body(Vec::new())
+            .unwrap();
+        let r = app.stack.http(req).await;
+        assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED, "{method} {uri}");
+        let allow = r.headers().get("allow").and_then(|v| v.to_str().ok());
+        assert!(
+            allow.is_some_and(|a| a.contains("POST")),
+            "{method} {uri}: Allow {allow:?}"
+        );
+        assert_eq!(
+            r.headers()
+                .get("x-robots-tag")
+                .and_then(|v| v.to_str().ok()),
+            Some("noindex"),
+            "{method} {uri}"
+        );
+    }
+    assert!(
+        app.items().await.is_empty(),
+        "no lead, no raw delivery, no rate-limit window"
+    );
+    app.drain().await;
+    assert!(app.sent_emails().await.is_empty());
+}
