@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::bounds;
 use super::lead::{Lead, LeadFields};
 use super::normalize;
 
@@ -52,7 +53,9 @@ pub fn can_join(existing: &Lead, now: DateTime<Utc>, window: std::time::Duration
 /// Folds a repeat submission into the open lead it joins: one more submission, the latest
 /// activity now, fields the lead lacked filled in, a new message appended, and a fresh score
 /// due. Its touch becomes the lead's last touch; the owner, the SLA clock and the first
-/// submission's attribution stay as they are.
+/// submission's attribution stay as they are. The joined lead stays within the caps of
+/// [`crate::bounds`]: the newest message text, attributes while they fit, the latest
+/// deliveries.
 pub fn join(existing: &mut Lead, repeat: &Lead) {
     existing.submissions = existing.submissions.saturating_add(1);
     if repeat.attribution.is_some() {
@@ -80,20 +83,32 @@ pub fn join(existing: &mut Lead, repeat: &Lead) {
         }
     }
     match (&mut have.message, &new.message) {
-        (Some(old), Some(m)) if !old.contains(m.as_str()) => {
-            old.push_str("\n\n");
-            old.push_str(m);
-        }
+        (Some(old), Some(m)) if !old.contains(m.as_str()) => bounds::append_message(old, m),
         (slot @ None, Some(m)) => *slot = Some(m.clone()),
         _ => {}
     }
+    // New attributes while they fit the lead's budget; the rest stay in the raw delivery.
+    let mut left_out = 0usize;
     for (k, v) in &repeat.attributes {
-        existing
+        if existing.attributes.contains_key(k) || k == bounds::ATTRIBUTES_LEFT_OUT {
+            continue;
+        }
+        if bounds::attribute_fits(&existing.attributes, k, v) {
+            existing.attributes.insert(k.clone(), v.clone());
+        } else {
+            left_out += 1;
+        }
+    }
+    if left_out > 0 {
+        let count = existing
             .attributes
-            .entry(k.clone())
-            .or_insert_with(|| v.clone());
+            .entry(bounds::ATTRIBUTES_LEFT_OUT.into())
+            .or_default();
+        *count = (count.parse::<usize>().unwrap_or(0) + left_out).to_string();
     }
     existing.needs_rescore = true;
+    // However often the person comes back, the lead stays within its caps.
+    existing.bound();
 }
 
 #[cfg(test)]

@@ -517,6 +517,33 @@ impl Lead {
     }
 }
 
+impl Lead {
+    /// Where the submission says it ran, when a locale it carries names a region: the first of
+    /// the attributes in [`LANGUAGE_FIELDS`] holding a tag with a region subtag, as an ISO 3166
+    /// code (`AT` for `de-AT`, `BR` for `pt_BR`). A bare language (`de`) names no country.
+    pub fn locale_region(&self) -> Option<String> {
+        LANGUAGE_FIELDS.iter().find_map(|name| {
+            self.attributes
+                .iter()
+                .filter(|(key, _)| super::normalize::canonical(key) == *name)
+                .find_map(|(_, value)| region_subtag(value))
+        })
+    }
+}
+
+/// The region subtag of a BCP 47 tag or POSIX locale (the first of a list): two letters after
+/// the language (and a script, if any), upper-cased, when ISO 3166 knows them.
+fn region_subtag(tag: &str) -> Option<String> {
+    let first = tag.split([',', ';']).next()?.trim();
+    let mut parts = first.split(['-', '_', '.', '@']);
+    primary_language(parts.next()?)?;
+    parts
+        .take(2)
+        .find(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_alphabetic()))
+        .and_then(super::normalize::region)
+        .map(super::normalize::region_code)
+}
+
 /// The attributes that name a lead's language, in the order they are believed (matched like
 /// every field name: case, `-` and spaces aside). A platform's own question maps onto
 /// `language` with the source's `mapping`.
@@ -630,6 +657,30 @@ mod tests {
         assert_eq!(with("language", "Deutsch").language(), None);
         assert_eq!(with("language", "*").language(), None);
         assert_eq!(with("languages_spoken", "de").language(), None);
+    }
+
+    #[test]
+    fn a_locale_with_a_region_says_where_the_form_ran_and_a_bare_language_does_not() {
+        for (given, region) in [
+            ("de-AT", Some("AT")),
+            ("pt_BR.UTF-8", Some("BR")),
+            ("zh-Hant-TW", Some("TW")),
+            ("en-GB,en;q=0.9", Some("GB")),
+            ("de", None),
+            ("Deutsch", None),
+            ("de-XX", None),
+        ] {
+            assert_eq!(
+                with("locale", given).locale_region().as_deref(),
+                region,
+                "{given}"
+            );
+        }
+        assert_eq!(
+            with("Language", "fr-CH").locale_region().as_deref(),
+            Some("CH")
+        );
+        assert_eq!(lead().locale_region(), None);
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! - [`lead`]: the lead record and its transitions (assign, reassign, first contact, fetched
 //!   details, rescore, join a repeat submission); [`timeline`] the events they leave.
 //! - Intake: [`intake`] (our own JSON and form bodies), [`platforms`] (one module per form or
-//!   ad platform), [`auth`], [`attribution`].
+//!   ad platform), [`auth`], [`attribution`], [`bounds`] (how big a lead can get).
 //! - Enrichment and scoring: [`normalize`], [`enrichment`], [`company`], [`identity`],
 //!   [`scoring`], [`condition`].
 //! - Ownership and time: [`routing`], [`sla`], [`calendar`], [`lifecycle`].
@@ -19,6 +19,7 @@
 
 pub mod attribution;
 pub mod auth;
+pub mod bounds;
 pub mod calendar;
 pub mod clock;
 pub mod company;

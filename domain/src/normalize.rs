@@ -216,6 +216,19 @@ pub fn region(raw: &str) -> Option<Region> {
     code.parse().ok()
 }
 
+const TIMEZONE_COUNTRIES: &str = include_str!("../data/timezone_countries.tsv");
+
+/// The country an IANA time zone is in (`Europe/Vienna` → AT), from tzdata's `zone.tab`: where
+/// a person whose platform gives only their time zone most likely is.
+pub fn timezone_region(tz: &str) -> Option<Region> {
+    let tz = tz.trim();
+    TIMEZONE_COUNTRIES
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| l.split_once('\t').filter(|(zone, _)| *zone == tz))
+        .and_then(|(_, country)| country.parse().ok())
+}
+
 /// The region's two-letter code.
 pub fn region_code(r: Region) -> String {
     r.as_ref().to_owned()
@@ -283,7 +296,24 @@ pub fn canonical(key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
     use proptest::prelude::*;
+
+    #[test]
+    fn a_time_zone_names_its_country() {
+        assert_eq!(
+            timezone_region("Europe/Vienna").map(region_code).as_deref(),
+            Some("AT")
+        );
+        assert_eq!(
+            timezone_region(" America/Sao_Paulo ")
+                .map(region_code)
+                .as_deref(),
+            Some("BR")
+        );
+        assert_eq!(timezone_region("UTC"), None);
+        assert_eq!(timezone_region("Europe"), None);
+    }
 
     #[test]
     fn emails_are_validated_and_normalised() {

@@ -52,14 +52,24 @@ pub enum Reassigned {
 }
 
 impl Lead {
-    /// The country a national phone number of this lead belongs to: the platform's word first,
-    /// then the source's `default_country`.
+    /// The country a national phone number of this lead belongs to when the lead's own
+    /// `country` names none (that one is read first, by enrich and identity): see
+    /// [`Lead::phone_region_or`], with the source's `default_country` last.
     pub fn phone_country(&self, config: &Config) -> Option<String> {
-        self.phone_country_hint.clone().or_else(|| {
-            config
-                .source(&self.source)
-                .and_then(|s| s.default_country.clone())
-        })
+        let default = config
+            .source(&self.source)
+            .and_then(|s| s.default_country.as_deref());
+        self.phone_region_or(default)
+    }
+
+    /// Where the form ran, most specific first (docs/platforms.md, "Phone numbers"): the
+    /// country the platform gives for this lead, then the region of a locale the submission
+    /// carries ([`Lead::locale_region`]), then `default` (the source's `default_country`).
+    pub fn phone_region_or(&self, default: Option<&str>) -> Option<String> {
+        self.phone_country_hint
+            .clone()
+            .or_else(|| self.locale_region())
+            .or_else(|| default.map(str::to_owned))
     }
 
     /// A lead the platform delivered as ids only, completed with the details read from the
@@ -94,6 +104,7 @@ impl Lead {
         self.submitted_at = self.submitted_at.or(d.submitted_at);
         self.is_test |= d.is_test;
         self.stage = Stage::Captured;
+        self.bound();
         Some(timeline::event(
             clock,
             &self.lead_id,
@@ -516,6 +527,57 @@ mod tests {
             Some("true")
         );
         assert_eq!(l.apply_fetched(details, &clock), None);
+    }
+
+    /// A national number, and everything that may say where it was written, one layer at a
+    /// time from the most general: the source's default, a locale, the platform's country, the
+    /// lead's own country.
+    #[test]
+    fn a_national_phone_takes_its_region_from_the_most_specific_word_on_where_the_form_ran() {
+        let config = config();
+        let e164 = |l: &Lead| {
+            let region = l.phone_country(&config);
+            crate::enrichment::enrich(&l.fields, region.as_deref(), &[]).phone
+        };
+        let mut l = lead();
+        l.source = "tally".into();
+        l.fields.phone = Some("0664 1234567".into());
+        assert_eq!(
+            l.phone_country(&config),
+            None,
+            "tally has no default_country"
+        );
+        l.source = "form".into();
+        assert_eq!(
+            l.phone_country(&config).as_deref(),
+            Some("DE"),
+            "the source's default"
+        );
+        l.attributes.insert("locale".into(), "de-AT".into());
+        assert_eq!(
+            l.phone_country(&config).as_deref(),
+            Some("AT"),
+            "the locale beats it"
+        );
+        assert_eq!(e164(&l).as_deref(), Some("+436641234567"));
+        l.phone_country_hint = Some("CH".into());
+        assert_eq!(
+            l.phone_country(&config).as_deref(),
+            Some("CH"),
+            "the platform's word"
+        );
+        l.fields.country = Some("Austria".into());
+        assert_eq!(
+            e164(&l).as_deref(),
+            Some("+436641234567"),
+            "the lead's own country beats them all"
+        );
+        // A bare language says nothing about the country.
+        let mut bare = lead();
+        bare.source = "form".into();
+        bare.attributes.insert("language".into(), "en".into());
+        assert_eq!(bare.phone_country(&config).as_deref(), Some("DE"));
+        assert_eq!(bare.phone_region_or(None), None);
     }
 
     #[test]

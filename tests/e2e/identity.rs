@@ -172,3 +172,116 @@ async fn spam_never_joins_a_real_lead() {
     assert_ne!(first, bot);
     assert_eq!(app.lead(&first).await.submissions, 1);
 }
+
+/// The size DynamoDB counts for an item: attribute names and values, nested ones included.
+fn item_bytes(
+    item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+) -> usize {
+    use aws_sdk_dynamodb::types::AttributeValue as A;
+    fn value(v: &A) -> usize {
+        match v {
+            A::S(s) | A::N(s) => s.len(),
+            A::Bool(_) | A::Null(_) => 1,
+            A::L(l) => 3 + l.iter().map(|v| 1 + value(v)).sum::<usize>(),
+            A::M(m) => 3 + m.iter().map(|(k, v)| 1 + k.len() + value(v)).sum::<usize>(),
+            A::Ss(l) | A::Ns(l) => l.iter().map(String::len).sum(),
+            other => format!("{other:?}").len(),
+        }
+    }
+    item.iter().map(|(k, v)| k.len() + value(v)).sum()
+}
+
+/// One person posting 50 large submissions (each near the body limit) while their lead is open:
+/// one lead, every submission counted, and the lead item stays under its documented size.
+#[tokio::test]
+async fn fifty_large_repeat_submissions_leave_one_lead_under_the_documented_item_size() {
+    use leadrelay_domain::bounds::MAX_LEAD_ITEM_BYTES;
+    use leadrelay_domain::intake::{
+        MAX_BODY_BYTES, MAX_FIELDS, MAX_FIELD_CHARS, MAX_MESSAGE_CHARS,
+    };
+    let app = TestApp::new().await;
+    let large = |n: usize| {
+        let mut body = serde_json::Map::new();
+        body.insert(
+            "email".into(),
+            "ana.ferreira@northwind-logistics.com".into(),
+        );
+        body.insert(
+            "message".into(),
+            format!("Submission {n}: {}", "é".repeat(MAX_MESSAGE_CHARS - 20)).into(),
+        );
+        for i in 0..MAX_FIELDS - 2 {
+            body.insert(
+                format!("submission {n:02} question {i:03}"),
+                format!("{n}:{i}:{}", "x".repeat(MAX_FIELD_CHARS - 10)).into(),
+            );
+        }
+        let json = serde_json::Value::Object(body);
+        let size = serde_json::to_vec(&json).unwrap().len();
+        assert!(
+            size > MAX_BODY_BYTES * 3 / 4 && size <= MAX_BODY_BYTES,
+            "near the body limit: {size}"
+        );
+        json
+    };
+    let id = app.capture(app.signed_json(&large(0))).await;
+    for n in 1..50 {
+        app.clock.advance(chrono::Duration::minutes(1));
+        let (status, body) = app.send(app.signed_json(&large(n))).await;
+        assert_eq!(status, StatusCode::OK, "submission {n}: {body}");
+        assert_eq!(body["joined"], true, "submission {n}: {body}");
+        assert_eq!(body["lead_id"], id.as_str());
+    }
+    app.drain().await;
+
+    // The deliveries are large: read the table page by page (the harness's scan reads one).
+    let mut entities = std::collections::BTreeMap::<String, usize>::new();
+    let mut lead_item = None;
+    let mut start = None;
+    loop {
+        let page = app
+            .stack
+            .deps
+            .store
+            .client()
+            .scan()
+            .table_name(app.stack.deps.store.table())
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
+        for item in page.items() {
+            let entity = item
+                .get("entity")
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default();
+            if entity == "lead" {
+                lead_item = Some(item.clone());
+            }
+            *entities.entry(entity).or_default() += 1;
+        }
+        start = page.last_evaluated_key().cloned();
+        if start.is_none() {
+            break;
+        }
+    }
+    assert_eq!(entities.get("lead"), Some(&1), "one lead: {entities:?}");
+    assert_eq!(
+        entities.get("delivery"),
+        Some(&50),
+        "each submission's raw delivery kept whole, for replay"
+    );
+    let lead = app.lead(&id).await;
+    assert_eq!(lead.submissions, 50, "every submission counted");
+    let message = lead.fields.message.as_deref().unwrap();
+    assert!(
+        message.starts_with("Submission 49:"),
+        "the newest text is kept"
+    );
+    assert!(lead.attributes.contains_key("attributes_left_out"));
+    let json_size = serde_json::to_vec(&lead).unwrap().len();
+    assert!(json_size < MAX_LEAD_ITEM_BYTES, "{json_size} bytes");
+    let stored = item_bytes(&lead_item.unwrap());
+    assert!(stored < MAX_LEAD_ITEM_BYTES, "{stored} bytes stored");
+}

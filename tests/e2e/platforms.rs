@@ -605,3 +605,174 @@ async fn a_fanned_out_delivery_sent_again_makes_no_second_lead() {
     assert_eq!(admit_fanned_out_items(&app).await, 30);
     assert_eq!(app.items_with_entity("lead").await, 30);
 }
+
+/// Standard base64, for signing test deliveries as HubSpot does.
+fn base64(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// A HubSpot workflow's "Send a webhook" POST to the `hubspot` source: signed v3 over its
+/// public URL (with a v2 signature alongside, as HubSpot sends it).
+fn hubspot_workflow_post(app: &TestApp, body: &serde_json::Value) -> Request<Vec<u8>> {
+    use hmac::{Hmac, Mac};
+    let secret = "3b2f5e8a-91c4-4d7e-b0a6-7c1d9e2f4a85";
+    let url = "https://hooks.acme-robotics.io/webhooks/hubspot";
+    let raw = serde_json::to_vec(body).unwrap();
+    let ts = leadrelay_domain::clock::Clock::now(&app.clock)
+        .timestamp_millis()
+        .to_string();
+    let mut m = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    m.update(b"POST");
+    m.update(url.as_bytes());
+    m.update(&raw);
+    m.update(ts.as_bytes());
+    let v3 = base64(&m.finalize().into_bytes());
+    let v2 = {
+        use sha2::Digest;
+        let mut d = sha2::Sha256::new();
+        d.update(secret.as_bytes());
+        d.update(b"POST");
+        d.update(url.as_bytes());
+        d.update(&raw);
+        hex::encode(d.finalize())
+    };
+    Request::post("/v1/webhooks/hubspot")
+        .header("content-type", "application/json")
+        .header("x-hubspot-request-timestamp", ts)
+        .header("x-hubspot-signature-v3", v3)
+        .header("x-hubspot-signature", v2)
+        .header("x-hubspot-signature-version", "v2")
+        .body(raw)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_hubspot_workflow_webhook_becomes_a_routed_lead_and_its_retry_does_not() {
+    let app = TestApp::new().await;
+    app.clock.set(t("2026-03-16T14:23:00Z"));
+    let contact = serde_json::json!({
+        "hs_object_id": "98123004511",
+        "email": "sofia.marques@northwind-logistics.com",
+        "firstname": "Sofia",
+        "lastname": "Marques",
+        "company": "Northwind Logistics",
+        "jobtitle": "Head of Operations",
+        "phone": "030 1234567",
+        "ip_country_code": "de",
+        "recent_conversion_event_name": "Demo request",
+        "recent_conversion_date": "1773670951223",
+        "hs_analytics_source": "PAID_SEARCH",
+    });
+    let (status, body) = app.send(hubspot_workflow_post(&app, &contact)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let id = body["lead_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.lead(&id).await.stage,
+        Stage::Captured,
+        "complete in the body: nothing to fetch"
+    );
+    app.drain().await;
+    let lead = app.lead(&id).await;
+    assert_eq!(lead.stage, Stage::Routed);
+    assert_eq!(lead.external_id.as_deref(), Some("98123004511"));
+    assert_eq!(lead.email(), Some("sofia.marques@northwind-logistics.com"));
+    assert_eq!(
+        lead.enrichment.as_ref().unwrap().phone.as_deref(),
+        Some("+49301234567"),
+        "the national number read in the country HubSpot located the contact in"
+    );
+    assert_eq!(
+        lead.attributes
+            .get("recent_conversion_event_name")
+            .map(String::as_str),
+        Some("Demo request")
+    );
+
+    // HubSpot retries (a timeout, a 5xx): the same lead, no second email.
+    app.clock.advance(chrono::Duration::minutes(1));
+    let (status, again) = app.send(hubspot_workflow_post(&app, &contact)).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["lead_id"], id.as_str());
+    assert_eq!(again["duplicates"], 1);
+    app.drain().await;
+    assert_eq!(app.items_with_entity("lead").await, 1);
+    assert_eq!(
+        app.emails_to("sofia.marques@northwind-logistics.com")
+            .await
+            .len(),
+        1
+    );
+}
+
+/// What a crawler, a link preview or a person opening a website form's URL sends: a GET (or a
+/// HEAD), perhaps with the landing page's query. It is told `405` and makes nothing at all.
+#[tokio::test]
+async fn a_crawler_or_link_preview_on_a_website_forms_url_makes_nothing() {
+    let app = TestApp::new().await;
+    let visits = [
+        (
+            "GET",
+            "/v1/webhooks/html-form",
+            "Slackbot-LinkExpanding 1.0",
+        ),
+        (
+            "GET",
+            "/v1/webhooks/html-form?utm_source=newsletter&email=ana%40acme.io",
+            "facebookexternalhit/1.1",
+        ),
+        ("GET", "/v1/webhooks/html-form/", "Googlebot/2.1"),
+        ("HEAD", "/v1/webhooks/html-form", "curl/8.5"),
+        (
+            "GET",
+            "/v1/webhooks/form?token=local-form-token",
+            "Mozilla/5.0",
+        ),
+    ];
+    for (method, uri, agent) in visits {
+        let req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("user-agent", agent)
+            .header("origin", "https://www.acme-robotics.io")
+            .header("x-forwarded-for", "203.0.113.7")
+            .body(Vec::new())
+            .unwrap();
+        let r = app.stack.http(req).await;
+        assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED, "{method} {uri}");
+        let allow = r.headers().get("allow").and_then(|v| v.to_str().ok());
+        assert!(
+            allow.is_some_and(|a| a.contains("POST")),
+            "{method} {uri}: Allow {allow:?}"
+        );
+        assert_eq!(
+            r.headers()
+                .get("x-robots-tag")
+                .and_then(|v| v.to_str().ok()),
+            Some("noindex"),
+            "{method} {uri}"
+        );
+    }
+    assert!(
+        app.items().await.is_empty(),
+        "no lead, no raw delivery, no rate-limit window"
+    );
+    app.drain().await;
+    assert!(app.sent_emails().await.is_empty());
+}

@@ -56,8 +56,9 @@ impl Erasure {
 
     /// Whether a lead is this person's.
     fn owns(&self, lead: &Lead, default_country: Option<&str>) -> bool {
-        let country = lead.phone_country_hint.as_deref().or(default_country);
-        identity::keys(&lead.fields, country)
+        // The same region capture read the number in.
+        let country = lead.phone_region_or(default_country);
+        identity::keys(&lead.fields, country.as_deref())
             .iter()
             .any(|k| self.identity_keys.contains(k))
     }

@@ -39,6 +39,9 @@ struct Invitee {
     created_at: Option<String>,
     #[serde(default)]
     text_reminder_number: Option<String>,
+    /// The invitee's IANA time zone (`Europe/Paris`).
+    #[serde(default)]
+    timezone: Option<String>,
     #[serde(default)]
     questions_and_answers: Vec<QuestionAnswer>,
     #[serde(default)]
@@ -171,6 +174,19 @@ impl Platform for Calendly {
         if let Some(n) = p.text_reminder_number {
             assign(&mut lead, "phone", "text_reminder_number", n);
         }
+        // A phone answered in a national format belongs to the country the invitee named, else
+        // to the one their time zone is in (docs/platforms.md, "Phone numbers").
+        lead.phone_country_hint = lead
+            .fields
+            .country
+            .as_deref()
+            .and_then(crate::normalize::region)
+            .or_else(|| {
+                p.timezone
+                    .as_deref()
+                    .and_then(crate::normalize::timezone_region)
+            })
+            .map(crate::normalize::region_code);
         for (key, value) in &p.tracking {
             let Some(value) = as_text(value) else {
                 continue;
@@ -290,6 +306,46 @@ mod tests {
             ),
             Err(AuthError::BadSignature)
         );
+    }
+
+    #[test]
+    fn a_national_phone_answer_takes_the_invitees_country_else_their_time_zone() {
+        let now: DateTime<Utc> = "2026-03-20T15:00:00Z".parse().unwrap();
+        let parse = |payload: serde_json::Value| {
+            let body =
+                serde_json::json!({"event": "invitee.created", "payload": payload}).to_string();
+            let req = Incoming {
+                method: "POST",
+                url: "https://hooks.example.test/webhooks/calendly",
+                headers: &[],
+                body: body.as_bytes(),
+                now,
+            };
+            let Ok(Intake::Leads(mut leads)) = Calendly.parse(&req, &FieldMapping::new()) else {
+                panic!("a lead")
+            };
+            leads.remove(0)
+        };
+        let phone = serde_json::json!({"question": "Phone number", "answer": "0664 1234567"});
+        let by_zone = parse(serde_json::json!({
+            "uri": "https://api.calendly.com/i/1", "email": "a@b.io", "timezone": "Europe/Vienna",
+            "questions_and_answers": [phone],
+        }));
+        assert_eq!(by_zone.fields.phone.as_deref(), Some("0664 1234567"));
+        assert_eq!(by_zone.phone_country_hint.as_deref(), Some("AT"));
+        let by_answer = parse(serde_json::json!({
+            "uri": "https://api.calendly.com/i/2", "email": "a@b.io", "timezone": "Europe/Vienna",
+            "questions_and_answers": [phone, {"question": "Country", "answer": "Germany"}],
+        }));
+        assert_eq!(
+            by_answer.phone_country_hint.as_deref(),
+            Some("DE"),
+            "the answer wins"
+        );
+        let unknown = parse(serde_json::json!({
+            "uri": "https://api.calendly.com/i/3", "email": "a@b.io", "timezone": "Mars/Olympus",
+        }));
+        assert_eq!(unknown.phone_country_hint, None);
     }
 
     #[test]

@@ -428,8 +428,35 @@ pub fn guess_field(key_or_label: &str) -> Option<&'static str> {
         "ttclid" => "ttclid",
         "landing_page" | "page_url" => "landing_page",
         "referrer" | "referer" => "referrer",
+        _ if is_phone_label(key_or_label) => "phone",
         _ => return None,
     })
+}
+
+/// Whether a question's label asks for a phone number in other words: "Mobile", "Mobile
+/// number", "Your mobile phone number:", "Cell phone", "Telephone no." Every word must be one
+/// of a phone label's, so "Which mobile platforms do you use?" is not.
+pub fn is_phone_label(label: &str) -> bool {
+    const PHONE: &[&str] = &[
+        "mobile",
+        "cell",
+        "cellphone",
+        "phone",
+        "telephone",
+        "tel",
+        "handy",
+    ];
+    const FILLER: &[&str] = &["your", "number", "no", "nr", "num", "nummer", "optional"];
+    let lower = label.to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    !words.is_empty()
+        && words.iter().any(|w| PHONE.contains(w))
+        && words
+            .iter()
+            .all(|w| PHONE.contains(w) || FILLER.contains(w))
 }
 
 /// Where a question's answer goes: the source's mapping first, then a guess, else `custom`.
@@ -473,7 +500,7 @@ impl crate::lead::Lead {
         if let Some(consent) = p.consent {
             attributes.insert("consent".into(), consent.to_string());
         }
-        Lead {
+        let mut lead = Lead {
             stage: if p.requires_fetch {
                 Stage::PendingFetch
             } else {
@@ -491,7 +518,10 @@ impl crate::lead::Lead {
             campaign: p.campaign,
             phone_country_hint: p.phone_country_hint,
             ..Lead::new(lead_id, source, delivery_id, received_at)
-        }
+        };
+        // Every source's items pass here: each is cut to the caps (`crate::bounds`).
+        lead.bound();
+        lead
     }
 }
 

@@ -46,11 +46,24 @@ struct Field {
     options: Vec<TallyOption>,
 }
 
+/// A choice's option. Either part may be missing (an image choice has no text): then the
+/// answer keeps the id.
 #[derive(Deserialize)]
 struct TallyOption {
+    #[serde(default)]
     id: String,
+    #[serde(default)]
     text: String,
 }
+
+/// Choice questions: their answers arrive as option ids, resolved through `options`.
+const CHOICE_TYPES: [&str; 5] = [
+    "DROPDOWN",
+    "MULTIPLE_CHOICE",
+    "CHECKBOXES",
+    "MULTI_SELECT",
+    "RANKING",
+];
 
 impl Field {
     /// The answer as text: choice ids resolved to their option text.
@@ -59,7 +72,7 @@ impl Field {
         let resolve = |id: &str| {
             self.options
                 .iter()
-                .find(|o| o.id == id)
+                .find(|o| o.id == id && !o.text.trim().is_empty())
                 .map(|o| o.text.clone())
                 .unwrap_or_else(|| id.to_owned())
         };
@@ -116,6 +129,16 @@ impl Platform for Tally {
             lead.campaign.insert("form_id".into(), form);
         }
         for f in &d.fields {
+            // Tally follows a checkbox question with one true/false entry per option (keyed
+            // `<question key>_<option id>`); the question's own entry already lists the choice.
+            let per_option = f.value.is_boolean()
+                && CHOICE_TYPES.contains(&f.kind.as_str())
+                && d.fields.iter().any(|q| {
+                    !q.key.is_empty() && q.key != f.key && f.key.starts_with(&format!("{}_", q.key))
+                });
+            if per_option {
+                continue;
+            }
             let Some(answer) = f.answer() else { continue };
             // Hidden fields carry their name as the label (utm_source, …).
             let by_type = match f.kind.as_str() {
@@ -129,6 +152,14 @@ impl Platform for Tally {
                 .unwrap_or("custom");
             assign(&mut lead, target, &f.label, answer);
         }
+        // A country question (a dropdown, resolved to its text) is where a national phone
+        // number belongs.
+        lead.phone_country_hint = lead
+            .fields
+            .country
+            .as_deref()
+            .and_then(crate::normalize::region)
+            .map(crate::normalize::region_code);
         Ok(Intake::Leads(vec![lead]))
     }
 }
@@ -142,6 +173,84 @@ mod tests {
     fn the_samples_pass() {
         check(&Tally, "tally-basic", &FieldMapping::new());
         check(&Tally, "tally-retry-duplicate", &FieldMapping::new());
+    }
+
+    /// Tally's answer to one delivery of `fields`.
+    fn parse_fields(fields: serde_json::Value) -> PlatformLead {
+        let body = serde_json::json!({
+            "eventId": "e1",
+            "eventType": "FORM_RESPONSE",
+            "data": {"responseId": "r1", "formId": "f1", "fields": fields},
+        })
+        .to_string();
+        let req = Incoming {
+            method: "POST",
+            url: "https://h/",
+            headers: &[],
+            body: body.as_bytes(),
+            now: chrono::Utc::now(),
+        };
+        let Intake::Leads(mut leads) = Tally.parse(&req, &FieldMapping::new()).unwrap() else {
+            panic!("leads")
+        };
+        leads.remove(0)
+    }
+
+    #[test]
+    fn a_question_labelled_mobile_is_the_phone() {
+        for label in [
+            "Mobile number",
+            "Mobile",
+            "Your mobile phone number:",
+            "Mobile no. *",
+        ] {
+            let lead = parse_fields(serde_json::json!([
+                {"key": "q1", "label": "Email", "type": "INPUT_EMAIL", "value": "ana@acme.io"},
+                {"key": "q2", "label": label, "type": "INPUT_TEXT", "value": "0151 23456789"},
+            ]));
+            assert_eq!(
+                lead.fields.phone.as_deref(),
+                Some("0151 23456789"),
+                "{label}"
+            );
+            assert!(lead.custom.is_empty(), "{label}: {:?}", lead.custom);
+        }
+        let not_a_phone = parse_fields(serde_json::json!([
+            {"key": "q1", "label": "Which mobile platforms do you ship on?", "type": "INPUT_TEXT", "value": "iOS"},
+        ]));
+        assert_eq!(not_a_phone.fields.phone, None);
+    }
+
+    #[test]
+    fn choice_answers_are_their_options_text_and_a_country_dropdown_gives_the_phone_its_region() {
+        let lead = parse_fields(serde_json::json!([
+            {"key": "q1", "label": "Email", "type": "INPUT_EMAIL", "value": "ana@acme.io"},
+            {"key": "q2", "label": "Mobile number", "type": "INPUT_PHONE_NUMBER", "value": "030 1234567"},
+            {"key": "q3", "label": "Country", "type": "DROPDOWN", "value": ["c-de"],
+             "options": [{"id": "c-pt", "text": "Portugal"}, {"id": "c-de", "text": "Germany"}]},
+            {"key": "q4", "label": "Interests", "type": "CHECKBOXES", "value": ["i-a", "i-c"],
+             "options": [{"id": "i-a", "text": "Routing"}, {"id": "i-b", "text": "Scoring"}, {"id": "i-c", "text": "SLAs"}]},
+            {"key": "q4_i-a", "label": "Interests (Routing)", "type": "CHECKBOXES", "value": true},
+            {"key": "q4_i-b", "label": "Interests (Scoring)", "type": "CHECKBOXES", "value": false},
+            {"key": "q4_i-c", "label": "Interests (SLAs)", "type": "CHECKBOXES", "value": true},
+            {"key": "q5", "label": "Team size", "type": "MULTIPLE_CHOICE", "value": "s-2",
+             "options": [{"id": "s-1", "text": "1-10"}, {"id": "s-2", "text": "11-50"}]},
+            {"key": "q6", "label": "Logo", "type": "MULTIPLE_CHOICE", "value": ["img-1"],
+             "options": [{"id": "img-1"}]},
+        ]));
+        assert_eq!(lead.fields.country.as_deref(), Some("Germany"));
+        assert_eq!(lead.phone_country_hint.as_deref(), Some("DE"));
+        assert_eq!(lead.custom["Interests"], "Routing, SLAs");
+        assert_eq!(lead.custom["Team size"], "11-50");
+        assert_eq!(lead.custom["Logo"], "img-1", "no text: the id is kept");
+        assert!(
+            !lead.custom.keys().any(|k| k.starts_with("Interests (")),
+            "the per-option entries are not answers: {:?}",
+            lead.custom
+        );
+        let e = crate::enrichment::enrich(&lead.fields, lead.phone_country_hint.as_deref(), &[]);
+        assert_eq!(e.phone.as_deref(), Some("+49301234567"));
+        assert_eq!(e.country.as_deref(), Some("DE"));
     }
 
     #[test]

@@ -44,17 +44,21 @@ pub async fn handle(deps: &Deps, source_name: &str, req: Request<Body>) -> Respo
 }
 
 /// A GET: only platforms with a subscription handshake take one.
+///
+/// Any other source's URL answers a GET `405` (with `Allow: POST`) before anything else runs:
+/// no guard, no rate-limit window, no raw delivery, no lead (invariant 10). A crawler, a link
+/// preview (Slack, a chat app, a mail scanner) or a person opening a form's `action` URL is
+/// best served by that: the status says plainly there is nothing to fetch here, so a preview
+/// shows no page, a search engine indexes none (`X-Robots-Tag: noindex` too), and a checker
+/// does not take the URL for a working page. A `200` page would be cached, previewed and
+/// indexed as if it were content.
 pub async fn handshake(deps: &Deps, source_name: &str, req: Request<Body>) -> Response<String> {
     let started = Instant::now();
     let Some(source) = deps.config.source(source_name) else {
         return unknown_source(source_name);
     };
     if !source.platform(None).takes_handshake() {
-        return json_error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "this source takes POST",
-        );
+        return crate::method_not_allowed("POST", "this source takes POST");
     }
     deliver(deps, source_name, source, req, started).await
 }

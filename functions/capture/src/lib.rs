@@ -43,9 +43,10 @@ pub async fn handle(deps: &Deps, req: Request<Body>) -> Response<String> {
             let id = (*id).to_owned();
             status::handle(deps, &id, req).await
         }
-        (_, ["v1", "webhooks", _])
-        | (_, ["v1", "leads", _, "contacted"])
-        | (_, ["v1", "leads", _, "status"]) => json_error(
+        (_, ["v1", "webhooks", _]) => {
+            method_not_allowed("GET, POST", "this route does not take that method")
+        }
+        (_, ["v1", "leads", _, "contacted"]) | (_, ["v1", "leads", _, "status"]) => json_error(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
             "this route does not take that method",
@@ -60,6 +61,19 @@ pub(crate) fn json(status: StatusCode, body: serde_json::Value) -> Response<Stri
         .header("content-type", "application/json")
         .body(body.to_string())
         .expect("static headers are valid")
+}
+
+/// `405`, with the `Allow` header HTTP asks of it, and `noindex` for the crawlers that meet it.
+pub(crate) fn method_not_allowed(allow: &'static str, message: &str) -> Response<String> {
+    let mut r = json_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        message,
+    );
+    let headers = r.headers_mut();
+    headers.insert(http::header::ALLOW, http::HeaderValue::from_static(allow));
+    headers.insert("x-robots-tag", http::HeaderValue::from_static("noindex"));
+    r
 }
 
 pub(crate) fn json_error(status: StatusCode, code: &str, message: &str) -> Response<String> {
