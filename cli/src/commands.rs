@@ -479,6 +479,9 @@ pub async fn erase(config_location: &str, email: Option<&str>, phone: Option<&st
                 .and_then(|s| s.default_country.clone())
         })
         .await?;
+    for key in &report.unreadable {
+        eprintln!("warning: lead item {key} could not be read and was skipped; check it by hand");
+    }
     if report.leads.is_empty() && report.items.is_empty() {
         println!("nothing stored for that person");
         return Ok(());

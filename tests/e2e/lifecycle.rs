@@ -251,3 +251,44 @@ async fn erasure_removes_everything_of_the_person_and_nothing_of_anyone_else() {
     assert_eq!(lead.submissions, 1);
     assert_eq!(lead.person_id.as_deref(), Some(fresh.as_str()));
 }
+
+#[tokio::test]
+async fn an_unreadable_lead_item_never_stops_an_erasure_and_is_reported() {
+    let app = TestApp::new().await;
+    let id = app.routed_lead().await;
+    let broken: std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> = [
+        ("pk", "LEAD#01JBROKEN0000000000000000"),
+        ("sk", "LEAD"),
+        ("entity", "lead"),
+        ("stage", "teleported"),
+    ]
+    .into_iter()
+    .map(|(k, v)| {
+        (
+            k.to_owned(),
+            aws_sdk_dynamodb::types::AttributeValue::S(v.to_owned()),
+        )
+    })
+    .collect();
+    let store = &app.stack.deps.store;
+    store
+        .client()
+        .put_item()
+        .table_name(store.table())
+        .set_item(Some(broken))
+        .send()
+        .await
+        .unwrap();
+    let who = leadrelay_aws::store::Erasure::of(Some("ana.ferreira@northwind-logistics.com"), None);
+    let report = store.erase(&who, |_| None).await.unwrap();
+    assert_eq!(
+        report.leads,
+        vec![id.clone()],
+        "her lead is erased all the same"
+    );
+    assert_eq!(
+        report.unreadable,
+        vec!["LEAD#01JBROKEN0000000000000000/LEAD".to_owned()]
+    );
+    assert!(store.get_lead(&id).await.unwrap().is_none());
+}

@@ -83,6 +83,10 @@ pub struct ErasureReport {
     pub leads: Vec<String>,
     /// Items deleted, by kind (lead, event, email, delivery, idempotency, person).
     pub items: BTreeMap<String, usize>,
+    /// Lead items that would not decode (their keys): skipped, so one never stops the erasure;
+    /// whether they were this person's is for the operator to check.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unreadable: Vec<String>,
 }
 
 impl Store {
@@ -97,9 +101,17 @@ impl Store {
         let mut leads = BTreeSet::new();
         // The deliveries that carried their leads (a platform's delivery names no lead).
         let mut deliveries = BTreeSet::new();
+        let mut unreadable = Vec::new();
         for item in &all {
             if item_str(item, "entity") == Some("lead") {
-                let lead: Lead = items::decode(&items::key_str(item), item.clone())?;
+                let key = items::key_str(item);
+                let lead: Lead = match items::decode(&key, item.clone()) {
+                    Ok(lead) => lead,
+                    Err(_) => {
+                        unreadable.push(key);
+                        continue;
+                    }
+                };
                 if who.owns(&lead, default_country(&lead.source).as_deref()) {
                     deliveries.insert(keys::delivery_pk(&lead.delivery_id));
                     deliveries.extend(lead.joined_deliveries.iter().map(|d| keys::delivery_pk(d)));
@@ -114,6 +126,7 @@ impl Store {
             .collect();
         let mut report = ErasureReport {
             leads: leads.iter().cloned().collect(),
+            unreadable,
             ..Default::default()
         };
         let mut doomed = Vec::new();
