@@ -97,19 +97,21 @@ async fn dynamodb_throttling_during_capture_and_routing_delays_leads_but_loses_n
     let mut leads = vec![capture_person(&app, 1).await];
     leads.push(capture_person(&app, 2).await);
 
-    // Then every kind of write throttled while enrich, route and notify run.
+    // Then the writes throttled while enrich, route and notify run: puts (leads, claims,
+    // events, rotations) and transactions (assignments) past the SDK's three attempts, so
+    // messages fail and come back; the one update (an email recorded sent) within them.
     let faults = [
         proxy
             .fail("PutItem")
             .times(4)
             .with(Reply::throughput_exceeded()),
         proxy
-            .fail("UpdateItem")
+            .fail("TransactWriteItems")
             .times(4)
             .with(Reply::throughput_exceeded()),
         proxy
-            .fail("TransactWriteItems")
-            .times(4)
+            .fail("UpdateItem")
+            .times(2)
             .with(Reply::throughput_exceeded()),
     ];
     app.drain().await;
@@ -268,6 +270,20 @@ async fn five_hundred_distinct_concurrent_deliveries_make_five_hundred_owned_ack
     }
     app.drain().await;
     let drained = started.elapsed();
+    let t0 = Instant::now();
+    for (id, _) in leads.iter().take(50) {
+        app.lead(id).await;
+    }
+    let gets = t0.elapsed();
+    let t0 = Instant::now();
+    for (id, _) in leads.iter().take(50) {
+        app.stack.deps.store.emails(id).await.unwrap();
+    }
+    let queries = t0.elapsed();
+    let t0 = Instant::now();
+    let n = app.sent_emails().await.len();
+    let dump = t0.elapsed();
+    eprintln!("PROFILE 50 gets {gets:?}, 50 email queries {queries:?}, ses dump ({n}) {dump:?}");
     assert_each_lead_owned_acknowledged_and_assigned_once(&app, &leads).await;
     eprintln!(
         "500 distinct deliveries: captured in {captured:?}, drained at {drained:?}, checked at {:?}",
