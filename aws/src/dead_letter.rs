@@ -92,12 +92,11 @@ impl DeadLetterQueues {
                 _ => discover(queues, q).await?,
             });
         }
-        let [captured, scored, notify] = <[String; 3]>::try_from(urls).map_err(|_| {
-            DeadLetterError::Env {
+        let [captured, scored, notify] =
+            <[String; 3]>::try_from(urls).map_err(|_| DeadLetterError::Env {
                 name: "LEADRELAY_*_DLQ_URL",
                 message: "three queues expected".into(),
-            }
-        })?;
+            })?;
         Ok(Self {
             captured,
             scored,
@@ -161,7 +160,10 @@ pub struct DeadLetter {
     pub first_received_at: Option<DateTime<Utc>>,
 }
 
-fn millis(attrs: &HashMap<MessageSystemAttributeName, String>, name: MessageSystemAttributeName) -> Option<DateTime<Utc>> {
+fn millis(
+    attrs: &HashMap<MessageSystemAttributeName, String>,
+    name: MessageSystemAttributeName,
+) -> Option<DateTime<Utc>> {
     attrs
         .get(&name)
         .and_then(|v| v.parse::<i64>().ok())
@@ -284,7 +286,11 @@ pub async fn replay(
         match start_move_task(sqs, dlqs.url(q), queues.url(q), q).await {
             Ok(done) => return Ok(done),
             Err(MoveTask::Unsupported(why)) => {
-                tracing::info!(queue = q.as_str(), why, "no message move task here: moving message by message");
+                tracing::info!(
+                    queue = q.as_str(),
+                    why,
+                    "no message move task here: moving message by message"
+                );
             }
             Err(MoveTask::Failed(e)) => return Err(e),
         }
@@ -357,10 +363,12 @@ async fn start_move_task(
                     let code = s.code().unwrap_or_default();
                     matches!(
                         code,
-                        "InvalidAction" | "UnknownOperationException" | "NotImplemented" | "UnsupportedOperation"
+                        "InvalidAction"
+                            | "UnknownOperationException"
+                            | "NotImplemented"
+                            | "UnsupportedOperation"
                     ) || e.raw_response().is_some_and(|r| {
-                        matches!(r.status().as_u16(), 404 | 405 | 500 | 501)
-                            && code.is_empty()
+                        matches!(r.status().as_u16(), 404 | 405 | 500 | 501) && code.is_empty()
                     })
                 })
                 .unwrap_or(false);
@@ -419,7 +427,11 @@ async fn move_one_by_one(
                 .await
                 .map_err(sqs_err("DeleteMessage", q))?;
             moved += 1;
-            tracing::info!(queue = q.as_str(), message_id = m.message_id.as_deref().unwrap_or_default(), "dead letter moved back");
+            tracing::info!(
+                queue = q.as_str(),
+                message_id = m.message_id.as_deref().unwrap_or_default(),
+                "dead letter moved back"
+            );
         }
     }
 }

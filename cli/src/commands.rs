@@ -175,7 +175,9 @@ enum Deployment {
     /// AWS (or an emulator named by `AWS_ENDPOINT_URL`), from `LEADRELAY_*` variables.
     Aws,
     /// `leadrelay local`'s stack, with its dead-letter queues when its state file names them.
-    Local { dead_letter: Option<DeadLetterQueues> },
+    Local {
+        dead_letter: Option<DeadLetterQueues>,
+    },
 }
 
 async fn connect_to(
@@ -284,7 +286,11 @@ pub async fn dlq_list(config_location: &str, queue: Option<QueueArg>, json: bool
             }
             continue;
         }
-        println!("{} dead-letter queue: {} message(s)", q.as_str(), letters.len());
+        println!(
+            "{} dead-letter queue: {} message(s)",
+            q.as_str(),
+            letters.len()
+        );
         if letters.is_empty() {
             continue;
         }

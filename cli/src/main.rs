@@ -126,9 +126,7 @@ enum Command {
     /// Run a kept delivery through capture again (after a mapping or configuration fix). A
     /// delivery that made its lead(s) makes nothing new; one that was refused makes its lead
     /// now, if the fix lets it.
-    Replay {
-        delivery_id: String,
-    },
+    Replay { delivery_id: String },
     /// Configuration files.
     Config {
         #[command(subcommand)]

@@ -281,9 +281,7 @@ fn matching(shared: &Shared, op: Option<&str>, body: &[u8]) -> Option<Reply> {
     let rule = rules.iter_mut().find(|r| {
         r.operation == op
             && r.remaining != Some(0)
-            && r.body_contains
-                .as_deref()
-                .is_none_or(|s| body.contains(s))
+            && r.body_contains.as_deref().is_none_or(|s| body.contains(s))
     })?;
     if let Some(n) = rule.remaining.as_mut() {
         *n -= 1;
@@ -319,10 +317,7 @@ async fn forward(
         }
         return r;
     }
-    let path = uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/");
+    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let mut req = up
         .client
         .request(method, format!("{}{path}", up.base))

@@ -66,7 +66,11 @@ async fn assert_each_lead_owned_acknowledged_and_assigned_once(
             "lead {id}: one acknowledgement to {addr}"
         );
     }
-    assert_eq!(sent.len(), 2 * leads.len(), "an acknowledgement and an assignment a lead");
+    assert_eq!(
+        sent.len(),
+        2 * leads.len(),
+        "an acknowledgement and an assignment a lead"
+    );
 }
 
 /// Captures person `n`; a 503 is retried once by the "sender", as platforms do.
@@ -122,6 +126,31 @@ async fn dynamodb_throttling_during_capture_and_routing_delays_leads_but_loses_n
 }
 
 #[tokio::test]
+async fn sqs_throttling_of_captures_send_is_answered_503_and_the_senders_retry_moves_the_lead_on() {
+    let (app, proxy) = TestApp::behind_fault_proxy().await;
+    let throttled = proxy
+        .fail("SendMessage")
+        .times(3)
+        .with(Reply::sqs_throttling());
+    let (status, body) = app.send(app.signed_json(&person(1))).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(throttled.served(), 3, "the SDK tried three times");
+    // The lead is stored; the retry is a redelivery that queues it.
+    let id = body["lead_id"]
+        .as_str()
+        .expect("the stored lead's id")
+        .to_owned();
+    assert_eq!(app.lead(&id).await.stage, Stage::Captured);
+    let (status, body) = app.send(app.signed_json(&person(1))).await;
+    assert_eq!(
+        (status, body["lead_id"].as_str()),
+        (StatusCode::OK, Some(id.as_str()))
+    );
+    app.drain().await;
+    assert_each_lead_owned_acknowledged_and_assigned_once(&app, &[(id, address(1))]).await;
+}
+
+#[tokio::test]
 async fn a_transaction_conflict_on_the_routing_transaction_is_decided_again() {
     let (app, proxy) = TestApp::behind_fault_proxy().await;
     let leads = vec![capture_person(&app, 1).await];
@@ -141,10 +170,7 @@ async fn a_transaction_conflict_on_the_routing_transaction_is_decided_again() {
 #[tokio::test]
 async fn ses_throttling_delays_the_emails_and_each_is_sent_once() {
     let (app, proxy) = TestApp::behind_fault_proxy().await;
-    let leads = vec![
-        capture_person(&app, 1).await,
-        capture_person(&app, 2).await,
-    ];
+    let leads = vec![capture_person(&app, 1).await, capture_person(&app, 2).await];
     // More throttles than the SDK retries in one call: notify's message fails and comes back.
     let throttled = proxy
         .fail("SendEmail")
@@ -159,10 +185,7 @@ async fn ses_throttling_delays_the_emails_and_each_is_sent_once() {
 async fn a_poison_message_goes_to_the_dead_letter_queue_and_replay_completes_its_lead() {
     let (app, proxy) = TestApp::behind_fault_proxy().await;
     let poison = capture_person(&app, 1).await;
-    let others = vec![
-        capture_person(&app, 2).await,
-        capture_person(&app, 3).await,
-    ];
+    let others = vec![capture_person(&app, 2).await, capture_person(&app, 3).await];
     // Every read of the poison lead fails, however often it is tried.
     let unreadable = proxy
         .fail("GetItem")
@@ -218,10 +241,8 @@ async fn a_poison_message_goes_to_the_dead_letter_queue_and_replay_completes_its
 async fn two_hundred_identical_concurrent_deliveries_make_one_lead_and_one_acknowledgement() {
     let app = TestApp::with_immediate_retries().await;
     let started = Instant::now();
-    let answers = futures::future::join_all(
-        (0..200).map(|_| app.send(app.signed_json(&person(1)))),
-    )
-    .await;
+    let answers =
+        futures::future::join_all((0..200).map(|_| app.send(app.signed_json(&person(1))))).await;
     let captured = started.elapsed();
     let mut by_status: BTreeMap<u16, usize> = BTreeMap::new();
     for (status, _) in &answers {
@@ -250,18 +271,17 @@ async fn two_hundred_identical_concurrent_deliveries_make_one_lead_and_one_ackno
 async fn five_hundred_distinct_concurrent_deliveries_make_five_hundred_owned_acknowledged_leads() {
     let app = TestApp::with_immediate_retries().await;
     let started = Instant::now();
-    let answers: Vec<(usize, StatusCode, serde_json::Value)> =
-        futures::stream::iter(0..500)
-            .map(|n| {
-                let app = &app;
-                async move {
-                    let (status, body) = app.send(app.signed_json(&person(n))).await;
-                    (n, status, body)
-                }
-            })
-            .buffer_unordered(100)
-            .collect()
-            .await;
+    let answers: Vec<(usize, StatusCode, serde_json::Value)> = futures::stream::iter(0..500)
+        .map(|n| {
+            let app = &app;
+            async move {
+                let (status, body) = app.send(app.signed_json(&person(n))).await;
+                (n, status, body)
+            }
+        })
+        .buffer_unordered(100)
+        .collect()
+        .await;
     let captured = started.elapsed();
     let mut leads = Vec::new();
     for (n, status, body) in answers {
@@ -270,20 +290,6 @@ async fn five_hundred_distinct_concurrent_deliveries_make_five_hundred_owned_ack
     }
     app.drain().await;
     let drained = started.elapsed();
-    let t0 = Instant::now();
-    for (id, _) in leads.iter().take(50) {
-        app.lead(id).await;
-    }
-    let gets = t0.elapsed();
-    let t0 = Instant::now();
-    for (id, _) in leads.iter().take(50) {
-        app.stack.deps.store.emails(id).await.unwrap();
-    }
-    let queries = t0.elapsed();
-    let t0 = Instant::now();
-    let n = app.sent_emails().await.len();
-    let dump = t0.elapsed();
-    eprintln!("PROFILE 50 gets {gets:?}, 50 email queries {queries:?}, ses dump ({n}) {dump:?}");
     assert_each_lead_owned_acknowledged_and_assigned_once(&app, &leads).await;
     eprintln!(
         "500 distinct deliveries: captured in {captured:?}, drained at {drained:?}, checked at {:?}",

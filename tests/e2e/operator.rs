@@ -46,25 +46,38 @@ async fn deps_with(app: &TestApp, config: &str) -> Deps {
         sla_shards: deps.store.sla_shards(),
     };
     let config = Config::from_toml(&text, "fixed config").unwrap();
-    Deps::build(&app.stack.sdk, config, resources, Arc::new(app.clock.clone()))
-        .await
-        .unwrap()
+    Deps::build(
+        &app.stack.sdk,
+        config,
+        resources,
+        Arc::new(app.clock.clone()),
+    )
+    .await
+    .unwrap()
 }
 
 #[tokio::test]
 async fn a_delivery_refused_for_a_bad_mapping_makes_its_lead_when_replayed_after_the_fix() {
     // The Gravity Forms source was set up without saying which field is the email.
-    let app =
-        TestApp::with_config(|c| *c = c.replace(GRAVITY_MAPPING, "")).await;
+    let app = TestApp::with_config(|c| *c = c.replace(GRAVITY_MAPPING, "")).await;
     let (status, body) = app.send(gravity_entry()).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     let delivery_id = body["delivery_id"].as_str().unwrap().to_owned();
     assert_eq!(app.items_with_entity("lead").await, 0);
 
     // Replayed before the fix, it is refused again and stays kept.
-    let again = replay_delivery(&app.stack.deps, &delivery_id).await.unwrap();
+    let again = replay_delivery(&app.stack.deps, &delivery_id)
+        .await
+        .unwrap();
     assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let kept = app.stack.deps.store.get_delivery(&delivery_id).await.unwrap().unwrap();
+    let kept = app
+        .stack
+        .deps
+        .store
+        .get_delivery(&delivery_id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(kept.outcome, "not_a_lead");
 
     // The mapping is fixed; the replay makes the lead, which goes all the way.
@@ -76,17 +89,33 @@ async fn a_delivery_refused_for_a_bad_mapping_makes_its_lead_when_replayed_after
     let lead = app.lead(&lead_id).await;
     assert_eq!(lead.stage, Stage::Routed);
     assert_eq!(lead.delivery_id, delivery_id);
-    assert_eq!(lead.fields.email.as_deref(), Some("rosa.lind@lind-freight.example"));
-    let kept = app.stack.deps.store.get_delivery(&delivery_id).await.unwrap().unwrap();
+    assert_eq!(
+        lead.fields.email.as_deref(),
+        Some("rosa.lind@lind-freight.example")
+    );
+    let kept = app
+        .stack
+        .deps
+        .store
+        .get_delivery(&delivery_id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(kept.outcome, "accepted");
-    assert_eq!(app.emails_to("rosa.lind@lind-freight.example").await.len(), 1);
+    assert_eq!(
+        app.emails_to("rosa.lind@lind-freight.example").await.len(),
+        1
+    );
 
     // Replayed once more: the same lead, nothing new, no second email.
     let twice = replay_delivery(&fixed, &delivery_id).await.unwrap();
     assert_eq!(twice.lead_ids(), vec![lead_id.clone()], "{twice:?}");
     app.drain().await;
     assert_eq!(app.items_with_entity("lead").await, 1);
-    assert_eq!(app.emails_to("rosa.lind@lind-freight.example").await.len(), 1);
+    assert_eq!(
+        app.emails_to("rosa.lind@lind-freight.example").await.len(),
+        1
+    );
     assert_eq!(app.sent_emails().await.len(), 2);
 }
 
@@ -95,13 +124,19 @@ async fn replaying_a_delivery_that_made_its_lead_makes_no_new_lead_and_no_second
     let app = TestApp::new().await;
     let lead_id = app.routed_lead().await;
     let delivery_id = app.lead(&lead_id).await.delivery_id;
-    let r = replay_delivery(&app.stack.deps, &delivery_id).await.unwrap();
+    let r = replay_delivery(&app.stack.deps, &delivery_id)
+        .await
+        .unwrap();
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.lead_ids(), vec![lead_id.clone()]);
     assert_eq!(r.body["duplicate"], true);
     app.drain().await;
     assert_eq!(app.items_with_entity("lead").await, 1);
-    assert_eq!(app.sent_emails().await.len(), 2, "one acknowledgement, one assignment");
+    assert_eq!(
+        app.sent_emails().await.len(),
+        2,
+        "one acknowledgement, one assignment"
+    );
 }
 
 #[tokio::test]
@@ -117,7 +152,10 @@ async fn only_kept_deliveries_can_be_replayed_and_a_forged_one_is_never_kept() {
     assert!(body.get("delivery_id").is_none(), "{body}");
     assert_eq!(app.items_with_entity("delivery").await, 0);
     let missing = replay_delivery(&app.stack.deps, "01NOSUCHDELIVERY").await;
-    assert!(matches!(missing, Err(ReplayError::NotFound(_))), "{missing:?}");
+    assert!(
+        matches!(missing, Err(ReplayError::NotFound(_))),
+        "{missing:?}"
+    );
 }
 
 #[tokio::test]
