@@ -246,7 +246,7 @@ pub async fn list(
             .map_err(sqs_err("ChangeMessageVisibility", q))?;
     }
     result?;
-    seen.sort_by(|a, b| a.sent_at.cmp(&b.sent_at));
+    seen.sort_by_key(|a| a.sent_at);
     Ok(seen)
 }
 
