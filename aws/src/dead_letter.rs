@@ -435,3 +435,40 @@ async fn move_one_by_one(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_sqs::types::Message;
+
+    #[test]
+    fn a_dead_letter_names_its_lead_its_receives_and_its_first_failure() {
+        let m = Message::builder()
+            .message_id("m-1")
+            .body(r#"{"type":"assigned","lead_id":"01LEAD"}"#)
+            .attributes(MessageSystemAttributeName::ApproximateReceiveCount, "5")
+            .attributes(MessageSystemAttributeName::SentTimestamp, "1772445600000")
+            .attributes(
+                MessageSystemAttributeName::ApproximateFirstReceiveTimestamp,
+                "1772445601000",
+            )
+            .build();
+        let d = dead_letter(&m);
+        assert_eq!(d.message_id, "m-1");
+        assert_eq!(d.lead_id.as_deref(), Some("01LEAD"));
+        assert_eq!(d.kind.as_deref(), Some("assigned"));
+        assert_eq!(d.receive_count, 5);
+        assert_eq!(d.sent_at, "2026-03-02T10:00:00Z".parse().ok());
+        assert_eq!(d.first_received_at, "2026-03-02T10:00:01Z".parse().ok());
+    }
+
+    #[test]
+    fn a_message_that_is_not_ours_is_listed_without_a_lead() {
+        let m = Message::builder()
+            .message_id("m-2")
+            .body("not json")
+            .build();
+        let d = dead_letter(&m);
+        assert_eq!((d.lead_id, d.receive_count, d.sent_at), (None, 0, None));
+    }
+}

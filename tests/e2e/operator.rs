@@ -204,3 +204,52 @@ async fn a_replay_of_a_dead_letter_whose_work_was_done_changes_nothing() {
     assert_eq!(after.version, before.version, "nothing saved again");
     assert_eq!(app.sent_emails().await.len(), 2, "no email twice");
 }
+
+#[tokio::test]
+async fn a_website_form_post_replayed_hours_later_is_read_as_it_arrived_and_makes_no_second_lead() {
+    let app = TestApp::new().await;
+    let path = format!(
+        "{}/fixtures/sources/html_form-utm.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let f: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut req = Request::post("/v1/webhooks/html-form");
+    for (k, v) in f["headers"].as_object().unwrap() {
+        if !k.eq_ignore_ascii_case("content-length") {
+            req = req.header(k, v.as_str().unwrap());
+        }
+    }
+    let req = req
+        .body(f["body"].as_str().unwrap().as_bytes().to_vec())
+        .unwrap();
+    let (status, body) = app.send(req).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    let lead_id = body["lead_ids"][0].as_str().unwrap().to_owned();
+    app.drain().await;
+    let delivery_id = app.lead(&lead_id).await.delivery_id;
+    let kept = app
+        .stack
+        .deps
+        .store
+        .get_delivery(&delivery_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(kept
+        .referer
+        .as_deref()
+        .unwrap()
+        .contains("utm_source=google"));
+
+    // Its redelivery key rests on when it arrived (a form without a nonce is keyed by the
+    // minute bucket it came in): a replay hours later reads it at that time still.
+    app.clock.advance(chrono::Duration::hours(3));
+    let r = replay_delivery(&app.stack.deps, &delivery_id)
+        .await
+        .unwrap();
+    assert_eq!(r.lead_ids(), vec![lead_id.clone()], "{r:?}");
+    app.drain().await;
+    assert_eq!(app.items_with_entity("lead").await, 1);
+    assert_eq!(app.sent_emails().await.len(), 2);
+}
