@@ -220,14 +220,20 @@ async fn a_website_form_post_replayed_hours_later_is_read_as_it_arrived_and_make
             req = req.header(k, v.as_str().unwrap());
         }
     }
-    let req = req
-        .body(f["body"].as_str().unwrap().as_bytes().to_vec())
-        .unwrap();
+    // Without the time trap's field: the form's redelivery key is then the minute it came in.
+    let body = f["body"]
+        .as_str()
+        .unwrap()
+        .replace("&form_started_at=1773995835", "");
+    app.clock.set(t("2026-03-20T08:38:02Z"));
+    let req = req.body(body.into_bytes()).unwrap();
     let (status, body) = app.send(req).await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
     let lead_id = body["lead_ids"][0].as_str().unwrap().to_owned();
     app.drain().await;
-    let delivery_id = app.lead(&lead_id).await.delivery_id;
+    let lead = app.lead(&lead_id).await;
+    assert_eq!(lead.stage, Stage::Routed);
+    let delivery_id = lead.delivery_id;
     let kept = app
         .stack
         .deps
@@ -242,8 +248,7 @@ async fn a_website_form_post_replayed_hours_later_is_read_as_it_arrived_and_make
         .unwrap()
         .contains("utm_source=google"));
 
-    // Its redelivery key rests on when it arrived (a form without a nonce is keyed by the
-    // minute bucket it came in): a replay hours later reads it at that time still.
+    // Its redelivery key rests on when it arrived: a replay hours later reads it at that time.
     app.clock.advance(chrono::Duration::hours(3));
     let r = replay_delivery(&app.stack.deps, &delivery_id)
         .await
@@ -251,5 +256,10 @@ async fn a_website_form_post_replayed_hours_later_is_read_as_it_arrived_and_make
     assert_eq!(r.lead_ids(), vec![lead_id.clone()], "{r:?}");
     app.drain().await;
     assert_eq!(app.items_with_entity("lead").await, 1);
+    assert_eq!(
+        app.lead(&lead_id).await.submissions,
+        1,
+        "not taken as a repeat submission"
+    );
     assert_eq!(app.sent_emails().await.len(), 2);
 }
