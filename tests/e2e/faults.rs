@@ -126,26 +126,22 @@ async fn dynamodb_throttling_during_capture_and_routing_delays_leads_but_loses_n
 }
 
 #[tokio::test]
-async fn sqs_throttling_of_captures_send_is_answered_503_and_the_senders_retry_moves_the_lead_on() {
+async fn sqs_throttling_of_captures_send_is_recovered_by_the_sweep_without_a_sender_retry() {
     let (app, proxy) = TestApp::behind_fault_proxy().await;
     let throttled = proxy
         .fail("SendMessage")
         .times(3)
         .with(Reply::sqs_throttling());
+    // The lead is durable, so the sender is told so; its message could not be queued.
     let (status, body) = app.send(app.signed_json(&person(1))).await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(throttled.served(), 3, "the SDK tried three times");
-    // The lead is stored; the retry is a redelivery that queues it.
-    let id = body["lead_id"]
-        .as_str()
-        .expect("the stored lead's id")
-        .to_owned();
+    let id = body["lead_id"].as_str().expect("lead_id").to_owned();
+    app.drain().await;
     assert_eq!(app.lead(&id).await.stage, Stage::Captured);
-    let (status, body) = app.send(app.signed_json(&person(1))).await;
-    assert_eq!(
-        (status, body["lead_id"].as_str()),
-        (StatusCode::OK, Some(id.as_str()))
-    );
+    // The escalation pass after the sweep's grace sends it on.
+    app.clock.advance(chrono::Duration::minutes(3));
+    assert_eq!(app.stack.escalate().await.unwrap().resent, 1);
     app.drain().await;
     assert_each_lead_owned_acknowledged_and_assigned_once(&app, &[(id, address(1))]).await;
 }
