@@ -20,12 +20,21 @@ attribute, message counts included (a walk over every message), on each SendMess
 one FIFO flag) and for each message a ReceiveMessage looks at (to read the retention period),
 so a queue of 1,000 messages cost time in proportion to the square of them.
 
+A query on a table's own key reads that one partition. moto 5 lists and sorts every item of
+the table for each Query, even one naming its partition key, so a lead's timeline or email log
+cost time in proportion to the whole table (150 ms a query with 500 leads in it). DynamoDB
+reads the partition; so does the wrapper. Queries on an index are left to moto.
+
+Request logging is off: the server's output goes nowhere, and werkzeug formatting a log line
+per request under its lock took an eighth of the server's time under load.
+
 And `/moto-api/data.json?service=ses` dumps one service's models only: the full dump walks
 every model instance moto ever tracked (every DynamoDB item version included), which grows
 with each test, while the tests only read the emails SES took.
 """
 
 import copy
+import inspect
 import json
 import sys
 import threading
@@ -198,6 +207,46 @@ def _model_data(self, request, full_url, headers):
 
 
 MotoAPIResponse.model_data = _model_data
+
+_table_query = Table.query
+_table_all_items = Table.all_items
+_query_signature = inspect.signature(_table_query)
+_partition = threading.local()
+
+
+def _all_items(self):
+    only = getattr(_partition, "only", None)
+    if only is not None and only[0] is self:
+        # `items` maps a partition key to {sort key: item}; .get leaves a defaultdict as it is.
+        partition = self.items.get(only[1]) or {}
+        return sorted(partition.values(), key=lambda item: item.range_key)
+    return _table_all_items(self)
+
+
+def _query(self, *args, **kwargs):
+    bound = _query_signature.bind(self, *args, **kwargs)
+    hash_key = bound.arguments.get("hash_key")
+    if (
+        bound.arguments.get("index_name") is None
+        and hash_key is not None
+        and self.range_key_attr is not None
+    ):
+        _partition.only = (self, hash_key)
+        try:
+            return _table_query(self, *args, **kwargs)
+        finally:
+            _partition.only = None
+    return _table_query(self, *args, **kwargs)
+
+
+_all_items.__name__ = "all_items"
+_query.__name__ = "query"
+Table.all_items = _all_items
+Table.query = _query
+
+from werkzeug.serving import WSGIRequestHandler  # noqa: E402
+
+WSGIRequestHandler.log_request = lambda self, *args, **kwargs: None
 
 # Imported after the patches: the server binds its routes to the methods when it loads.
 from moto.server import main  # noqa: E402

@@ -3,7 +3,8 @@
 //!
 //! - [`store`]: DynamoDB, one module per aggregate (leads, intake, routing, emails, company
 //!   cache, rate limits, the SLA index), every write conditional.
-//! - [`queue`]: SQS, the messages between the functions. [`batch`]: SQS batches with partial
+//! - [`queue`]: SQS, the messages between the functions; [`dead_letter`]: listing and replaying
+//!   the dead-letter queues. [`batch`]: SQS batches with partial
 //!   batch failures.
 //! - [`mailer`]: email through SES.
 //! - [`platform_api`]: reading lead details from platforms that deliver only ids;
@@ -17,6 +18,7 @@
 
 pub mod batch;
 pub mod company_provider;
+pub mod dead_letter;
 pub mod deps;
 #[cfg(feature = "lambda")]
 pub mod lambda;

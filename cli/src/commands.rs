@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Utc};
+use leadrelay_aws::dead_letter::{self, DeadLetterQueues, ReplayMethod, Replayed};
 use leadrelay_aws::deps::{load_config, Resources, SecretsNeeded, TemplatesNeeded};
+use leadrelay_aws::queue::QueueName;
 use leadrelay_aws::Deps;
 use leadrelay_cli::local::journey::format_event;
 use leadrelay_cli::local::{local_sdk_config, LocalStack, StackOptions};
@@ -28,6 +30,10 @@ struct LocalState {
     scored_queue_url: String,
     notify_queue_url: String,
     sla_shards: u32,
+    /// The dead-letter queues (absent in a state file of an older `local`: then found through
+    /// the queues' redrive policies).
+    #[serde(default)]
+    dead_letter: Option<[String; 3]>,
 }
 
 async fn read_config(location: &str) -> Result<Config> {
@@ -111,6 +117,11 @@ pub async fn local(config_location: &str, listen: &str, escalate_every: Duration
         scored_queue_url: r.url(leadrelay_aws::queue::QueueName::Scored).to_owned(),
         notify_queue_url: r.url(leadrelay_aws::queue::QueueName::Notify).to_owned(),
         sla_shards: stack.deps.store.sla_shards(),
+        dead_letter: Some([
+            stack.dead_letter.captured.clone(),
+            stack.dead_letter.scored.clone(),
+            stack.dead_letter.notify.clone(),
+        ]),
     };
     std::fs::create_dir_all(".leadrelay")?;
     std::fs::write(STATE_FILE, serde_json::to_string_pretty(&state)?)?;
@@ -156,12 +167,31 @@ async fn connect(
     clock: SharedClock,
     templates: TemplatesNeeded,
 ) -> Result<Deps> {
+    Ok(connect_to(config_location, clock, templates).await?.0)
+}
+
+/// Where [`connect`] found the deployment.
+enum Deployment {
+    /// AWS (or an emulator named by `AWS_ENDPOINT_URL`), from `LEADRELAY_*` variables.
+    Aws,
+    /// `leadrelay local`'s stack, with its dead-letter queues when its state file names them.
+    Local {
+        dead_letter: Option<DeadLetterQueues>,
+    },
+}
+
+async fn connect_to(
+    config_location: &str,
+    clock: SharedClock,
+    templates: TemplatesNeeded,
+) -> Result<(Deps, Deployment)> {
     let all = SecretsNeeded::All;
     if std::env::var("LEADRELAY_TABLE").is_ok() {
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let config = load_config(config_location, &sdk).await?;
         let resources = Resources::from_env()?;
-        return Ok(Deps::build_with(&sdk, config, resources, clock, all, templates).await?);
+        let deps = Deps::build_with(&sdk, config, resources, clock, all, templates).await?;
+        return Ok((deps, Deployment::Aws));
     }
     let path = PathBuf::from(STATE_FILE);
     let state: LocalState = match std::fs::read_to_string(&path) {
@@ -177,7 +207,156 @@ async fn connect(
         notify_queue_url: state.notify_queue_url,
         sla_shards: state.sla_shards,
     };
-    Ok(Deps::build_with(&sdk, config, resources, clock, all, templates).await?)
+    let dead_letter = state
+        .dead_letter
+        .map(|[captured, scored, notify]| DeadLetterQueues {
+            captured,
+            scored,
+            notify,
+        });
+    let deps = Deps::build_with(&sdk, config, resources, clock, all, templates).await?;
+    Ok((deps, Deployment::Local { dead_letter }))
+}
+
+/// A queue named on the command line.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum QueueArg {
+    Captured,
+    Scored,
+    Notify,
+}
+
+impl From<QueueArg> for QueueName {
+    fn from(q: QueueArg) -> Self {
+        match q {
+            QueueArg::Captured => QueueName::Captured,
+            QueueArg::Scored => QueueName::Scored,
+            QueueArg::Notify => QueueName::Notify,
+        }
+    }
+}
+
+fn queues_named(q: Option<QueueArg>) -> Vec<QueueName> {
+    match q {
+        Some(q) => vec![q.into()],
+        None => QueueName::ALL.to_vec(),
+    }
+}
+
+/// The deployment, its dead-letter queues, and how to replay them: the local emulator has no
+/// message move task; AWS has (and an `AWS_ENDPOINT_URL` emulator is tried, then moved by hand).
+async fn connect_dead_letter(
+    config_location: &str,
+) -> Result<(Deps, DeadLetterQueues, ReplayMethod)> {
+    let (deps, deployment) = connect_to(
+        config_location,
+        Arc::new(SystemClock),
+        TemplatesNeeded::None,
+    )
+    .await?;
+    let (dlqs, method) = match deployment {
+        Deployment::Local {
+            dead_letter: Some(d),
+        } => (d, ReplayMethod::Receive),
+        Deployment::Local { dead_letter: None } => (
+            DeadLetterQueues::from_env_or_discover(&deps.queues).await?,
+            ReplayMethod::Receive,
+        ),
+        Deployment::Aws => (
+            DeadLetterQueues::from_env_or_discover(&deps.queues).await?,
+            ReplayMethod::Auto,
+        ),
+    };
+    Ok((deps, dlqs, method))
+}
+
+pub async fn dlq_list(config_location: &str, queue: Option<QueueArg>, json: bool) -> Result<()> {
+    let (deps, dlqs, _) = connect_dead_letter(config_location).await?;
+    let fmt = |t: Option<DateTime<Utc>>| {
+        t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .unwrap_or_else(|| "-".into())
+    };
+    for q in queues_named(queue) {
+        let letters = dead_letter::list(deps.queues.client(), &dlqs, q).await?;
+        if json {
+            for l in &letters {
+                let mut v = serde_json::to_value(l)?;
+                v["queue"] = q.as_str().into();
+                println!("{v}");
+            }
+            continue;
+        }
+        println!(
+            "{} dead-letter queue: {} message(s)",
+            q.as_str(),
+            letters.len()
+        );
+        if letters.is_empty() {
+            continue;
+        }
+        println!(
+            "  {:<36}  {:<26}  {:>8}  {:<20}  {:<20}",
+            "message", "lead", "receives", "sent (UTC)", "first tried (UTC)"
+        );
+        for l in &letters {
+            let lead = match (&l.lead_id, &l.kind) {
+                (Some(id), Some(kind)) => format!("{id} {kind}"),
+                (Some(id), None) => id.clone(),
+                (None, _) => "-".into(),
+            };
+            println!(
+                "  {:<36}  {:<26}  {:>8}  {:<20}  {:<20}",
+                l.message_id,
+                lead,
+                l.receive_count,
+                fmt(l.sent_at),
+                fmt(l.first_received_at)
+            );
+        }
+    }
+    Ok(())
+}
+
+pub async fn dlq_replay(config_location: &str, queue: Option<QueueArg>) -> Result<()> {
+    let (deps, dlqs, method) = connect_dead_letter(config_location).await?;
+    for q in queues_named(queue) {
+        match dead_letter::replay(&deps.queues, &dlqs, q, method).await? {
+            Replayed::Moved { messages } => println!(
+                "{}: moved {messages} message(s) back to the {} queue",
+                q.as_str(),
+                q.as_str()
+            ),
+            Replayed::MoveTask {
+                task_handle,
+                approximate_messages,
+            } => println!(
+                "{}: message move task started for about {approximate_messages} message(s) (task {task_handle}); `leadrelay dlq list {}` shows what is left",
+                q.as_str(),
+                q.as_str()
+            ),
+        }
+    }
+    Ok(())
+}
+
+pub async fn replay(config_location: &str, delivery_id: &str) -> Result<()> {
+    let deps = connect(
+        config_location,
+        Arc::new(SystemClock),
+        TemplatesNeeded::None,
+    )
+    .await?;
+    let r = leadrelay_capture::replay::replay_delivery(&deps, delivery_id).await?;
+    println!(
+        "delivery {}: {} {}",
+        r.delivery_id,
+        r.status.as_u16(),
+        r.body
+    );
+    if !r.status.is_success() {
+        bail!("the delivery was refused again");
+    }
+    Ok(())
 }
 
 pub async fn lead(config_location: &str, lead_id: &str, json: bool) -> Result<()> {

@@ -118,6 +118,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The dead-letter queues: what is in them, and moving it back.
+    Dlq {
+        #[command(subcommand)]
+        command: DlqCommand,
+    },
+    /// Run a kept delivery through capture again (after a mapping or configuration fix). A
+    /// delivery that made its lead(s) makes nothing new; one that was refused makes its lead
+    /// now, if the fix lets it.
+    Replay { delivery_id: String },
     /// Configuration files.
     Config {
         #[command(subcommand)]
@@ -140,6 +149,25 @@ enum EmailCommand {
         /// The time it is rendered at (RFC 3339), instead of now: how late a reminder says it is.
         #[arg(long)]
         now: Option<chrono::DateTime<chrono::Utc>>,
+    },
+}
+
+#[derive(Subcommand)]
+enum DlqCommand {
+    /// The messages in the dead-letter queue(s), without taking them out: message id, lead id,
+    /// receive count, when first sent and first tried.
+    List {
+        /// captured, scored or notify; all three when omitted.
+        queue: Option<commands::QueueArg>,
+        /// Print JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Move every message of the dead-letter queue(s) back to the queue it came from (SQS's
+    /// message move task in AWS; message by message on the local emulator).
+    Replay {
+        /// captured, scored or notify; all three when omitted.
+        queue: Option<commands::QueueArg>,
     },
 }
 
@@ -219,6 +247,13 @@ async fn main() -> ExitCode {
         } => commands::owner_away(&cli.config, &owner, None).await,
         Command::Escalate { once, now } => commands::escalate(&cli.config, once, now).await,
         Command::Stuck { retry, json } => commands::stuck(&cli.config, retry, json).await,
+        Command::Dlq {
+            command: DlqCommand::List { queue, json },
+        } => commands::dlq_list(&cli.config, queue, json).await,
+        Command::Dlq {
+            command: DlqCommand::Replay { queue },
+        } => commands::dlq_replay(&cli.config, queue).await,
+        Command::Replay { delivery_id } => commands::replay(&cli.config, &delivery_id).await,
         Command::Config {
             command: ConfigCommand::Check { file },
         } => {

@@ -59,6 +59,28 @@ impl TestApp {
 
     /// A stack whose configuration is the local one, edited by `edit`.
     pub async fn with_config(edit: impl FnOnce(&mut String)) -> Self {
+        Self::on(moto_endpoint().await, edit, None).await
+    }
+
+    /// A stack that talks to moto through a fault-injecting proxy (`fault_proxy`), whose
+    /// failed messages come back at the next receive (no 2 s wait), so a test drives retries
+    /// and the dead-letter redrive by draining.
+    pub async fn behind_fault_proxy() -> (Self, crate::fault_proxy::FaultProxy) {
+        let proxy = crate::fault_proxy::FaultProxy::start(&moto_endpoint().await).await;
+        let app = Self::on(proxy.endpoint.clone(), |_| {}, Some(0)).await;
+        (app, proxy)
+    }
+
+    /// A stack straight on moto whose failed messages come back at the next receive.
+    pub async fn with_immediate_retries() -> Self {
+        Self::on(moto_endpoint().await, |_| {}, Some(0)).await
+    }
+
+    async fn on(
+        endpoint: String,
+        edit: impl FnOnce(&mut String),
+        retry_delay_secs: Option<i32>,
+    ) -> Self {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let prefix = format!("t{}-{n}", ulid::Ulid::new().to_string().to_lowercase());
         let sender = format!("leads-{prefix}@leadrelay.example.com");
@@ -66,8 +88,8 @@ impl TestApp {
         edit(&mut text);
         let config = Config::from_toml(&text, "test config").expect("test config is valid");
         let clock = ManualClock::new(t("2026-03-02T10:00:00Z"));
-        let stack = LocalStack::start(StackOptions {
-            endpoint: Some(moto_endpoint().await),
+        let mut stack = LocalStack::start(StackOptions {
+            endpoint: Some(endpoint),
             prefix,
             config,
             clock: Arc::new(clock.clone()),
@@ -75,6 +97,9 @@ impl TestApp {
         })
         .await
         .expect("local stack starts");
+        if let Some(secs) = retry_delay_secs {
+            stack = stack.with_retry_delay(secs);
+        }
         Self {
             stack: Arc::new(stack),
             clock,

@@ -22,6 +22,17 @@ pub struct RawDelivery {
     pub body: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_base64: Option<String>,
+    /// What reading the delivery depends on besides its body, kept so a replay reads it as it
+    /// was first read: the sender's `Idempotency-Key` (the dedupe key of our own formats) and
+    /// the browser's `Referer` (an HTML form's landing page). Signatures and tokens are never
+    /// kept: a replay does not authenticate again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referer: Option<String>,
+    /// The HTTP method, when it was not POST.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
     pub outcome: DeliveryOutcome,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -310,6 +321,9 @@ mod tests {
             content_type: None,
             body: Some("{}".into()),
             body_base64: None,
+            idempotency_key: None,
+            referer: None,
+            method: None,
             outcome,
             error: None,
             lead_id: None,

@@ -4,6 +4,7 @@ use std::time::Duration;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
 use leadrelay_aws::batch::{BatchOutcome, QueueMessage};
+use leadrelay_aws::dead_letter::{DeadLetterError, DeadLetterQueues};
 use leadrelay_aws::deps::DepsError;
 use leadrelay_aws::queue::QueueName;
 use leadrelay_aws::Deps;
@@ -26,6 +27,8 @@ pub enum StackError {
     Provision(#[from] ProvisionError),
     #[error(transparent)]
     Deps(#[from] DepsError),
+    #[error(transparent)]
+    DeadLetter(#[from] DeadLetterError),
     #[error("SQS {op} failed: {message}")]
     Sqs { op: &'static str, message: String },
 }
@@ -63,6 +66,10 @@ pub struct LocalStack {
     pub sdk: SdkConfig,
     pub endpoint: String,
     pub journey: Option<Journey>,
+    /// The queues' dead-letter queues, as provisioning made them.
+    pub dead_letter: DeadLetterQueues,
+    /// Seconds a failed message stays hidden before it comes back.
+    retry_delay_secs: i32,
     _moto: Option<MotoServer>,
 }
 
@@ -79,13 +86,32 @@ impl LocalStack {
         let resources = provision::provision(&sdk, &opts.prefix, &opts.config.email.sender).await?;
         let deps = Deps::build(&sdk, opts.config, resources, opts.clock).await?;
         let journey = opts.print_journey.then(Journey::default);
+        let mut dlqs = Vec::with_capacity(3);
+        for q in QueueName::ALL {
+            dlqs.push(leadrelay_aws::dead_letter::discover(&deps.queues, q).await?);
+        }
+        let mut dlqs = dlqs.into_iter();
+        let dead_letter = DeadLetterQueues {
+            captured: dlqs.next().unwrap_or_default(),
+            scored: dlqs.next().unwrap_or_default(),
+            notify: dlqs.next().unwrap_or_default(),
+        };
         Ok(Self {
             deps,
             sdk,
             endpoint,
             journey,
+            dead_letter,
+            retry_delay_secs: LOCAL_RETRY_DELAY_SECS,
             _moto: moto,
         })
+    }
+
+    /// A failed message comes back after `secs` instead of 2 s; 0: at the next receive (the
+    /// tests drive retries and the dead-letter redrive this way, without waiting).
+    pub fn with_retry_delay(mut self, secs: i32) -> Self {
+        self.retry_delay_secs = secs;
+        self
     }
 
     /// An HTTP request through the capture handler, exactly as the Lambda serves it.
@@ -145,7 +171,7 @@ impl LocalStack {
                     .change_message_visibility()
                     .queue_url(url)
                     .receipt_handle(handle)
-                    .visibility_timeout(LOCAL_RETRY_DELAY_SECS)
+                    .visibility_timeout(self.retry_delay_secs)
                     .send()
                     .await;
             } else {

@@ -122,7 +122,35 @@ async fn deliver(
     }
     let delivery_id = deps.clock.new_id().to_string();
     let delivery = raw_delivery(&delivery_id, source_name, now, &req);
-    let items = match platform.parse(&incoming, &source.mapping) {
+    take(
+        deps,
+        source_name,
+        source,
+        &*platform,
+        &incoming,
+        delivery,
+        now,
+        started,
+    )
+    .await
+}
+
+/// An authentic delivery, kept as `delivery`: parse it into items, admit each, enqueue,
+/// answer. The one path of a fresh delivery and of a replay ([`crate::replay`]). `now` is when
+/// its leads are captured (a replay's: the time of the replay; `incoming.now` is then the
+/// time it first arrived, which parsing reads).
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn take(
+    deps: &Deps,
+    source_name: &str,
+    source: &SourceConfig,
+    platform: &dyn Platform,
+    incoming: &Incoming<'_>,
+    delivery: RawDelivery,
+    now: DateTime<Utc>,
+    started: Instant,
+) -> Response<String> {
+    let items = match platform.parse(incoming, &source.mapping) {
         Ok(Intake::Handshake {
             status,
             content_type,
@@ -145,7 +173,7 @@ async fn deliver(
     };
     match platform.receipt() {
         Receipt::OneLead => one_lead(&ctx, delivery, items).await,
-        Receipt::Batch { status } => batch(&ctx, &*platform, source, delivery, items, status).await,
+        Receipt::Batch { status } => batch(&ctx, platform, source, delivery, items, status).await,
     }
 }
 
@@ -574,6 +602,9 @@ fn raw_delivery(
         content_type: header(req, "content-type").map(str::to_owned),
         body,
         body_base64,
+        idempotency_key: header(req, "idempotency-key").map(str::to_owned),
+        referer: header(req, "referer").map(str::to_owned),
+        method: (req.method() != http::Method::POST).then(|| req.method().as_str().to_owned()),
         outcome: DeliveryOutcome::Received,
         error: None,
         lead_id: None,

@@ -10,6 +10,7 @@ mod admit;
 mod contacted;
 mod guard;
 mod intake;
+pub mod replay;
 pub mod status;
 
 pub use intake::{admit_queued, Unstored};
