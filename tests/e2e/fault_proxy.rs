@@ -105,6 +105,17 @@ impl Reply {
         }
     }
 
+    /// Any service, the emulator gone: 503 with no AWS error body, as a load balancer answers
+    /// for a service that is down (the SDK treats it as a transient server error).
+    pub fn unavailable() -> Self {
+        Self {
+            status: 503,
+            content_type: "text/plain",
+            body: "upstream unavailable".into(),
+            query_error: None,
+        }
+    }
+
     /// SQS (JSON protocol): 400 `ThrottlingException`.
     pub fn sqs_throttling() -> Self {
         Self {
@@ -245,6 +256,11 @@ impl FaultProxy {
         }
     }
 
+    /// The emulator goes away: every request of every service fails until the fault is lifted.
+    pub fn go_down(&self) -> Fault {
+        self.fail(ANY).with(Reply::unavailable())
+    }
+
     /// Starts describing a fault on `operation` (`PutItem`, `TransactWriteItems`, `GetItem`,
     /// `SendEmail`, `SendMessage`, …).
     pub fn fail(&self, operation: &str) -> FaultBuilder<'_> {
@@ -256,6 +272,9 @@ impl FaultProxy {
         }
     }
 }
+
+/// The operation of [`FaultProxy::go_down`]'s fault: every one.
+const ANY: &str = "*";
 
 /// The operation a request calls: `X-Amz-Target: DynamoDB_20120810.PutItem` (JSON protocols),
 /// else the `Action` of a query-protocol form body (SES).
@@ -279,7 +298,7 @@ fn matching(shared: &Shared, op: Option<&str>, body: &[u8]) -> Option<Reply> {
     let mut rules = shared.rules.lock().expect("rules lock");
     let body = String::from_utf8_lossy(body);
     let rule = rules.iter_mut().find(|r| {
-        r.operation == op
+        (r.operation == op || r.operation == ANY)
             && r.remaining != Some(0)
             && r.body_contains.as_deref().is_none_or(|s| body.contains(s))
     })?;

@@ -292,3 +292,29 @@ async fn five_hundred_distinct_concurrent_deliveries_make_five_hundred_owned_ack
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn an_emulator_outage_mid_flow_loses_no_lead_and_sends_no_email_twice() {
+    let (app, proxy) = TestApp::behind_fault_proxy().await;
+    let first = capture_person(&app, 1).await;
+    // The first lead is scored; then the emulator goes down before it is routed.
+    app.stack.poll(QueueName::Captured, 0).await.unwrap();
+    let outage = proxy.go_down();
+    let (status, body) = app.send(app.signed_json(&person(2))).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(
+        app.stack.drain().await.is_err(),
+        "the pollers see the outage and give up this round"
+    );
+    assert!(app.stack.escalate().await.is_err());
+    outage.lift();
+    // The emulator is back: the sender's retry stores the second lead, and the pipeline and
+    // the schedule carry on where they stopped.
+    let second = capture_person(&app, 2).await;
+    app.drain().await;
+    app.clock.advance(chrono::Duration::minutes(3));
+    app.stack.escalate().await.unwrap();
+    app.drain().await;
+    assert!(outage.served() > 0);
+    assert_each_lead_owned_acknowledged_and_assigned_once(&app, &[first, second]).await;
+}
