@@ -17,17 +17,31 @@ pub trait Clock: Send + Sync + std::fmt::Debug {
     }
 }
 
-/// Monotonic within the process: ids made in the same millisecond still sort in the order
-/// they were made, so a lead's timeline reads in order even under a frozen test clock.
+/// Monotonic within a millisecond: ids made in the same millisecond sort in the order they were
+/// made, so a lead's timeline reads in order even under a frozen test clock. An id made at
+/// another millisecond carries exactly that time, even one earlier than the last id made (two
+/// tests' clocks, or a clock set back), instead of borrowing the later one.
 fn next_id(at: DateTime<Utc>) -> Ulid {
-    static GENERATOR: Mutex<Option<ulid::Generator>> = Mutex::new(None);
-    let mut g = GENERATOR.lock().unwrap_or_else(|e| e.into_inner());
-    let generator = g.get_or_insert_with(ulid::Generator::new);
+    // The latest id of each of the last few milliseconds ids were made in: several clocks
+    // (tests side by side) may take turns.
+    static LATEST: Mutex<Vec<Ulid>> = Mutex::new(Vec::new());
+    const KEPT: usize = 32;
+    let mut latest = LATEST.lock().unwrap_or_else(|e| e.into_inner());
     let when: std::time::SystemTime = at.into();
-    // Overflow takes 2^80 ids in one millisecond; fall back to a fresh random id regardless.
-    generator
-        .generate_from_datetime(when)
-        .unwrap_or_else(|_| Ulid::from_datetime(when))
+    let fresh = Ulid::from_datetime(when);
+    let same_ms = latest
+        .iter()
+        .position(|u| u.timestamp_ms() == fresh.timestamp_ms());
+    let id = match same_ms {
+        // Overflow takes 2^80 ids in one millisecond; a fresh random id regardless.
+        Some(i) => latest.remove(i).increment().unwrap_or(fresh),
+        None => fresh,
+    };
+    if latest.len() >= KEPT {
+        latest.remove(0);
+    }
+    latest.push(id);
+    id
 }
 
 /// The wall clock.

@@ -260,6 +260,17 @@ pub fn phone(raw: &str, region: Option<Region>) -> Option<Phone> {
     if !valid && !(8..=15).contains(&digits) {
         return None;
     }
+    // An invalid number is kept only if it reads back as itself: some short ones do not
+    // (`6700000` read in the US is `+16700000`, which reads as `+16706700000`), and a stored
+    // number that changes when read again would split one person in two.
+    if !valid
+        && phonenumber::parse(None, &e164)
+            .map(|again| again.format().mode(Mode::E164).to_string())
+            .ok()
+            != Some(e164.clone())
+    {
+        return None;
+    }
     Some(Phone {
         e164,
         region: n.country().id().map(region_code),
@@ -298,6 +309,11 @@ mod tests {
     use super::*;
 
     use proptest::prelude::*;
+
+    #[test]
+    fn a_number_that_would_read_back_as_another_is_not_a_phone() {
+        assert_eq!(phone("6700000", region("US")), None);
+    }
 
     #[test]
     fn a_time_zone_names_its_country() {
