@@ -568,7 +568,13 @@ async fn admit_fanned_out_items(app: &TestApp) -> usize {
 #[tokio::test]
 async fn a_meta_delivery_of_a_thousand_leads_is_answered_at_once_and_makes_a_thousand_leads() {
     let app = TestApp::new().await;
+    let started = std::time::Instant::now();
     let (status, body) = app.send(meta_delivery(1000)).await;
+    // A measurement for the record (`-- --nocapture`), not an assertion.
+    eprintln!(
+        "1,000-item Meta delivery answered in {:?}",
+        started.elapsed()
+    );
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         body["queued"], 1000,
@@ -578,7 +584,9 @@ async fn a_meta_delivery_of_a_thousand_leads_is_answered_at_once_and_makes_a_tho
         app.items_with_entity("lead").await < 1000,
         "the answer did not wait for the leads"
     );
+    let started = std::time::Instant::now();
     assert_eq!(admit_fanned_out_items(&app).await, 1000);
+    eprintln!("and its items admitted in {:?}", started.elapsed());
     let leads: std::collections::BTreeSet<String> = app
         .items()
         .await
