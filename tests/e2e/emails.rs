@@ -154,3 +154,109 @@ async fn the_preview_renders_what_notify_sends_and_reminders_in_the_teams_time_z
     assert_eq!(app.sent_emails().await.len(), 2);
     std::fs::remove_dir_all(dir).ok();
 }
+
+mod not_a_relay {
+    use http::{Request, StatusCode};
+    use leadrelay_domain::clock::Clock;
+    use serde_json::json;
+
+    use crate::support::TestApp;
+
+    const VICTIM: &str = "someone.else@victim.example";
+
+    fn lead_naming(app: &TestApp, first_name: &str) -> Request<Vec<u8>> {
+        app.signed_json(&json!({
+            "email": VICTIM,
+            "first_name": first_name,
+            "message": "Visit https://spam.example for cheap pills",
+        }))
+    }
+
+    async fn close(app: &TestApp, lead_id: &str) {
+        let req = Request::post(format!("/v1/leads/{lead_id}/status"))
+            .header("authorization", "Bearer local-crm-token")
+            .header("content-type", "application/json")
+            .body(serde_json::to_vec(&json!({"status": "disqualified", "reason": "spam"})).unwrap())
+            .unwrap();
+        let (status, body) = app.send(req).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
+    #[tokio::test]
+    async fn one_address_is_acknowledged_once_a_day_however_many_leads_name_it() {
+        let app = TestApp::new().await;
+        let first = app.capture(lead_naming(&app, "Ana")).await;
+        app.drain().await;
+        let acks = app.emails_to(VICTIM).await;
+        assert_eq!(acks.len(), 1);
+        assert!(
+            !acks[0].body.contains("spam.example"),
+            "no text of the sender's but a first name: {}",
+            acks[0].body
+        );
+        close(&app, &first).await;
+
+        // The same address on a new lead the same day: stored, routed and its owner told;
+        // the address is not written to again.
+        app.clock.advance(chrono::Duration::hours(2));
+        let second = app.capture(lead_naming(&app, "Bea")).await;
+        assert_ne!(second, first);
+        app.drain().await;
+        assert_eq!(app.emails_to(VICTIM).await.len(), 1);
+        let lead = app.lead(&second).await;
+        let owner = lead.assignment.expect("routed").owner_email;
+        assert_eq!(
+            app.emails_to(&owner)
+                .await
+                .iter()
+                .filter(|e| e.body.contains(&second))
+                .count(),
+            1
+        );
+        let timeline = app.stack.deps.store.timeline(&second).await.unwrap();
+        assert!(
+            timeline.iter().any(|e| e
+                .summary
+                .starts_with("acknowledgement not sent: the address was acknowledged")),
+            "{timeline:?}"
+        );
+        close(&app, &second).await;
+
+        // A day later it may be acknowledged again.
+        app.clock.set(app.clock.now() + chrono::Duration::days(1));
+        app.capture(lead_naming(&app, "Cleo")).await;
+        app.drain().await;
+        assert_eq!(app.emails_to(VICTIM).await.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_sources_hourly_cap_stops_acknowledgements_but_not_the_leads() {
+        let app = TestApp::with_config(|c| {
+            *c = c.replacen(
+                "default_country = \"US\"",
+                "default_country = \"US\"\nmax_acknowledgements_per_hour = 2",
+                1,
+            );
+        })
+        .await;
+        let mut ids = Vec::new();
+        for n in 0..3 {
+            let body = json!({"email": format!("person{n}@example.org"), "first_name": "Pat"});
+            ids.push(app.capture(app.signed_json(&body)).await);
+        }
+        app.drain().await;
+        let mut acknowledged = 0;
+        for n in 0..3 {
+            let to = format!("person{n}@example.org");
+            acknowledged += app.emails_to(&to).await.len();
+        }
+        assert_eq!(acknowledged, 2, "the cap");
+        for id in &ids {
+            let lead = app.lead(id).await;
+            assert!(
+                lead.assignment.is_some() && lead.notified,
+                "every lead routed, its owner told"
+            );
+        }
+    }
+}

@@ -10,14 +10,27 @@ use leadrelay_domain::clock::Clock;
 use crate::platforms::{app_with_graph, deliver, fixture, graph_api};
 use crate::support::ana;
 
-/// Every log line written on this test's thread (its runtime is single-threaded, so every task
-/// of the run is on it), at the levels a deployment may run with.
+/// Every log line written on the thread that asked for them (a test's runtime is
+/// single-threaded, so every task of its run is on that thread), at the levels a deployment may
+/// run with. The subscriber is the process's global one, installed once: a scoped one would
+/// miss callsites whose interest other tests' threads cached first.
 #[derive(Clone, Default)]
 struct Logs(Arc<Mutex<Vec<u8>>>);
 
-impl Write for Logs {
+thread_local! {
+    static CAPTURING: std::cell::RefCell<Option<Logs>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Writes to the capture of the thread it runs on, if that thread captures.
+struct ThisThread;
+
+impl Write for ThisThread {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
+        CAPTURING.with(|c| {
+            if let Some(logs) = &*c.borrow() {
+                logs.0.lock().unwrap().extend_from_slice(buf);
+            }
+        });
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -26,6 +39,25 @@ impl Write for Logs {
 }
 
 impl Logs {
+    /// Starts capturing what this thread logs.
+    fn capture_this_thread() -> Logs {
+        static INSTALL: std::sync::Once = std::sync::Once::new();
+        INSTALL.call_once(|| {
+            tracing_subscriber::fmt()
+                .json()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(
+                    "info,leadrelay_capture=debug,leadrelay_enrich=debug,leadrelay_route=debug,\
+                     leadrelay_notify=debug,leadrelay_escalate=debug,leadrelay_aws=debug",
+                ))
+                .with_writer(|| ThisThread)
+                .try_init()
+                .expect("no other global subscriber in the test binary");
+        });
+        let logs = Logs::default();
+        CAPTURING.with(|c| *c.borrow_mut() = Some(logs.clone()));
+        logs
+    }
+
     fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap()).to_lowercase()
     }
@@ -75,17 +107,7 @@ fn personal_data() -> Vec<String> {
 
 #[tokio::test]
 async fn no_log_line_of_a_full_run_carries_a_test_leads_email_phone_or_name() {
-    let logs = Logs::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(
-            "info,leadrelay_capture=debug,leadrelay_enrich=debug,leadrelay_route=debug,\
-             leadrelay_notify=debug,leadrelay_escalate=debug,leadrelay_aws=debug",
-        ))
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let logs = Logs::capture_this_thread();
 
     let api = graph_api().await;
     let app = app_with_graph(&api).await;

@@ -88,11 +88,12 @@ impl Store {
                     .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
             {
                 let existing = self.get_raw(items::email_key(lead_id, kind), true).await?;
+                // Skipped (an acknowledgement over its caps) is as final as sent.
                 let sent = existing
                     .as_ref()
                     .and_then(|i| i.get("state"))
                     .and_then(|v| v.as_s().ok())
-                    .is_some_and(|s| s == "sent");
+                    .is_some_and(|s| s == "sent" || s == "skipped");
                 Ok(if sent {
                     EmailClaim::AlreadySent
                 } else {
@@ -140,6 +141,64 @@ impl Store {
             .await
             .map_err(aws("UpdateItem (email sent)"))?;
         Ok(())
+    }
+
+    /// Records that a claimed email will not go, and why (said without personal data): as
+    /// final as sent, so no retry sends it.
+    pub async fn email_skipped(
+        &self,
+        lead_id: &str,
+        kind: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(items::email_key(lead_id, kind)))
+            .update_expression(
+                "SET #s = :skipped, skipped_at = :at, reason = :why REMOVE claimed_epoch",
+            )
+            .expression_attribute_names("#s", "state")
+            .expression_attribute_values(":skipped", AttributeValue::S("skipped".into()))
+            .expression_attribute_values(":at", AttributeValue::S(keys::time(now)))
+            .expression_attribute_values(":why", AttributeValue::S(reason.to_owned()))
+            .send()
+            .await
+            .map_err(aws("UpdateItem (email skipped)"))?;
+        Ok(())
+    }
+
+    /// Takes the right to acknowledge `address` until `until` for `lead_id`: `false` when
+    /// another lead's acknowledgement to the same address holds it. The item is keyed by a
+    /// hash of the address and expires by itself (TTL).
+    pub async fn claim_acknowledgement(
+        &self,
+        address: &str,
+        lead_id: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(items::acknowledged(address, lead_id, until)))
+            .condition_expression("attribute_not_exists(pk) OR expires_at < :now OR lead_id = :me")
+            .expression_attribute_values(":now", AttributeValue::N(now.timestamp().to_string()))
+            .expression_attribute_values(":me", AttributeValue::S(lead_id.to_owned()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(aws("PutItem (acknowledgement window)")(e)),
+        }
     }
 
     /// Gives a claim back after a failed send, so a retry may send.

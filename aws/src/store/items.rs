@@ -213,6 +213,21 @@ pub(super) fn rate_key(key: &str) -> Item {
     self::key(rate_pk(key), RATE_SK)
 }
 
+pub(super) fn acknowledged(address: &str, lead_id: &str, until: DateTime<Utc>) -> Item {
+    keyed(
+        super::keys::acknowledged_pk(address),
+        super::keys::ACKNOWLEDGED_SK,
+        "acknowledged",
+        HashMap::from([
+            ("lead_id".to_owned(), s(lead_id)),
+            (
+                "expires_at".to_owned(),
+                AttributeValue::N(until.timestamp().to_string()),
+            ),
+        ]),
+    )
+}
+
 pub(super) fn email_key(lead_id: &str, kind: &str) -> Item {
     key(lead_pk(lead_id), &email_sk(kind))
 }

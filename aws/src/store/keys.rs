@@ -12,6 +12,7 @@ const ACCOUNT_PREFIX: &str = "ACCOUNT#";
 const RATE_PREFIX: &str = "RATE#";
 const PERSON_PREFIX: &str = "PERSON#";
 const COMPANY_PREFIX: &str = "COMPANY#";
+const ACKNOWLEDGED_PREFIX: &str = "ACKNOWLEDGED#";
 
 /// Sort-key prefix of a lead's timeline events (queried with `begins_with`).
 pub(super) const EVENT_SK_PREFIX: &str = "EVENT#";
@@ -26,6 +27,7 @@ pub(super) const ACCOUNT_SK: &str = "ACCOUNT";
 pub(super) const RATE_SK: &str = "RATE";
 pub(super) const PERSON_SK: &str = "PERSON";
 pub(super) const COMPANY_SK: &str = "COMPANY";
+pub(super) const ACKNOWLEDGED_SK: &str = "ACKNOWLEDGED";
 
 pub(super) fn lead_pk(lead_id: &str) -> String {
     format!("{LEAD_PREFIX}{lead_id}")
@@ -59,6 +61,15 @@ pub(super) fn person_pk(identity_key: &str) -> String {
     format!(
         "{PERSON_PREFIX}{}",
         hex::encode(Sha256::digest(identity_key.as_bytes()))
+    )
+}
+
+/// An address acknowledged lately, keyed by a hash of it (no address in the table's keys).
+pub(super) fn acknowledged_pk(address: &str) -> String {
+    use sha2::{Digest, Sha256};
+    format!(
+        "{ACKNOWLEDGED_PREFIX}{}",
+        hex::encode(Sha256::digest(address.to_lowercase().as_bytes()))
     )
 }
 

@@ -271,6 +271,48 @@ fn contacted_url(deps: &Deps, lead_id: &str, now: DateTime<Utc>) -> Result<Strin
     ))
 }
 
+/// Why an acknowledgement must not go, if it must not: the source's hourly cap is reached, or
+/// the address was acknowledged for another lead within `email.acknowledge_once_per`. A form
+/// is not a way to make the company's SES write to anyone, again and again; over the caps the
+/// lead is still stored, scored, routed and its owner told.
+async fn acknowledgement_refused(
+    deps: &Deps,
+    lead: &Lead,
+    address: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<String>, NotifyError> {
+    if let Some(cap) = deps
+        .config
+        .source(&lead.source)
+        .and_then(|s| s.max_acknowledgements_per_hour)
+    {
+        let hour = now.timestamp() / 3600;
+        let window_ends = DateTime::from_timestamp((hour + 1) * 3600, 0).unwrap_or(now);
+        let key = format!("acknowledgements#{}#{hour}", lead.source);
+        if deps.store.count_hit(&key, window_ends).await? > u64::from(cap) {
+            return Ok(Some(format!(
+                "source {} reached its cap of {cap} acknowledgements this hour",
+                lead.source
+            )));
+        }
+    }
+    let window = deps.config.email.acknowledge_once_per;
+    if !window.is_zero() {
+        let until = now + chrono::Duration::from_std(window).unwrap_or(chrono::Duration::days(1));
+        if !deps
+            .store
+            .claim_acknowledgement(address, &lead.lead_id, now, until)
+            .await?
+        {
+            return Ok(Some(format!(
+                "the address was acknowledged for another lead within {}",
+                leadrelay_domain::email_context::distance((window.as_secs() / 60) as i64)
+            )));
+        }
+    }
+    Ok(None)
+}
+
 /// Claims the email, sends it, confirms it; on a failed send gives the claim back so the retry
 /// can send. `to_whom` names the recipient by role, never by address (no personal data in logs).
 async fn send_once(
@@ -297,6 +339,27 @@ async fn send_once(
             });
         }
         EmailClaim::Claimed => {}
+    }
+    if matches!(kind, EmailKind::Acknowledgement) {
+        if let Some(why) = acknowledgement_refused(deps, lead, &email.to, now).await? {
+            deps.store
+                .email_skipped(&lead.lead_id, &key, &why, now)
+                .await?;
+            let event = timeline::event(
+                deps.clock.as_ref(),
+                &lead.lead_id,
+                EventKind::EmailSent,
+                "notify",
+                format!("acknowledgement not sent: {why}"),
+            );
+            deps.store.append_events(&[event]).await?;
+            tracing::info!(
+                lead_id = lead.lead_id,
+                reason = why,
+                "acknowledgement skipped"
+            );
+            return Ok(());
+        }
     }
     let message_id = match deps.mailer.send(&email).await {
         Ok(id) => id,
