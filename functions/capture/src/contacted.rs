@@ -338,6 +338,22 @@ mod tests {
     }
 
     #[test]
+    fn a_leads_name_on_the_page_is_escaped() {
+        let r = page(
+            StatusCode::OK,
+            "Have you contacted <script>alert(1)</script> \"Bob\"?",
+            "",
+        );
+        assert!(!r.body().contains("<script"), "{}", r.body());
+        assert!(
+            r.body()
+                .contains("&lt;script&gt;alert(1)&lt;/script&gt; &quot;Bob&quot;"),
+            "{}",
+            r.body()
+        );
+    }
+
+    #[test]
     fn an_origin_has_no_default_port_or_path() {
         assert_eq!(
             origin_of("https://abc.execute-api.eu-central-1.amazonaws.com/prod").as_deref(),
