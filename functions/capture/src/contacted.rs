@@ -26,7 +26,7 @@ pub async fn show(deps: &Deps, lead_id: &str, req: Request<Body>) -> Response<St
     let token = query_param(&req, "token").unwrap_or_default();
     let claim = match verify(deps, lead_id, &token) {
         Ok(claim) => claim,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     let lead = match deps.store.get_lead(lead_id).await {
         Ok(Some(lead)) => lead,
@@ -84,7 +84,7 @@ pub async fn confirm(deps: &Deps, lead_id: &str, req: Request<Body>) -> Response
         .unwrap_or_default();
     let claim = match verify(deps, lead_id, &token) {
         Ok(claim) => claim,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     let now = deps.clock.now();
     let result = deps
@@ -142,14 +142,14 @@ enum Outcome {
 }
 
 /// The token's signature and expiry; the refusal page otherwise.
-fn verify(deps: &Deps, lead_id: &str, token: &str) -> Result<Claim, Response<String>> {
+fn verify(deps: &Deps, lead_id: &str, token: &str) -> Result<Claim, Box<Response<String>>> {
     let Some(key) = deps.secrets.link() else {
         tracing::error!("no link-signing key configured");
-        return Err(try_again());
+        return Err(Box::new(try_again()));
     };
     links::verify(key, lead_id, token, deps.clock.now()).map_err(|e| {
         tracing::info!(lead_id, reason = %e, "contacted link refused");
-        match e {
+        Box::new(match e {
             LinkError::Expired => page(StatusCode::GONE, "This link has expired.", TRY_LATEST),
             LinkError::Outdated => page(
                 StatusCode::GONE,
@@ -163,7 +163,7 @@ fn verify(deps: &Deps, lead_id: &str, token: &str) -> Result<Claim, Response<Str
             LinkError::Malformed | LinkError::BadSignature => {
                 page(StatusCode::FORBIDDEN, "This link is not valid.", TRY_LATEST)
             }
-        }
+        })
     })
 }
 
