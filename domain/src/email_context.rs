@@ -189,8 +189,8 @@ pub fn distance(minutes: i64) -> String {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct LinksView {
-    /// Opening it records first contact and stops the SLA clock (assignment, reminder and
-    /// escalation emails).
+    /// Opens the page whose button records first contact and stops the SLA clock (assignment,
+    /// reminder and escalation emails); bound to the owner and the routing round.
     pub contacted: Option<String>,
 }
 

@@ -80,11 +80,17 @@ async fn a_lead_marked_contacted_in_time_does_not_escalate() {
     let assignment = app.emails_to(&owner.owner_email).await.remove(0);
     let link = contacted_link(&assignment.body);
     app.clock.advance(Duration::minutes(5));
-    let r = app.stack.http(get(&link)).await;
+    let r = app.stack.http(contacted_post(&link, &[])).await;
     assert_eq!(r.status(), StatusCode::OK, "{}", r.body());
     assert!(r.body().contains("recorded"));
-    // Clicking again is harmless.
-    assert_eq!(app.stack.http(get(&link)).await.status(), StatusCode::OK);
+    // Confirming again is harmless.
+    let again = app.stack.http(contacted_post(&link, &[])).await;
+    assert_eq!(again.status(), StatusCode::OK);
+    assert!(
+        again.body().contains("already recorded"),
+        "{}",
+        again.body()
+    );
 
     app.clock.advance(Duration::hours(3));
     assert_eq!(app.stack.escalate().await.unwrap().due, 0);
@@ -104,36 +110,276 @@ async fn a_lead_marked_contacted_in_time_does_not_escalate() {
 }
 
 #[tokio::test]
-async fn a_tampered_or_expired_contacted_link_is_refused() {
+async fn a_scanner_fetching_the_link_from_a_real_assignment_email_leaves_the_sla_running() {
+    let app = TestApp::new().await;
+    let (id, owner) = routed_lead(&app).await;
+    let assignment = app.emails_to(&owner.owner_email).await.remove(0);
+    let link = contacted_link(&assignment.body);
+    assert!(link.contains("/contacted?token="), "{link}");
+    // Safe Links, Proofpoint and Mimecast fetch every link as the email arrives, some more
+    // than once, some with HEAD.
+    for _ in 0..3 {
+        let r = app.stack.http(get(&link)).await;
+        assert_eq!(r.status(), StatusCode::OK, "{}", r.body());
+        let h = r.headers();
+        assert_eq!(h["content-type"], "text/html; charset=utf-8");
+        assert_eq!(h["cache-control"], "no-store");
+        assert_eq!(h["x-frame-options"], "DENY");
+        assert!(h["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'"));
+        assert_eq!(h["referrer-policy"], "no-referrer");
+        assert_eq!(h["x-robots-tag"], "noindex");
+        let page = r.body();
+        assert!(page.contains("Have you contacted Ana Ferreira?"), "{page}");
+        assert!(page.contains(">Mark as contacted</button>"), "{page}");
+        assert!(page.contains("method=\"post\""), "{page}");
+        assert!(!page.contains("<script"), "self-contained: {page}");
+    }
+    let head = Request::head(&link).body(Vec::new()).unwrap();
+    assert_eq!(
+        app.stack.http(head).await.status(),
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+
+    let lead = app.lead(&id).await;
+    assert_eq!(lead.status, LeadStatus::New);
+    let sla = lead.sla.unwrap();
+    assert!(sla.is_open(), "{sla:?}");
+    assert!(sla.contacted_at.is_none());
+    assert!(!app.event_kinds(&id).await.contains(&EventKind::Contacted));
+    // The ladder still runs: the owner is reminded at 50 % of the 15 minutes.
+    app.clock.advance(Duration::minutes(8));
+    assert_eq!(app.stack.escalate().await.unwrap().reminded, 1);
+}
+
+#[tokio::test]
+async fn posting_the_confirmation_stops_the_clock() {
+    let app = TestApp::new().await;
+    let (id, owner) = routed_lead(&app).await;
+    let link = contacted_link(&app.emails_to(&owner.owner_email).await[0].body);
+    app.clock.advance(Duration::minutes(4));
+    let page = app.stack.http(get(&link)).await;
+    let (action, token) = confirmation_form(page.body());
+    assert_eq!(action, link.split('?').next().unwrap());
+    // As a browser posts the page's form: the page's origin, or `null` under its
+    // `Referrer-Policy: no-referrer` (with `Sec-Fetch-Site: same-origin`).
+    let r = app
+        .stack
+        .http(confirmation_post(
+            &action,
+            &token,
+            &[("origin", LINKS_ORIGIN), ("sec-fetch-site", "same-origin")],
+        ))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.body());
+    assert!(
+        r.body()
+            .contains("Thanks, contact with Ana Ferreira is recorded."),
+        "{}",
+        r.body()
+    );
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let again = app
+        .stack
+        .http(confirmation_post(
+            &action,
+            &token,
+            &[("origin", "null"), ("sec-fetch-site", "same-origin")],
+        ))
+        .await;
+    assert_eq!(again.status(), StatusCode::OK);
+    assert!(
+        again.body().contains("already recorded"),
+        "{}",
+        again.body()
+    );
+
+    let lead = app.lead(&id).await;
+    assert_eq!(lead.status, LeadStatus::Working);
+    let sla = lead.sla.unwrap();
+    assert!(!sla.is_open());
+    assert_eq!(sla.contacted_at, Some(t("2026-03-02T10:04:00Z")));
+    let kinds = app.event_kinds(&id).await;
+    assert_eq!(
+        kinds.iter().filter(|k| **k == EventKind::Contacted).count(),
+        1
+    );
+    // The page now says so, without a button.
+    let after = app.stack.http(get(&link)).await;
+    assert_eq!(after.status(), StatusCode::OK);
+    assert!(
+        after.body().contains("already recorded"),
+        "{}",
+        after.body()
+    );
+    assert!(!after.body().contains("<form"), "{}", after.body());
+    app.clock.advance(Duration::hours(3));
+    assert_eq!(app.stack.escalate().await.unwrap().due, 0);
+}
+
+#[tokio::test]
+async fn a_cross_origin_post_is_refused() {
+    let app = TestApp::new().await;
+    let (id, owner) = routed_lead(&app).await;
+    let link = contacted_link(&app.emails_to(&owner.owner_email).await[0].body);
+    for headers in [
+        vec![("origin", "https://evil.example")],
+        vec![("origin", "https://127.0.0.1:3000")],
+        vec![("origin", "null")],
+        vec![("sec-fetch-site", "cross-site")],
+        vec![("origin", "null"), ("sec-fetch-site", "cross-site")],
+        vec![("origin", LINKS_ORIGIN), ("sec-fetch-site", "same-site")],
+    ] {
+        let r = app.stack.http(contacted_post(&link, &headers)).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{headers:?}");
+        assert!(r.body().contains("Nothing was recorded"), "{}", r.body());
+        assert_eq!(r.headers()["content-type"], "text/html; charset=utf-8");
+    }
+    let lead = app.lead(&id).await;
+    assert_eq!(lead.status, LeadStatus::New);
+    assert!(lead.sla.unwrap().is_open());
+    assert!(!app.event_kinds(&id).await.contains(&EventKind::Contacted));
+    // The same token from the page's own origin is accepted.
+    let r = app
+        .stack
+        .http(contacted_post(&link, &[("origin", LINKS_ORIGIN)]))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.body());
+}
+
+/// A ladder that reassigns at 200 % (after the reminder and the manager's alert).
+fn with_reassignment(c: &mut String) {
+    *c = c.replace(
+        "action = \"notify_manager\"",
+        "action = \"notify_manager\"\n\n[[sla.escalation]]\nat_percent = 200\naction = \"reassign\"",
+    );
+}
+
+#[tokio::test]
+async fn the_previous_owners_link_after_a_reassignment_is_refused() {
+    let app = TestApp::with_config(with_reassignment).await;
+    let (id, first) = routed_lead(&app).await;
+    let old_link = contacted_link(&app.emails_to(&first.owner_email).await[0].body);
+    // Hot: 15 minutes; at 200 % the lead goes to the next owner with a fresh clock.
+    for minutes in [8, 7, 15] {
+        app.clock.advance(Duration::minutes(minutes));
+        app.stack.escalate().await.unwrap();
+        app.drain().await;
+    }
+    let lead = app.lead(&id).await;
+    let second = lead.assignment.clone().expect("reassigned");
+    assert_ne!(second.owner_id, first.owner_id);
+    assert_eq!(lead.round, 1);
+
+    // The first owner's link (assignment or reminder) shows the refusal and records nothing.
+    let shown = app.stack.http(get(&old_link)).await;
+    assert_eq!(shown.status(), StatusCode::CONFLICT, "{}", shown.body());
+    assert!(!shown.body().contains("<form"), "{}", shown.body());
+    let reminder = app.emails_to(&first.owner_email).await;
+    assert_eq!(reminder.len(), 2, "assignment and reminder: {reminder:?}");
+    for link in [old_link.clone(), contacted_link(&reminder[1].body)] {
+        let r = app
+            .stack
+            .http(contacted_post(&link, &[("origin", LINKS_ORIGIN)]))
+            .await;
+        assert_eq!(r.status(), StatusCode::CONFLICT, "{}", r.body());
+        assert!(
+            r.body().contains("earlier assignment") && r.body().contains("Nothing was recorded"),
+            "{}",
+            r.body()
+        );
+        assert_eq!(r.headers()["content-type"], "text/html; charset=utf-8");
+    }
+    let lead = app.lead(&id).await;
+    assert_eq!(lead.status, LeadStatus::New);
+    assert!(
+        lead.sla.as_ref().unwrap().is_open(),
+        "the new owner's clock runs"
+    );
+    assert!(!app.event_kinds(&id).await.contains(&EventKind::Contacted));
+    // The new owner is still reminded.
+    app.clock.advance(Duration::minutes(8));
+    assert_eq!(app.stack.escalate().await.unwrap().reminded, 1);
+    app.drain().await;
+
+    // The new owner's own link works.
+    let new_link = contacted_link(&app.emails_to(&second.owner_email).await[0].body);
+    let r = app.stack.http(contacted_post(&new_link, &[])).await;
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.body());
+    assert_eq!(app.lead(&id).await.status, LeadStatus::Working);
+}
+
+#[tokio::test]
+async fn a_tampered_expired_or_outdated_contacted_link_is_refused() {
     let app = TestApp::new().await;
     let (id, owner) = routed_lead(&app).await;
     let link = contacted_link(&app.emails_to(&owner.owner_email).await[0].body);
 
     let other_lead = link.replace(&id, "01JZZZZZZZZZZZZZZZZZZZZZZZ");
-    assert_eq!(
-        app.stack.http(get(&other_lead)).await.status(),
-        StatusCode::FORBIDDEN
-    );
     let mut forged = link.clone();
     let last = forged.pop().unwrap();
     forged.push(if last == 'A' { 'B' } else { 'A' });
-    assert_eq!(
-        app.stack.http(get(&forged)).await.status(),
-        StatusCode::FORBIDDEN
-    );
     let no_token = link.split('?').next().unwrap().to_owned();
-    assert_eq!(
-        app.stack.http(get(&no_token)).await.status(),
-        StatusCode::FORBIDDEN
+    for bad in [&other_lead, &forged, &no_token] {
+        assert_eq!(
+            app.stack.http(get(bad)).await.status(),
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            app.stack.http(contacted_post(bad, &[])).await.status(),
+            StatusCode::FORBIDDEN
+        );
+    }
+
+    // A genuine link of the first format (signed with only the lead id and expiry) names no
+    // owner or round: refused, asking for the latest email.
+    let expires = (app.clock.now() + Duration::days(7)).timestamp();
+    let key = app.stack.deps.secrets.link().unwrap().expose().to_owned();
+    let mut m = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(key.as_bytes()).unwrap();
+    hmac::Mac::update(&mut m, format!("contacted:{id}:{expires}").as_bytes());
+    let tag = hmac::Mac::finalize(m).into_bytes();
+    let old = format!(
+        "/v1/leads/{id}/contacted?token={expires}.{}",
+        base64_url(&tag)
     );
+    for r in [
+        app.stack.http(get(&old)).await,
+        app.stack.http(contacted_post(&old, &[])).await,
+    ] {
+        assert_eq!(r.status(), StatusCode::GONE, "{}", r.body());
+        assert!(r.body().contains("older email"), "{}", r.body());
+        assert!(r.body().contains("latest email"), "{}", r.body());
+    }
 
     app.clock.advance(Duration::days(8));
-    let r = app.stack.http(get(&link)).await;
-    assert_eq!(r.status(), StatusCode::GONE);
-    assert!(r.body().contains("expired"));
+    for r in [
+        app.stack.http(get(&link)).await,
+        app.stack.http(contacted_post(&link, &[])).await,
+    ] {
+        assert_eq!(r.status(), StatusCode::GONE);
+        assert!(r.body().contains("expired"));
+    }
     let lead = app.lead(&id).await;
     assert_eq!(lead.status, LeadStatus::New);
     assert!(lead.sla.unwrap().contacted_at.is_none());
+}
+
+/// Unpadded base64url, as tokens carry their tags.
+fn base64_url(bytes: &[u8]) -> String {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+        }
+    }
+    out
 }
 
 #[tokio::test]

@@ -291,6 +291,63 @@ pub fn ana() -> Value {
     })
 }
 
+/// The origin of `links.base_url` in the local configuration: where the confirmation page of a
+/// contacted link is served from.
+pub const LINKS_ORIGIN: &str = "http://127.0.0.1:3000";
+
+/// The form on a contacted link's confirmation page: the path it posts to (without the base
+/// URL's origin) and its hidden token.
+pub fn confirmation_form(page: &str) -> (String, String) {
+    let attr = |name: &str| {
+        let at = page
+            .find(&format!("{name}=\""))
+            .unwrap_or_else(|| panic!("{name} in the page: {page}"));
+        let rest = &page[at + name.len() + 2..];
+        let value = &rest[..rest.find('"').expect("a closing quote")];
+        value.replace("&amp;", "&").replace("&quot;", "\"")
+    };
+    let action = attr("action");
+    let path = action
+        .strip_prefix(LINKS_ORIGIN)
+        .unwrap_or_else(|| panic!("the form posts to the links' base URL: {action}"))
+        .to_owned();
+    let token = page
+        .find("name=\"token\"")
+        .map(|at| &page[at..])
+        .and_then(|rest| rest.find("value=\"").map(|v| &rest[v + 7..]))
+        .map(|v| v[..v.find('"').expect("a closing quote")].replace("&amp;", "&"))
+        .expect("the hidden token in the form");
+    (path, token)
+}
+
+/// The POST the confirmation page's button makes for a contacted link from an email, from the
+/// page's own origin as a browser sends it, plus `headers`.
+pub fn contacted_post(link: &str, headers: &[(&str, &str)]) -> Request<Vec<u8>> {
+    let (path, query) = link.split_once('?').unwrap_or((link, ""));
+    // A token is URL-safe as it stands (digits, dots and base64url).
+    let token = query
+        .split('&')
+        .find_map(|p| p.strip_prefix("token="))
+        .unwrap_or_default();
+    confirmation_post(path, token, headers)
+}
+
+/// A form POST of `token` to `path`, with `headers`.
+pub fn confirmation_post(path: &str, token: &str, headers: &[(&str, &str)]) -> Request<Vec<u8>> {
+    assert!(
+        token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)),
+        "a token needs no encoding: {token}"
+    );
+    let body = format!("token={token}");
+    let mut r = Request::post(path).header("content-type", "application/x-www-form-urlencoded");
+    for (k, v) in headers {
+        r = r.header(*k, *v);
+    }
+    r.body(body.into_bytes()).unwrap()
+}
+
 /// The contacted link in an email body.
 pub fn contacted_link(body: &str) -> String {
     let start = body

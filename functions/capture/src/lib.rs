@@ -1,6 +1,7 @@
 //! capture: the HTTP edge. `POST /v1/webhooks/{source}` turns an authentic delivery into a
-//! durable lead before answering (invariant 1 in docs/architecture.md); `GET /v1/leads/{id}/contacted` records
-//! an owner's first contact from the signed link in the assignment email;
+//! durable lead before answering (invariant 1 in docs/architecture.md); `GET /v1/leads/{id}/contacted`
+//! shows the confirmation page of the signed link in the owners' emails (changing nothing), and
+//! `POST` to it records the owner's first contact;
 //! `POST /v1/leads/{id}/status` takes a CRM's status change.
 //!
 //! The handler takes and returns plain `http` types, so the Lambda, the local runner and the
@@ -38,7 +39,11 @@ pub async fn handle(deps: &Deps, req: Request<Body>) -> Response<String> {
         }
         (&Method::GET, ["v1", "leads", id, "contacted"]) => {
             let id = (*id).to_owned();
-            contacted::handle(deps, &id, req).await
+            contacted::show(deps, &id, req).await
+        }
+        (&Method::POST, ["v1", "leads", id, "contacted"]) => {
+            let id = (*id).to_owned();
+            contacted::confirm(deps, &id, req).await
         }
         (&Method::POST, ["v1", "leads", id, "status"]) => {
             let id = (*id).to_owned();
@@ -47,7 +52,10 @@ pub async fn handle(deps: &Deps, req: Request<Body>) -> Response<String> {
         (_, ["v1", "webhooks", _]) => {
             method_not_allowed("GET, POST", "this route does not take that method")
         }
-        (_, ["v1", "leads", _, "contacted"]) | (_, ["v1", "leads", _, "status"]) => json_error(
+        (_, ["v1", "leads", _, "contacted"]) => {
+            method_not_allowed("GET, POST", "this route does not take that method")
+        }
+        (_, ["v1", "leads", _, "status"]) => json_error(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
             "this route does not take that method",

@@ -216,7 +216,7 @@ pub fn compose(
         }
         EmailKind::Assignment | EmailKind::Reminder { .. } | EmailKind::Escalation { .. } => {
             let owner = owner()?;
-            let url = contacted_url(deps, &lead.lead_id, now)?;
+            let url = contacted_url(deps, lead, &owner.owner_id, now)?;
             let at = Occasion {
                 now,
                 time_zone: time_zone(&owner.team, &owner.owner_id),
@@ -260,11 +260,20 @@ async fn send(
     }
 }
 
-fn contacted_url(deps: &Deps, lead_id: &str, now: DateTime<Utc>) -> Result<String, NotifyError> {
+/// The contacted link of this round's assignment: bound to the lead, its owner and the round,
+/// so it stops only this owner's clock (a manager's escalation email carries the owner's link:
+/// the manager records the contact on the owner's behalf).
+fn contacted_url(
+    deps: &Deps,
+    lead: &Lead,
+    owner_id: &str,
+    now: DateTime<Utc>,
+) -> Result<String, NotifyError> {
     let ttl =
         chrono::Duration::from_std(deps.config.links.ttl).unwrap_or(chrono::Duration::days(7));
     let key = deps.secrets.link().ok_or(NotifyError::NoLinkKey)?;
-    let token = links::sign(key, lead_id, now + ttl);
+    let lead_id = &lead.lead_id;
+    let token = links::sign(key, lead_id, owner_id, lead.round, now + ttl);
     Ok(format!(
         "{}/v1/leads/{lead_id}/contacted?token={token}",
         deps.config.links.base_url.trim_end_matches('/')
