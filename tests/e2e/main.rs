@@ -15,4 +15,5 @@ mod pipeline;
 mod platforms;
 mod recovery;
 mod routing;
+mod signatures;
 mod support;

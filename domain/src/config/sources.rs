@@ -22,6 +22,11 @@ pub struct SourceConfig {
     /// authenticate as the platform specifies.
     #[serde(default)]
     pub auth: Option<AuthScheme>,
+    /// With `auth = "hmac"`: every delivery must carry a signed `X-Leadrelay-Timestamp`
+    /// within 5 minutes of now (a missing one is refused), so a captured delivery cannot be
+    /// replayed later. Default `false`, for senders that cannot send the header.
+    #[serde(default)]
+    pub require_timestamp: bool,
     /// Secret reference: `ssm:/name`, `env:NAME` or the value itself. The environment variable
     /// `LEADRELAY_<SOURCE>_SECRET` wins over it.
     #[serde(default)]
@@ -98,7 +103,10 @@ impl SourceConfig {
         crate::platforms::platform(
             self.intake_kind(),
             crate::platforms::Settings {
-                auth: self.auth_scheme(),
+                auth: crate::platforms::OwnAuth {
+                    scheme: self.auth_scheme(),
+                    require_timestamp: self.require_timestamp,
+                },
                 honeypot: self.honeypot.as_deref(),
                 secret,
             },
@@ -135,6 +143,15 @@ impl Config {
                         format!("{country:?} is not an ISO 3166 country code"),
                     )
                 })?;
+            }
+            let own_format = matches!(source.intake_kind(), SourceKind::Json | SourceKind::Form);
+            if source.require_timestamp && !(own_format && source.auth_scheme() == AuthScheme::Hmac)
+            {
+                return Err(self.invalid(
+                    format!("{key}.require_timestamp"),
+                    "require_timestamp only applies to json and form sources with auth = \"hmac\" \
+                     (other platforms check their own timestamps, and a token carries none)",
+                ));
             }
             if source.honeypot.is_some() && source.intake_kind() != SourceKind::Form {
                 return Err(self.invalid(
