@@ -43,7 +43,8 @@ async fn a_replay_after_the_tolerance_is_refused_and_stores_nothing() {
     let app = TestApp::new().await;
     // A delivery captured on its way, replayed six minutes later: as it was, and without the
     // timestamp the json source requires.
-    let captured = || app.signed_json(&ana());
+    let signed_at = app.clock.now();
+    let captured = || app.signed_json_at(&ana(), signed_at, None);
     app.clock.advance(Duration::minutes(6));
     let (status, body) = app.send(captured()).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
