@@ -59,6 +59,15 @@ async fn a_replay_after_the_tolerance_is_refused_and_stores_nothing() {
             .contains("X-Leadrelay-Timestamp"),
         "{body}"
     );
+    // A delivery its sender signed without a timestamp could be replayed whenever: the source
+    // requires one, so it is refused however it is signed.
+    let raw = serde_json::to_vec(&ana()).unwrap();
+    let untimed = Request::post("/v1/webhooks/json")
+        .header("content-type", "application/json")
+        .header("x-leadrelay-signature", sign(JSON_SECRET, None, None, &raw))
+        .body(raw)
+        .unwrap();
+    assert_eq!(app.send(untimed).await.0, StatusCode::UNAUTHORIZED);
     assert_nothing_more(&app, 0, 0).await;
 }
 

@@ -271,7 +271,10 @@ mod tests {
     #[test]
     fn require_timestamp_is_taken_only_by_signed_sources_of_our_own_formats() {
         let c = Config::from_toml(LOCAL, "local.toml").unwrap();
-        assert!(c.sources["json"].require_timestamp, "the example requires it");
+        assert!(
+            c.sources["json"].require_timestamp,
+            "the example requires it"
+        );
         assert!(!c.sources["form"].require_timestamp);
         for (source, kind) in [("form", "html_form"), ("tally", "tally")] {
             let text = LOCAL.replacen(
@@ -280,7 +283,9 @@ mod tests {
                 1,
             );
             assert_ne!(text, LOCAL, "{source} is in the example");
-            let err = Config::from_toml(&text, "local.toml").unwrap_err().to_string();
+            let err = Config::from_toml(&text, "local.toml")
+                .unwrap_err()
+                .to_string();
             assert!(
                 err.contains(&format!("sources.{source}.require_timestamp")),
                 "{err}"
