@@ -1,6 +1,5 @@
 //! The SES adapter.
 
-use aws_sdk_ses::error::DisplayErrorContext;
 use aws_sdk_ses::types::{Body, Content, Destination, Message};
 use aws_sdk_ses::Client;
 use base64::engine::general_purpose::STANDARD;
@@ -76,10 +75,15 @@ impl Mailer {
             .message(message)
             .send()
             .await
-            .map_err(|e| MailError::Send {
-                message: DisplayErrorContext(&e).to_string(),
-                transient: crate::sdk_error::is_transient(&e),
-                source: Box::new(e),
+            .map_err(|e| {
+                // SES names the addresses it refused: the message and the error kept as its
+                // source carry none (invariant 7 in docs/architecture.md).
+                let message = crate::sdk_error::describe(&e);
+                MailError::Send {
+                    transient: crate::sdk_error::is_transient(&e),
+                    source: message.clone().into(),
+                    message,
+                }
             })?;
         Ok(out.message_id)
     }

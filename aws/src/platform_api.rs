@@ -27,11 +27,11 @@ pub enum FetchError {
     },
     #[error("{platform} API answered {status}")]
     Status { platform: &'static str, status: u16 },
-    #[error("{platform} API answer cannot be read: {source}")]
+    /// The parser's words with the values it quoted left out: the answer is a person's.
+    #[error("{platform} API answer cannot be read: {message}")]
     Parse {
         platform: &'static str,
-        #[source]
-        source: IntakeError,
+        message: String,
     },
 }
 
@@ -104,14 +104,14 @@ impl PlatformApi {
             .ok_or(FetchError::Unsupported {
                 platform: "this source",
             })?;
-        let described = described.map_err(|source| FetchError::Parse { platform, source })?;
+        let described = described.map_err(|e| unreadable(platform, &e))?;
         let mut request = self.http.get(&described.url).bearer_auth(token.expose());
         for (name, value) in described.headers {
             request = request.header(name, value);
         }
         let response = request.send().await.map_err(|e| FetchError::Request {
             platform,
-            message: e.without_url().to_string(),
+            message: leadrelay_domain::redact::redact(&e.without_url().to_string()),
         })?;
         let status = response.status();
         if !status.is_success() {
@@ -125,6 +125,14 @@ impl PlatformApi {
             message: e.without_url().to_string(),
         })?;
         p.parse_details(&body, mapping)
-            .map_err(|source| FetchError::Parse { platform, source })
+            .map_err(|e| unreadable(platform, &e))
+    }
+}
+
+/// An answer that could not be read, described without the personal data serde quotes.
+fn unreadable(platform: &'static str, e: &IntakeError) -> FetchError {
+    FetchError::Parse {
+        platform,
+        message: leadrelay_domain::redact::redact(&e.to_string()),
     }
 }

@@ -1,6 +1,5 @@
 //! The SQS adapter: the messages that flow between the stages, and sending them.
 
-use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::Client;
 use serde::{Deserialize, Serialize};
 
@@ -191,9 +190,9 @@ impl Queues {
                 .await
                 .map_err(|e| QueueError::Send {
                     queue: q.as_str(),
-                    message: DisplayErrorContext(&e).to_string(),
+                    message: crate::sdk_error::describe(&e),
                     transient: crate::sdk_error::is_transient(&e),
-                    source: Box::new(e),
+                    source: crate::sdk_error::describe(&e).into(),
                 })?;
             if let Some(failed) = out.failed.first() {
                 return Err(QueueError::Send {
@@ -221,9 +220,9 @@ impl Queues {
             .await
             .map_err(|e| QueueError::Send {
                 queue: q.as_str(),
-                message: DisplayErrorContext(&e).to_string(),
+                message: crate::sdk_error::describe(&e),
                 transient: crate::sdk_error::is_transient(&e),
-                source: Box::new(e),
+                source: crate::sdk_error::describe(&e).into(),
             })?;
         Ok(())
     }

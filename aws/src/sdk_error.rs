@@ -35,3 +35,30 @@ pub fn is_transient<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> b
         _ => false,
     }
 }
+
+/// The failure in one line for logs, timelines and error chains: the service's code and
+/// message, else the kind of failure (timeout, no connection) and its cause. Without personal
+/// data (SES names the addresses it refused) and without the raw response the SDK's own
+/// display carries.
+pub fn describe<E>(e: &SdkError<E, HttpResponse>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let text = match e {
+        SdkError::ServiceError(s) => {
+            let code = s.err().code().unwrap_or("service error");
+            match s.err().message() {
+                Some(m) => format!("{code}: {m}"),
+                None => format!("{code} (HTTP {})", s.raw().status().as_u16()),
+            }
+        }
+        SdkError::TimeoutError(_) => "timed out".to_owned(),
+        SdkError::DispatchFailure(d) => match d.as_connector_error() {
+            Some(c) => format!("no answer: {c}"),
+            None => "no answer".to_owned(),
+        },
+        SdkError::ResponseError(_) => "unreadable response".to_owned(),
+        other => other.to_string(),
+    };
+    leadrelay_domain::redact::redact(&text)
+}

@@ -201,7 +201,41 @@ fn name_or_email(lead: &Lead) -> String {
         .unwrap_or_else(|| format!("lead {}", lead.lead_id))
 }
 
+/// The name an acknowledgement may greet the lead by: their first name if it looks like one
+/// (letters, with spaces, hyphens, apostrophes or dots between them; at most 30 characters),
+/// else none. The acknowledgement goes to whatever address the form was given, so it carries
+/// no other text of the sender's: it cannot be made to carry a message to a stranger.
+pub fn greeting_name(first_name: &str) -> Option<String> {
+    let name = crate::normalize::clean_text(first_name);
+    let looks_like_a_name = !name.is_empty()
+        && name.chars().count() <= 30
+        && name.chars().next().is_some_and(char::is_alphabetic)
+        && name
+            .chars()
+            .all(|c| c.is_alphabetic() || matches!(c, ' ' | '-' | '\'' | '’' | '.'));
+    looks_like_a_name.then_some(name)
+}
+
 impl EmailContext {
+    /// What the acknowledgement may show of the lead: nothing the sender wrote but a first
+    /// name that looks like one (`greeting_name`).
+    fn only_a_greeting(mut self) -> Self {
+        let l = &mut self.lead;
+        l.first_name = l.first_name.as_deref().and_then(greeting_name);
+        l.name = l.first_name.clone().unwrap_or_default();
+        l.full_name = None;
+        l.last_name = None;
+        l.email = None;
+        l.phone = None;
+        l.company = None;
+        l.job_title = None;
+        l.message = None;
+        l.campaign = None;
+        l.utm.clear();
+        l.attributes.clear();
+        self
+    }
+
     pub(crate) fn new(
         kind: &'static str,
         lead: &Lead,
@@ -212,7 +246,7 @@ impl EmailContext {
         let e = lead.enrichment.as_ref();
         let f = &lead.fields;
         let utm: Vec<String> = lead.utm.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        EmailContext {
+        let ctx = EmailContext {
             kind,
             lead: LeadView {
                 id: lead.lead_id.clone(),
@@ -266,6 +300,11 @@ impl EmailContext {
             links: LinksView {
                 contacted: at.contacted_url.map(str::to_owned),
             },
+        };
+        if kind == "acknowledgement" {
+            ctx.only_a_greeting()
+        } else {
+            ctx
         }
     }
 

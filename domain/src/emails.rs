@@ -235,7 +235,7 @@ mod tests {
             .unwrap();
         assert_eq!(e.template, "acknowledgement.de");
         assert_eq!(e.subject, "Wir haben Ihre Anfrage erhalten");
-        assert!(e.text.starts_with("Guten Tag Ana Costa,"), "{}", e.text);
+        assert!(e.text.starts_with("Guten Tag Ana,"), "{}", e.text);
         assert!(e.html.contains("<html lang=\"de\">"), "{}", e.html);
         // The owner's email has no German variant: the default.
         let e = assignment(&templates(), &l, &a, &at(l.received_at, Some("u"))).unwrap();

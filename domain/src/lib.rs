@@ -37,6 +37,7 @@ pub mod lifecycle;
 pub mod links;
 pub mod normalize;
 pub mod platforms;
+pub mod redact;
 pub mod routing;
 pub mod scoring;
 pub mod secret;

@@ -13,6 +13,7 @@ mod lifecycle;
 mod operator;
 mod pipeline;
 mod platforms;
+mod privacy;
 mod recovery;
 mod routing;
 mod signatures;

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::support::*;
 
-fn fixture(name: &str) -> Value {
+pub(crate) fn fixture(name: &str) -> Value {
     let path = format!(
         "{}/fixtures/sources/{name}.json",
         env!("CARGO_MANIFEST_DIR")
@@ -16,7 +16,7 @@ fn fixture(name: &str) -> Value {
 }
 
 /// The sample as the platform would send it to `source`.
-fn request(f: &Value, source: &str) -> Request<Vec<u8>> {
+pub(crate) fn request(f: &Value, source: &str) -> Request<Vec<u8>> {
     let hint = f["path_hint"].as_str().unwrap_or("/");
     let query = hint
         .split_once('?')
@@ -34,7 +34,7 @@ fn request(f: &Value, source: &str) -> Request<Vec<u8>> {
         .unwrap()
 }
 
-async fn deliver(app: &TestApp, name: &str, source: &str) -> (StatusCode, Value) {
+pub(crate) async fn deliver(app: &TestApp, name: &str, source: &str) -> (StatusCode, Value) {
     let f = fixture(name);
     let at = f["expect"]["received_at"]
         .as_str()
@@ -126,13 +126,13 @@ async fn a_google_lead_is_routed_and_a_google_test_lead_is_kept_but_never_emaile
 
 /// A local stand-in for Meta's Graph API: answers the lead read with the sample response,
 /// or 503 while `down` is set.
-struct GraphApi {
+pub(crate) struct GraphApi {
     url: String,
-    down: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    pub(crate) down: std::sync::Arc<std::sync::atomic::AtomicBool>,
     calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
-async fn graph_api() -> GraphApi {
+pub(crate) async fn graph_api() -> GraphApi {
     use axum::extract::State;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::Arc;
@@ -168,7 +168,7 @@ async fn graph_api() -> GraphApi {
     GraphApi { url, down, calls }
 }
 
-async fn app_with_graph(api: &GraphApi) -> TestApp {
+pub(crate) async fn app_with_graph(api: &GraphApi) -> TestApp {
     let url = api.url.clone();
     TestApp::with_config(move |c| {
         *c = c.replace(

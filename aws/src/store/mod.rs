@@ -37,7 +37,7 @@ pub use sla_index::{IndexPage, PARKED_INDEX, SLA_INDEX};
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::config::http::HttpResponse;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
@@ -88,11 +88,16 @@ fn aws<E>(op: &'static str) -> impl FnOnce(SdkError<E, HttpResponse>) -> StoreEr
 where
     E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
 {
-    move |e| StoreError::Aws {
-        op,
-        message: DisplayErrorContext(&e).to_string(),
-        transient: crate::sdk_error::is_transient(&e),
-        source: Box::new(e),
+    move |e| {
+        let message = crate::sdk_error::describe(&e);
+        StoreError::Aws {
+            op,
+            transient: crate::sdk_error::is_transient(&e),
+            // The message, not the SDK's error: its display carries the raw response, items
+            // and all.
+            source: message.clone().into(),
+            message,
+        }
     }
 }
 

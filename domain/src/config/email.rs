@@ -22,10 +22,18 @@ pub struct EmailConfig {
     /// wins over it.
     #[serde(default)]
     pub templates: Option<PathBuf>,
+    /// One address is acknowledged at most once in this long (a form is not a way to make the
+    /// company's SES write to anyone, again and again). `"0s"` turns the limit off.
+    #[serde(default = "default_acknowledge_once_per", with = "humantime_serde")]
+    pub acknowledge_once_per: Duration,
 }
 
 fn default_sender_name() -> String {
     "Leadrelay".into()
+}
+
+fn default_acknowledge_once_per() -> Duration {
+    Duration::from_secs(86_400)
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -55,6 +55,10 @@ pub struct SourceConfig {
     /// Posts taken per client address per minute (default 10 for `html_form`, else no limit).
     #[serde(default)]
     pub rate_limit_per_minute: Option<u32>,
+    /// Acknowledgements sent for this source's leads per hour at most; past it leads are still
+    /// stored, scored and routed, only not acknowledged (default: no cap).
+    #[serde(default)]
+    pub max_acknowledgements_per_hour: Option<u32>,
     /// The full public URL the platform calls for this source, without query
     /// (`https://hooks.example.com/webhooks/hubspot`), for signatures over the URL (HubSpot v3)
     /// when a custom domain or proxy changes the host or path. Default: from the request's Host
