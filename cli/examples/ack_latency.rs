@@ -154,12 +154,14 @@ async fn measure(
         .secrets
         .source("json")
         .context("the configuration has a json source with a secret")?;
-    let signature = auth::sign(secret, None, body.as_bytes());
+    let timestamp = stack.deps.clock.now().timestamp().to_string();
+    let signature = auth::sign(secret, Some(&timestamp), None, body.as_bytes());
 
     let sent = Instant::now();
     let response = http
         .post(url)
         .header("content-type", "application/json")
+        .header("x-leadrelay-timestamp", timestamp)
         .header("x-leadrelay-signature", signature)
         .body(body)
         .send()

@@ -949,10 +949,15 @@ pub async fn demo(config_location: &str, listen: &str) -> Result<()> {
         let mut req = http.post(format!("http://{addr}/v1/webhooks/{}", s.source));
         req = match deps.config.source(s.source).map(|c| c.auth_scheme()) {
             Some(leadrelay_domain::config::AuthScheme::Hmac) => {
-                req.header("content-type", "application/json").header(
-                    "x-leadrelay-signature",
-                    auth::sign(secret, None, body.as_bytes()),
-                )
+                // Signed as docs/webhook-api.md says: with a timestamp, which the local json
+                // source requires.
+                let ts = deps.clock.now().timestamp().to_string();
+                req.header("content-type", "application/json")
+                    .header("x-leadrelay-timestamp", &ts)
+                    .header(
+                        "x-leadrelay-signature",
+                        auth::sign(secret, Some(&ts), None, body.as_bytes()),
+                    )
             }
             _ => req
                 .header("content-type", "application/x-www-form-urlencoded")

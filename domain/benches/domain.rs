@@ -93,8 +93,15 @@ fn domain(c: &mut Criterion) {
     let config = config();
     let secret = secret(&config);
     let body = body();
-    let signature = auth::sign(&secret, None, &body);
     let now: DateTime<Utc> = "2026-03-02T10:00:00Z".parse().unwrap();
+    let timestamp = now.timestamp().to_string();
+    let signature = auth::sign(&secret, Some(&timestamp), None, &body);
+    let signed = |body| auth::Signed {
+        signature: Some(signature.as_str()),
+        timestamp: Some(timestamp.as_str()),
+        idempotency_key: None,
+        body,
+    };
     let default_country = config
         .source(SOURCE)
         .and_then(|s| s.default_country.as_deref());
@@ -129,14 +136,7 @@ fn domain(c: &mut Criterion) {
     });
     g.bench_function("verify_hmac", |b| {
         b.iter(|| {
-            auth::verify_hmac(
-                black_box(&secret),
-                black_box(Some(signature.as_str())),
-                None,
-                black_box(&body),
-                now,
-            )
-            .unwrap()
+            auth::verify_hmac(black_box(&secret), &signed(black_box(&body)), true, now).unwrap()
         })
     });
     g.bench_function("enrich", |b| {
@@ -160,7 +160,7 @@ fn domain(c: &mut Criterion) {
     g.bench_function("whole_lead", |b| {
         b.iter(|| {
             let body = black_box(&body);
-            auth::verify_hmac(&secret, Some(signature.as_str()), None, body, now).unwrap();
+            auth::verify_hmac(&secret, &signed(body), true, now).unwrap();
             let mut lead = new_lead(&blank, intake::parse_json(body).unwrap());
             enrich_and_score(&mut lead, &config);
             let d = routing::decide(&lead, &config, &at).unwrap();

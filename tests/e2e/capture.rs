@@ -8,7 +8,8 @@ use crate::support::*;
 async fn a_bad_signature_gets_401_and_nothing_is_stored() {
     let app = TestApp::new().await;
     let mut req = app.signed_json(&ana());
-    let forged = sign("wrong-secret", None, req.body());
+    let ts = app.clock.now().timestamp().to_string();
+    let forged = sign("wrong-secret", Some(&ts), None, req.body());
     req.headers_mut()
         .insert("x-leadrelay-signature", forged.parse().unwrap());
     let (status, body) = app.send(req).await;
@@ -34,7 +35,10 @@ async fn a_timestamped_signature_is_accepted_within_five_minutes_only() {
         Request::post("/v1/webhooks/json")
             .header("content-type", "application/json")
             .header("x-leadrelay-timestamp", ts)
-            .header("x-leadrelay-signature", sign(JSON_SECRET, Some(ts), &raw))
+            .header(
+                "x-leadrelay-signature",
+                sign(JSON_SECRET, Some(ts), None, &raw),
+            )
             .body(raw.clone())
             .unwrap()
     };
@@ -48,11 +52,7 @@ async fn a_timestamped_signature_is_accepted_within_five_minutes_only() {
 async fn a_malformed_body_gets_400_and_the_raw_delivery_is_kept() {
     let app = TestApp::new().await;
     let raw = b"{\"email\": \"ana@example.com\", ".to_vec();
-    let req = Request::post("/v1/webhooks/json")
-        .header("content-type", "application/json")
-        .header("x-leadrelay-signature", sign(JSON_SECRET, None, &raw))
-        .body(raw.clone())
-        .unwrap();
+    let req = app.signed_bytes(raw.clone());
     let (status, body) = app.send(req).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "malformed_body");
@@ -112,11 +112,7 @@ async fn unknown_sources_wrong_content_types_and_large_bodies_are_refused_clearl
     );
 
     let big = vec![b' '; 256 * 1024 + 1];
-    let req = Request::post("/v1/webhooks/json")
-        .header("content-type", "application/json")
-        .header("x-leadrelay-signature", sign(JSON_SECRET, None, &big))
-        .body(big)
-        .unwrap();
+    let req = app.signed_bytes(big);
     let (status, body) = app.send(req).await;
     assert_eq!(
         (status, body["error"].as_str()),
@@ -133,10 +129,15 @@ async fn the_local_http_server_serves_the_same_routes() {
     let router = leadrelay_cli::local::http::router(app.stack.clone());
     tokio::spawn(async move { axum::serve(listener, router).await });
     let body = serde_json::to_vec(&ana()).unwrap();
+    let ts = app.clock.now().timestamp().to_string();
     let r = reqwest::Client::new()
         .post(format!("http://{addr}/v1/webhooks/json"))
         .header("content-type", "application/json")
-        .header("x-leadrelay-signature", sign(JSON_SECRET, None, &body))
+        .header("x-leadrelay-timestamp", &ts)
+        .header(
+            "x-leadrelay-signature",
+            sign(JSON_SECRET, Some(&ts), None, &body),
+        )
         .body(body)
         .send()
         .await

@@ -16,4 +16,5 @@ mod platforms;
 mod privacy;
 mod recovery;
 mod routing;
+mod signatures;
 mod support;

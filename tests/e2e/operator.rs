@@ -143,7 +143,8 @@ async fn replaying_a_delivery_that_made_its_lead_makes_no_new_lead_and_no_second
 async fn only_kept_deliveries_can_be_replayed_and_a_forged_one_is_never_kept() {
     let app = TestApp::new().await;
     let mut forged = app.signed_json(&ana());
-    let bad = sign("wrong-secret", None, forged.body());
+    let ts = forged.headers()["x-leadrelay-timestamp"].to_str().unwrap();
+    let bad = sign("wrong-secret", Some(ts), None, forged.body());
     forged
         .headers_mut()
         .insert("x-leadrelay-signature", bad.parse().unwrap());

@@ -93,16 +93,14 @@ async fn redelivered_webhook_returns_same_lead_and_sends_no_second_email() {
 #[tokio::test]
 async fn an_idempotency_key_recognises_a_redelivery_with_another_body() {
     let app = TestApp::new().await;
-    let mut req = app.signed_json(&ana());
-    req.headers_mut()
-        .insert("idempotency-key", "order-42".parse().unwrap());
-    let first = app.capture(req).await;
+    let first = app
+        .capture(app.signed_json_with_key(&ana(), "order-42"))
+        .await;
     let mut changed = ana();
     changed["message"] = "Resent by the platform with a new timestamp".into();
-    let mut req = app.signed_json(&changed);
-    req.headers_mut()
-        .insert("idempotency-key", "order-42".parse().unwrap());
-    let (status, body) = app.send(req).await;
+    let (status, body) = app
+        .send(app.signed_json_with_key(&changed, "order-42"))
+        .await;
     assert_eq!(status, http::StatusCode::OK);
     assert_eq!(body["lead_id"], first.as_str());
 }

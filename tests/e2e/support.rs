@@ -10,7 +10,7 @@ use hmac::{Hmac, Mac};
 use http::{Request, StatusCode};
 use leadrelay_cli::local::{LocalStack, MotoServer, StackOptions};
 use leadrelay_domain::lead::{EventKind, Lead};
-use leadrelay_domain::{Config, ManualClock};
+use leadrelay_domain::{Clock, Config, ManualClock};
 use serde_json::Value;
 use sha2::Sha256;
 use tokio::sync::OnceCell;
@@ -107,14 +107,48 @@ impl TestApp {
         }
     }
 
+    /// A delivery to the json source, signed now (the source requires the timestamp).
     pub fn signed_json(&self, body: &Value) -> Request<Vec<u8>> {
-        let raw = serde_json::to_vec(body).unwrap();
-        let sig = sign(JSON_SECRET, None, &raw);
-        Request::post("/v1/webhooks/json")
+        self.signed_json_at(body, self.clock.now(), None)
+    }
+
+    /// A delivery to the json source with its `Idempotency-Key`, signed now.
+    pub fn signed_json_with_key(&self, body: &Value, key: &str) -> Request<Vec<u8>> {
+        self.signed_json_at(body, self.clock.now(), Some(key))
+    }
+
+    /// A delivery to the json source signed at `at`, with the `Idempotency-Key` if given.
+    pub fn signed_json_at(
+        &self,
+        body: &Value,
+        at: DateTime<Utc>,
+        idempotency_key: Option<&str>,
+    ) -> Request<Vec<u8>> {
+        self.signed_bytes_at(serde_json::to_vec(body).unwrap(), at, idempotency_key)
+    }
+
+    /// These bytes, as a delivery to the json source signed now.
+    pub fn signed_bytes(&self, raw: Vec<u8>) -> Request<Vec<u8>> {
+        self.signed_bytes_at(raw, self.clock.now(), None)
+    }
+
+    /// These bytes, as a delivery to the json source signed at `at`.
+    pub fn signed_bytes_at(
+        &self,
+        raw: Vec<u8>,
+        at: DateTime<Utc>,
+        idempotency_key: Option<&str>,
+    ) -> Request<Vec<u8>> {
+        let ts = at.timestamp().to_string();
+        let sig = sign(JSON_SECRET, Some(&ts), idempotency_key, &raw);
+        let mut req = Request::post("/v1/webhooks/json")
             .header("content-type", "application/json")
-            .header("x-leadrelay-signature", sig)
-            .body(raw)
-            .unwrap()
+            .header("x-leadrelay-timestamp", ts)
+            .header("x-leadrelay-signature", sig);
+        if let Some(key) = idempotency_key {
+            req = req.header("idempotency-key", key);
+        }
+        req.body(raw).unwrap()
     }
 
     pub fn form(&self, body: &str) -> Request<Vec<u8>> {
@@ -264,14 +298,24 @@ impl TestApp {
     }
 }
 
-pub fn sign(secret: &str, timestamp: Option<&str>, body: &[u8]) -> String {
+/// The `X-Leadrelay-Signature` a sender computes, as docs/webhook-api.md tells them to:
+/// `v1=` and the hex HMAC-SHA256 of `v1\n<timestamp>\n<Idempotency-Key>\n<body>`, each
+/// header empty when it is not sent. Written out here rather than calling the domain's, so a
+/// change to either shows.
+pub fn sign(
+    secret: &str,
+    timestamp: Option<&str>,
+    idempotency_key: Option<&str>,
+    body: &[u8],
+) -> String {
     let mut m = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    if let Some(ts) = timestamp {
-        m.update(ts.as_bytes());
-        m.update(b".");
-    }
+    m.update(b"v1\n");
+    m.update(timestamp.unwrap_or_default().as_bytes());
+    m.update(b"\n");
+    m.update(idempotency_key.unwrap_or_default().as_bytes());
+    m.update(b"\n");
     m.update(body);
-    format!("sha256={}", hex::encode(m.finalize().into_bytes()))
+    format!("v1={}", hex::encode(m.finalize().into_bytes()))
 }
 
 /// A realistic lead.

@@ -22,6 +22,11 @@ pub struct SourceConfig {
     /// authenticate as the platform specifies.
     #[serde(default)]
     pub auth: Option<AuthScheme>,
+    /// With `auth = "hmac"`: every delivery must carry a signed `X-Leadrelay-Timestamp`
+    /// within 5 minutes of now (a missing one is refused), so a captured delivery cannot be
+    /// replayed later. Default `false`, for senders that cannot send the header.
+    #[serde(default)]
+    pub require_timestamp: bool,
     /// Secret reference: `ssm:/name`, `env:NAME` or the value itself. The environment variable
     /// `LEADRELAY_<SOURCE>_SECRET` wins over it.
     #[serde(default)]
@@ -102,7 +107,10 @@ impl SourceConfig {
         crate::platforms::platform(
             self.intake_kind(),
             crate::platforms::Settings {
-                auth: self.auth_scheme(),
+                auth: crate::platforms::OwnAuth {
+                    scheme: self.auth_scheme(),
+                    require_timestamp: self.require_timestamp,
+                },
                 honeypot: self.honeypot.as_deref(),
                 secret,
             },
@@ -139,6 +147,15 @@ impl Config {
                         format!("{country:?} is not an ISO 3166 country code"),
                     )
                 })?;
+            }
+            let own_format = matches!(source.intake_kind(), SourceKind::Json | SourceKind::Form);
+            if source.require_timestamp && !(own_format && source.auth_scheme() == AuthScheme::Hmac)
+            {
+                return Err(self.invalid(
+                    format!("{key}.require_timestamp"),
+                    "require_timestamp only applies to json and form sources with auth = \"hmac\" \
+                     (other platforms check their own timestamps, and a token carries none)",
+                ));
             }
             if source.honeypot.is_some() && source.intake_kind() != SourceKind::Form {
                 return Err(self.invalid(
@@ -253,6 +270,31 @@ mod tests {
             "{d:?}"
         );
         assert_eq!(c.sources["form"].intake_kind(), SourceKind::Form);
+    }
+
+    #[test]
+    fn require_timestamp_is_taken_only_by_signed_sources_of_our_own_formats() {
+        let c = Config::from_toml(LOCAL, "local.toml").unwrap();
+        assert!(
+            c.sources["json"].require_timestamp,
+            "the example requires it"
+        );
+        assert!(!c.sources["form"].require_timestamp);
+        for (source, kind) in [("form", "html_form"), ("tally", "tally")] {
+            let text = LOCAL.replacen(
+                &format!("[sources.{source}]\nkind = \"{kind}\"\n"),
+                &format!("[sources.{source}]\nkind = \"{kind}\"\nrequire_timestamp = true\n"),
+                1,
+            );
+            assert_ne!(text, LOCAL, "{source} is in the example");
+            let err = Config::from_toml(&text, "local.toml")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(&format!("sources.{source}.require_timestamp")),
+                "{err}"
+            );
+        }
     }
 
     #[test]

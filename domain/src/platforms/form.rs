@@ -6,13 +6,16 @@
 use super::*;
 
 pub struct Form<'a> {
-    auth: AuthScheme,
+    auth: OwnAuth,
     honeypot: Option<&'a str>,
 }
 
 impl<'a> Form<'a> {
-    pub const fn new(auth: AuthScheme, honeypot: Option<&'a str>) -> Self {
-        Form { auth, honeypot }
+    pub fn new(auth: impl Into<OwnAuth>, honeypot: Option<&'a str>) -> Self {
+        Form {
+            auth: auth.into(),
+            honeypot,
+        }
     }
 }
 

@@ -5,12 +5,12 @@
 use super::*;
 
 pub struct Json {
-    auth: AuthScheme,
+    auth: OwnAuth,
 }
 
 impl Json {
-    pub const fn new(auth: AuthScheme) -> Self {
-        Json { auth }
+    pub fn new(auth: impl Into<OwnAuth>) -> Self {
+        Json { auth: auth.into() }
     }
 }
 
@@ -104,7 +104,7 @@ mod tests {
         let now = chrono::Utc::now();
         let signed = vec![(
             "x-leadrelay-signature".to_owned(),
-            sign(&secret, None, body),
+            sign(&secret, None, None, body),
         )];
         let mut req = incoming(&signed, body, "https://h/x");
         req.now = now;
@@ -114,6 +114,45 @@ mod tests {
         assert!(Json::new(AuthScheme::Hmac)
             .authenticate(&incoming(&none, body, "https://h/x"), &creds)
             .is_err());
+    }
+
+    #[test]
+    fn a_signed_source_takes_only_the_idempotency_key_and_timestamp_it_signed() {
+        let secret = Secret::new("s3cret");
+        let creds = Credentials {
+            secret: Some(&secret),
+            ..Default::default()
+        };
+        let body = br#"{"email":"ana@acme.io"}"#;
+        let now = chrono::Utc::now();
+        let ts = now.timestamp().to_string();
+        let headers = |sig: String, ts: Option<&str>, key: Option<&str>| {
+            let mut h = vec![("x-leadrelay-signature".to_owned(), sig)];
+            h.extend(ts.map(|t| ("x-leadrelay-timestamp".to_owned(), t.to_owned())));
+            h.extend(key.map(|k| ("idempotency-key".to_owned(), k.to_owned())));
+            h
+        };
+        let strict = Json::new(OwnAuth {
+            scheme: AuthScheme::Hmac,
+            require_timestamp: true,
+        });
+        let check = |p: &Json, h: &[(String, String)]| {
+            let mut req = incoming(h, body, "https://h/x");
+            req.now = now;
+            p.authenticate(&req, &creds)
+        };
+        let keyed = sign(&secret, Some(&ts), Some("k1"), body);
+        assert!(check(&strict, &headers(keyed.clone(), Some(&ts), Some("k1"))).is_ok());
+        assert_eq!(
+            check(&strict, &headers(keyed, Some(&ts), Some("k2"))),
+            Err(AuthError::BadSignature)
+        );
+        let untimed = sign(&secret, None, None, body);
+        assert_eq!(
+            check(&strict, &headers(untimed.clone(), None, None)),
+            Err(AuthError::Missing("X-Leadrelay-Timestamp header"))
+        );
+        assert!(check(&Json::new(AuthScheme::Hmac), &headers(untimed, None, None)).is_ok());
     }
 
     #[test]

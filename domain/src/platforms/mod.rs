@@ -94,17 +94,36 @@ pub enum SourceKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthScheme {
-    /// `X-Leadrelay-Signature: sha256=<hex>` over the body (or `<timestamp>.<body>`).
+    /// `X-Leadrelay-Signature: v1=<hex>` over the timestamp, the `Idempotency-Key` and the
+    /// body ([`crate::auth`]).
     Hmac,
     /// A per-source token in the `token` query parameter, for forms that cannot sign.
     Token,
+}
+
+/// How our own `json` and `form` formats authenticate a source's deliveries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OwnAuth {
+    pub scheme: AuthScheme,
+    /// `hmac` only: a delivery without `X-Leadrelay-Timestamp` is refused, so a captured
+    /// delivery cannot be replayed after the tolerance.
+    pub require_timestamp: bool,
+}
+
+impl From<AuthScheme> for OwnAuth {
+    fn from(scheme: AuthScheme) -> Self {
+        OwnAuth {
+            scheme,
+            require_timestamp: false,
+        }
+    }
 }
 
 /// What a platform is built from besides its kind: the source's own settings.
 #[derive(Debug, Clone, Copy)]
 pub struct Settings<'a> {
     /// For `json` and `form`: how our own scheme authenticates.
-    pub auth: AuthScheme,
+    pub auth: OwnAuth,
     /// For `form`: the field humans never fill.
     pub honeypot: Option<&'a str>,
     /// The source's secret (LinkedIn answers its handshake with an HMAC of it).
@@ -114,7 +133,7 @@ pub struct Settings<'a> {
 impl Default for Settings<'_> {
     fn default() -> Self {
         Settings {
-            auth: AuthScheme::Hmac,
+            auth: AuthScheme::Hmac.into(),
             honeypot: None,
             secret: None,
         }
@@ -529,7 +548,10 @@ impl crate::lead::Lead {
 const MAX_IDEMPOTENCY_KEY: usize = 255;
 
 /// The dedupe key of a delivery in our own formats: the sender's `Idempotency-Key` when it
-/// gives one, else a hash of the body, so a retry of the same bytes is recognised.
+/// gives one, else a hash of the body, so a retry of the same bytes is recognised. Under
+/// `hmac` the key is part of what is signed ([`crate::auth`]), so a replayed body with a
+/// fresh key is refused before it gets here; under `token` the token authorises the key
+/// exactly as much as the body.
 pub fn idempotency_key(req: &Incoming) -> Result<String, Refusal> {
     match req.header("idempotency-key").map(str::trim) {
         Some(k) if k.is_empty() || k.len() > MAX_IDEMPOTENCY_KEY => Err(Refusal {
@@ -548,16 +570,20 @@ pub fn idempotency_key(req: &Incoming) -> Result<String, Refusal> {
 }
 
 /// Our own scheme's check: the HMAC headers or the `?token=` the source's `auth` names.
-fn verify_own_auth(auth: AuthScheme, req: &Incoming, creds: &Credentials) -> Result<(), AuthError> {
+fn verify_own_auth(auth: OwnAuth, req: &Incoming, creds: &Credentials) -> Result<(), AuthError> {
     // Secrets are resolved for every source at start-up; a missing one cannot happen, but if
     // it did, refusing is the safe answer.
     let secret = creds.secret.ok_or(AuthError::BadSignature)?;
-    match auth {
+    match auth.scheme {
         AuthScheme::Hmac => crate::auth::verify_hmac(
             secret,
-            req.header("x-leadrelay-signature"),
-            req.header("x-leadrelay-timestamp"),
-            req.body,
+            &crate::auth::Signed {
+                signature: req.header("x-leadrelay-signature"),
+                timestamp: req.header("x-leadrelay-timestamp"),
+                idempotency_key: req.header("idempotency-key"),
+                body: req.body,
+            },
+            auth.require_timestamp,
             req.now,
         ),
         AuthScheme::Token => crate::auth::verify_token(secret, req.query_param("token").as_deref()),
