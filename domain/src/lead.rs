@@ -397,6 +397,13 @@ pub struct Lead {
     /// Stopped by a permanent error until the operator sends it on again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parked: Option<Parked>,
+    /// When the table deletes the lead by itself (DynamoDB TTL): spam and test leads only.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "chrono::serde::ts_seconds_option"
+    )]
+    pub expires_at: Option<DateTime<Utc>>,
     /// Optimistic-concurrency version: every save is conditional on it.
     #[serde(default)]
     pub version: u64,
@@ -446,6 +453,7 @@ impl Lead {
             notified: false,
             retries: None,
             parked: None,
+            expires_at: None,
             version: 0,
         }
     }
@@ -608,6 +616,13 @@ pub struct LeadEvent {
     pub before: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<String>,
+    /// When the table deletes the event by itself: with its lead, for spam and test leads.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "chrono::serde::ts_seconds_option"
+    )]
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 impl LeadEvent {

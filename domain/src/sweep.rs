@@ -78,8 +78,11 @@ pub enum Retry {
     Parked,
 }
 
+/// A configured period as a time span, capped at a century so no date arithmetic overflows.
 fn chrono(d: std::time::Duration) -> Duration {
-    Duration::from_std(d).unwrap_or(Duration::MAX)
+    Duration::from_std(d)
+        .unwrap_or(Duration::MAX)
+        .min(Duration::days(36_500))
 }
 
 /// The pause before retry number `count` (1 for the first): the grace, doubled each time, up to

@@ -32,5 +32,6 @@ pub fn event_at(
         summary: summary.into(),
         before: None,
         after: None,
+        expires_at: None,
     }
 }

@@ -8,7 +8,7 @@ use leadrelay_aws::sweep;
 use leadrelay_domain::clock::Clock;
 
 use crate::platforms::{app_with_graph, deliver, fixture, graph_api};
-use crate::support::ana;
+use crate::support::{ana, TestApp};
 
 /// Every log line written on the thread that asked for them (a test's runtime is
 /// single-threaded, so every task of its run is on that thread), at the levels a deployment may
@@ -197,5 +197,55 @@ async fn no_log_line_of_a_full_run_carries_a_test_leads_email_phone_or_name() {
             timelines.iter().all(|s| !s.contains(needle.as_str())),
             "{needle:?} is on a timeline"
         );
+    }
+}
+
+/// The `expires_at` (TTL, epoch seconds) of the items whose `pk` is `pk`.
+fn expiries(
+    items: &[std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>],
+    pk: &str,
+) -> Vec<Option<i64>> {
+    items
+        .iter()
+        .filter(|i| {
+            i.get("pk")
+                .and_then(|v| v.as_s().ok())
+                .is_some_and(|p| p == pk)
+        })
+        .map(|i| {
+            i.get("expires_at")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse().ok())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn raw_deliveries_and_spam_leads_expire_and_real_leads_are_kept() {
+    let app = TestApp::new().await;
+    let now = app.clock.now().timestamp();
+    let day = 86_400;
+    let real = app.capture(app.signed_json(&ana())).await;
+    let bot = app
+        .capture(app.form("full_name=Bot&email=bot%40spam.example&website=http%3A%2F%2Fx"))
+        .await;
+    app.drain().await;
+    assert!(app.lead(&bot).await.is_spam);
+    let items = app.items().await;
+    // The spam lead and its timeline go after 30 days.
+    let spam = expiries(&items, &format!("LEAD#{bot}"));
+    assert!(!spam.is_empty());
+    assert!(spam.iter().all(|e| *e == Some(now + 30 * day)), "{spam:?}");
+    // The real lead stays (its timeline and email records too).
+    let kept = expiries(&items, &format!("LEAD#{real}"));
+    assert!(
+        kept.len() > 2 && kept.iter().all(Option::is_none),
+        "{kept:?}"
+    );
+    // Both raw deliveries go after 90 days.
+    for id in [&real, &bot] {
+        let lead = app.lead(id).await;
+        let delivery = expiries(&items, &format!("DELIVERY#{}", lead.delivery_id));
+        assert_eq!(delivery, vec![Some(now + 90 * day)]);
     }
 }

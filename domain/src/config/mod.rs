@@ -20,6 +20,7 @@ mod enrichment;
 mod environment;
 mod lifecycle;
 mod regions;
+mod retention;
 mod routing;
 mod scoring;
 mod sla;
@@ -30,6 +31,7 @@ mod teams;
 pub use email::{EmailConfig, LinksConfig};
 pub use enrichment::{CompanyProviderConfig, EnrichmentConfig, MAX_COMPANY_PROVIDER_TIMEOUT};
 pub use lifecycle::{CrmConfig, IdentityConfig, LifecycleConfig};
+pub use retention::RetentionConfig;
 pub use routing::{AccountConfig, RoutingConfig, RoutingRule};
 pub use scoring::{GradesConfig, QualificationConfig, ScoringConfig, ScoringRule, TierConfig};
 pub use sla::{EscalationStep, SlaConfig};
@@ -52,6 +54,8 @@ pub struct Config {
     pub enrichment: EnrichmentConfig,
     /// When the escalation schedule sends a stalled lead on again.
     pub sweep: SweepConfig,
+    /// How long raw deliveries, spam and test leads are kept.
+    pub retention: RetentionConfig,
     /// Business-hours calendars by name, ready to count with.
     pub calendars: BTreeMap<String, BusinessCalendar>,
     pub identity: IdentityConfig,
@@ -78,6 +82,8 @@ struct RawConfig {
     enrichment: EnrichmentConfig,
     #[serde(default)]
     sweep: SweepConfig,
+    #[serde(default)]
+    retention: RetentionConfig,
     #[serde(default)]
     calendars: BTreeMap<String, CalendarConfig>,
     #[serde(default)]
@@ -152,6 +158,7 @@ impl Config {
             sla: raw.sla,
             enrichment: raw.enrichment,
             sweep: raw.sweep,
+            retention: raw.retention,
             calendars: BTreeMap::new(),
             identity: raw.identity,
             lifecycle: raw.lifecycle,

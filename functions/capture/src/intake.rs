@@ -121,7 +121,9 @@ async fn deliver(
         return json_error(StatusCode::BAD_REQUEST, r.code, &r.message);
     }
     let delivery_id = deps.clock.new_id().to_string();
-    let delivery = raw_delivery(&delivery_id, source_name, now, &req);
+    let mut delivery = raw_delivery(&delivery_id, source_name, now, &req);
+    // Kept to replay after a fix, for as long as `retention.deliveries` says (TTL).
+    delivery.expires_at = Some((now + retention(deps.config.retention.deliveries)).timestamp());
     take(
         deps,
         source_name,
@@ -435,7 +437,11 @@ async fn capture_one(
     let lead_id = deps.clock.new_id().to_string();
     let key = item.dedupe_key.clone();
     let honeypot = item.honeypot_filled;
-    let lead = Lead::from_delivery_item(&lead_id, source_name, delivery_id, now, item);
+    let mut lead = Lead::from_delivery_item(&lead_id, source_name, delivery_id, now, item);
+    // Leads nobody will work are kept only as long as `retention.spam_and_test` says.
+    if lead.is_quarantined() {
+        lead.expires_at = Some(now + retention(deps.config.retention.spam_and_test));
+    }
     let summary = match (lead.is_test, lead.stage) {
         (true, _) => {
             format!("captured from {source_name} as a test lead; it will not be routed or emailed")
@@ -449,7 +455,7 @@ async fn capture_one(
         _ if lead.is_spam => format!("captured from {source_name} as spam; it will not be routed"),
         _ => format!("captured from {source_name}"),
     };
-    let event = timeline::event_at(
+    let mut event = timeline::event_at(
         deps.clock.as_ref(),
         now,
         &lead_id,
@@ -457,6 +463,7 @@ async fn capture_one(
         "capture",
         summary,
     );
+    event.expires_at = lead.expires_at;
     let expires = now + chrono::Duration::days(REDELIVERY_WINDOW_DAYS);
     let is_spam = lead.is_spam;
     let moves_on_now = lead.moves_on_to_enrich();
@@ -577,6 +584,13 @@ fn called_url(req: &Request<Body>, public_url: Option<&str>) -> String {
         .or_else(|| req.uri().host())
         .unwrap_or("localhost");
     format!("{scheme}://{host}{}{query}", req.uri().path())
+}
+
+/// A configured period as a time span, capped at a century so no date arithmetic overflows.
+fn retention(d: std::time::Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d)
+        .unwrap_or(chrono::Duration::MAX)
+        .min(chrono::Duration::days(36_500))
 }
 
 fn raw_delivery(
