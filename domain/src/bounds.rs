@@ -137,7 +137,17 @@ fn bound_attributes(attributes: &mut BTreeMap<String, String>) {
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
     let before = attributes.len();
-    attributes.retain(|k, _| k.len() <= ATTRIBUTE_KEY_BYTES);
+    // A name is what a person can read: control characters (a CR LF, a NUL) go, and a name left
+    // empty is no name (DynamoDB takes no empty attribute name in a map, either).
+    let named: BTreeMap<String, String> = std::mem::take(attributes)
+        .into_iter()
+        .filter_map(|(k, v)| {
+            let k: String = k.chars().filter(|c| !c.is_control()).collect();
+            let k = k.trim().to_owned();
+            (!k.is_empty() && k.len() <= ATTRIBUTE_KEY_BYTES).then_some((k, v))
+        })
+        .collect();
+    *attributes = named;
     let mut left_out = earlier + before - attributes.len();
     // Room for the count itself.
     let budget = ATTRIBUTES_BYTES - ATTRIBUTES_LEFT_OUT.len() - 20;
@@ -209,6 +219,23 @@ impl Lead {
             .len()
             .saturating_sub(JOINED_DELIVERIES);
         self.joined_deliveries.drain(..extra);
+    }
+}
+
+#[cfg(test)]
+mod names {
+    use crate::test_support::lead;
+
+    #[test]
+    fn attribute_names_lose_control_characters_and_empty_ones_are_dropped() {
+        let mut l = lead();
+        for (k, v) in [("", "a"), ("\u{1}", "b"), ("a\r\nb", "c"), (" note ", "d")] {
+            l.attributes.insert(k.into(), v.into());
+        }
+        l.bound();
+        let names: Vec<&str> = l.attributes.keys().map(String::as_str).collect();
+        assert_eq!(names, vec!["ab", "attributes_left_out", "note"]);
+        assert_eq!(l.attributes["attributes_left_out"], "2", "the nameless two");
     }
 }
 

@@ -8,6 +8,7 @@ mod enrichment;
 mod escalation;
 mod fault_proxy;
 mod faults;
+mod hostile;
 mod identity;
 mod lifecycle;
 mod operator;
