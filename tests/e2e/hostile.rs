@@ -122,7 +122,7 @@ fn hostile_body(rng: &mut Rng, n: usize) -> (Vec<u8>, &'static str) {
             let mut s = form_urlencoded::Serializer::new(String::new());
             s.append_pair("email", &format!("f{n}@example.org"));
             for name in ["first_name", "last_name", "company", "message", "phone"] {
-                let value: &str = rng.pick(&NASTY);
+                let value: &str = rng.pick::<&str>(&NASTY);
                 s.append_pair(name, value);
             }
             s.finish().into_bytes()
