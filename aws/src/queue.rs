@@ -114,6 +114,23 @@ pub struct Queues {
     notify: String,
 }
 
+/// A send SQS refused or never answered, said without the raw response.
+fn send_failed<E>(
+    q: QueueName,
+    e: &aws_sdk_sqs::error::SdkError<E, aws_sdk_sqs::config::http::HttpResponse>,
+) -> QueueError
+where
+    E: aws_sdk_sqs::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let message = crate::sdk_error::describe(e);
+    QueueError::Send {
+        queue: q.as_str(),
+        transient: crate::sdk_error::is_transient(e),
+        source: message.clone().into(),
+        message,
+    }
+}
+
 impl QueueError {
     /// Whether the same send may succeed later (a message that cannot be encoded never will).
     pub fn is_transient(&self) -> bool {
@@ -188,12 +205,7 @@ impl Queues {
                 .set_entries(Some(entries))
                 .send()
                 .await
-                .map_err(|e| QueueError::Send {
-                    queue: q.as_str(),
-                    message: crate::sdk_error::describe(&e),
-                    transient: crate::sdk_error::is_transient(&e),
-                    source: crate::sdk_error::describe(&e).into(),
-                })?;
+                .map_err(|e| send_failed(q, &e))?;
             if let Some(failed) = out.failed.first() {
                 return Err(QueueError::Send {
                     queue: q.as_str(),
@@ -218,12 +230,7 @@ impl Queues {
             .message_body(body)
             .send()
             .await
-            .map_err(|e| QueueError::Send {
-                queue: q.as_str(),
-                message: crate::sdk_error::describe(&e),
-                transient: crate::sdk_error::is_transient(&e),
-                source: crate::sdk_error::describe(&e).into(),
-            })?;
+            .map_err(|e| send_failed(q, &e))?;
         Ok(())
     }
 }

@@ -59,33 +59,28 @@ impl Store {
     pub async fn timed_leads(&self) -> Result<IndexPage, StoreError> {
         let mut all = IndexPage::default();
         for shard in 0..self.sla_shards {
-            let mut start = None;
-            loop {
-                let out = self
-                    .client
-                    .query()
-                    .table_name(&self.table)
-                    .index_name(SLA_INDEX)
-                    .key_condition_expression("sla_shard = :s")
-                    .expression_attribute_values(":s", AttributeValue::S(shard_name(shard)))
-                    .set_exclusive_start_key(start)
-                    .send()
-                    .await
-                    .map_err(aws("Query (sla-open index)"))?;
-                let p = page(out.items.unwrap_or_default(), out.last_evaluated_key);
-                all.leads.extend(p.leads);
-                all.unreadable.extend(p.unreadable);
-                match p.next {
-                    Some(k) => start = Some(k),
-                    None => break,
-                }
-            }
+            let p = self
+                .whole_partition(SLA_INDEX, "sla_shard", shard_name(shard))
+                .await?;
+            all.leads.extend(p.leads);
+            all.unreadable.extend(p.unreadable);
         }
         Ok(all)
     }
 
     /// Every parked lead, oldest first.
     pub async fn parked_leads(&self) -> Result<IndexPage, StoreError> {
+        self.whole_partition(PARKED_INDEX, PARKED_KEY_ATTRIBUTE, PARKED_KEY.into())
+            .await
+    }
+
+    /// Every item of one partition of an index, page after page.
+    async fn whole_partition(
+        &self,
+        index: &'static str,
+        key: &str,
+        value: String,
+    ) -> Result<IndexPage, StoreError> {
         let mut all = IndexPage::default();
         let mut start = None;
         loop {
@@ -93,14 +88,14 @@ impl Store {
                 .client
                 .query()
                 .table_name(&self.table)
-                .index_name(PARKED_INDEX)
+                .index_name(index)
                 .key_condition_expression("#k = :k")
-                .expression_attribute_names("#k", PARKED_KEY_ATTRIBUTE)
-                .expression_attribute_values(":k", AttributeValue::S(PARKED_KEY.into()))
+                .expression_attribute_names("#k", key)
+                .expression_attribute_values(":k", AttributeValue::S(value.clone()))
                 .set_exclusive_start_key(start)
                 .send()
                 .await
-                .map_err(aws("Query (parked index)"))?;
+                .map_err(aws("Query (index)"))?;
             let p = page(out.items.unwrap_or_default(), out.last_evaluated_key);
             all.leads.extend(p.leads);
             all.unreadable.extend(p.unreadable);
