@@ -44,6 +44,14 @@ fn next_id(at: DateTime<Utc>) -> Ulid {
     id
 }
 
+/// A configured period as a time span, capped at a century: any date plus it, or it doubled a
+/// few times, stays far from chrono's limits, so no arithmetic on it can overflow (and panic).
+pub fn span(d: std::time::Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d)
+        .unwrap_or(chrono::Duration::MAX)
+        .min(chrono::Duration::days(36_500))
+}
+
 /// The wall clock.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;

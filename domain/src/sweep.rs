@@ -78,12 +78,7 @@ pub enum Retry {
     Parked,
 }
 
-/// A configured period as a time span, capped at a century so no date arithmetic overflows.
-fn chrono(d: std::time::Duration) -> Duration {
-    Duration::from_std(d)
-        .unwrap_or(Duration::MAX)
-        .min(Duration::days(36_500))
-}
+use crate::clock::span as chrono;
 
 /// The pause before retry number `count` (1 for the first): the grace, doubled each time, up to
 /// the configured maximum.
@@ -91,7 +86,7 @@ pub fn backoff(count: u32, config: &SweepConfig) -> Duration {
     let grace = chrono(config.grace);
     let max = chrono(config.max_backoff);
     let factor = 1i32 << count.saturating_sub(1).min(20);
-    (grace * factor).min(max)
+    grace.checked_mul(factor).unwrap_or(max).min(max)
 }
 
 impl Lead {
@@ -344,6 +339,23 @@ mod tests {
         assert_eq!(backoff(5, &c), Duration::minutes(32));
         assert_eq!(backoff(6, &c), Duration::hours(1));
         assert_eq!(backoff(500, &c), Duration::hours(1));
+    }
+
+    #[test]
+    fn an_absurd_configuration_backs_off_at_most_its_maximum_and_never_overflows() {
+        let c = SweepConfig {
+            grace: std::time::Duration::from_secs(u64::MAX / 4),
+            max_backoff: std::time::Duration::from_secs(u64::MAX / 2),
+        };
+        let century = Duration::days(36_500);
+        assert_eq!(backoff(1, &c), century);
+        assert_eq!(backoff(30, &c), century);
+        let mut l = lead();
+        let clock = ManualClock::new(l.received_at);
+        assert!(
+            l.resend(l.received_at, &c, &clock).is_none(),
+            "not due for a century"
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ use http::{Request, Response, StatusCode};
 use leadrelay_aws::queue::{AdmitMessage, CapturedMessage, LeadMessage, QueueName};
 use leadrelay_aws::store::{DeliveryOutcome, RawDelivery};
 use leadrelay_aws::Deps;
+use leadrelay_domain::clock::span;
 use leadrelay_domain::config::SourceConfig;
 use leadrelay_domain::intake::IntakeError;
 use leadrelay_domain::lead::{EventKind, Lead, Stage};
@@ -123,7 +124,7 @@ async fn deliver(
     let delivery_id = deps.clock.new_id().to_string();
     let mut delivery = raw_delivery(&delivery_id, source_name, now, &req);
     // Kept to replay after a fix, for as long as `retention.deliveries` says (TTL).
-    delivery.expires_at = Some((now + retention(deps.config.retention.deliveries)).timestamp());
+    delivery.expires_at = Some((now + span(deps.config.retention.deliveries)).timestamp());
     take(
         deps,
         source_name,
@@ -440,7 +441,7 @@ async fn capture_one(
     let mut lead = Lead::from_delivery_item(&lead_id, source_name, delivery_id, now, item);
     // Leads nobody will work are kept only as long as `retention.spam_and_test` says.
     if lead.is_quarantined() {
-        lead.expires_at = Some(now + retention(deps.config.retention.spam_and_test));
+        lead.expires_at = Some(now + span(deps.config.retention.spam_and_test));
     }
     let summary = match (lead.is_test, lead.stage) {
         (true, _) => {
@@ -584,13 +585,6 @@ fn called_url(req: &Request<Body>, public_url: Option<&str>) -> String {
         .or_else(|| req.uri().host())
         .unwrap_or("localhost");
     format!("{scheme}://{host}{}{query}", req.uri().path())
-}
-
-/// A configured period as a time span, capped at a century so no date arithmetic overflows.
-fn retention(d: std::time::Duration) -> chrono::Duration {
-    chrono::Duration::from_std(d)
-        .unwrap_or(chrono::Duration::MAX)
-        .min(chrono::Duration::days(36_500))
 }
 
 fn raw_delivery(

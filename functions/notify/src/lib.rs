@@ -307,7 +307,7 @@ async fn acknowledgement_refused(
     }
     let window = deps.config.email.acknowledge_once_per;
     if !window.is_zero() {
-        let until = now + chrono::Duration::from_std(window).unwrap_or(chrono::Duration::days(1));
+        let until = now + leadrelay_domain::clock::span(window);
         if !deps
             .store
             .claim_acknowledgement(address, &lead.lead_id, now, until)
