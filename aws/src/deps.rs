@@ -36,14 +36,57 @@ pub enum DepsError {
 }
 
 /// Which secrets a function reads at start-up: only those it uses, so a function's IAM role
-/// needs no access to the others (least privilege).
+/// needs no access to the others (least privilege; each kind lives under its own SSM path in
+/// infra/template.yaml).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SecretsNeeded {
-    /// Source secrets, the link-signing key and the company provider's key (capture, enrich,
-    /// notify, the local stack).
-    All,
-    /// None (enrich, route, escalate).
-    None,
+pub struct SecretsNeeded {
+    /// The sources' signing secrets and handshake verify tokens (capture).
+    pub webhooks: bool,
+    /// The sources' tokens for their platforms' APIs (enrich).
+    pub platform_tokens: bool,
+    /// The key that signs contacted links (capture checks them, notify signs them).
+    pub links: bool,
+    /// The token a CRM presents to change a lead's status (capture).
+    pub crm: bool,
+    /// The company provider's API key (enrich).
+    pub company_provider: bool,
+}
+
+impl SecretsNeeded {
+    /// Every secret: the local stack, the tests and the CLI.
+    pub const ALL: Self = Self {
+        webhooks: true,
+        platform_tokens: true,
+        links: true,
+        crm: true,
+        company_provider: true,
+    };
+    /// None: route and escalate.
+    pub const NONE: Self = Self {
+        webhooks: false,
+        platform_tokens: false,
+        links: false,
+        crm: false,
+        company_provider: false,
+    };
+    /// Capture verifies webhooks, contacted links and the CRM's token.
+    pub const CAPTURE: Self = Self {
+        webhooks: true,
+        links: true,
+        crm: true,
+        ..Self::NONE
+    };
+    /// Enrich reads platforms' APIs and the company provider.
+    pub const ENRICH: Self = Self {
+        platform_tokens: true,
+        company_provider: true,
+        ..Self::NONE
+    };
+    /// Notify signs contacted links.
+    pub const NOTIFY: Self = Self {
+        links: true,
+        ..Self::NONE
+    };
 }
 
 /// Whether a function renders emails. Only those load and check the templates, so a broken
@@ -98,13 +141,27 @@ impl Secrets {
         self.company_provider_key.as_ref()
     }
 
-    /// Reads every secret the configuration refers to: environment overrides first, then SSM
-    /// Parameter Store or the environment as the reference says, then literal values.
-    pub async fn resolve(config: &Config, ssm: &aws_sdk_ssm::Client) -> Result<Self, DepsError> {
+    /// Reads the secrets `needed` of those the configuration refers to: environment overrides
+    /// first, then SSM Parameter Store or the environment as the reference says, then literal
+    /// values.
+    pub async fn resolve(
+        config: &Config,
+        needed: SecretsNeeded,
+        ssm: &aws_sdk_ssm::Client,
+    ) -> Result<Self, DepsError> {
         let mut sources = BTreeMap::new();
         let mut verify_tokens = BTreeMap::new();
         let mut access_tokens = BTreeMap::new();
         for name in config.sources.keys() {
+            if needed.platform_tokens {
+                if let Some(r) = config.source_access_token_ref(name) {
+                    let what = format!("source {name} access token");
+                    access_tokens.insert(name.clone(), fetch(&what, r, ssm).await?);
+                }
+            }
+            if !needed.webhooks {
+                continue;
+            }
             let what = format!("source {name}");
             let r = config.source_secret_ref(name);
             // A website form posting from the browser cannot keep a secret; a token is optional.
@@ -126,19 +183,17 @@ impl Secrets {
                 let what = format!("source {name} verify token");
                 verify_tokens.insert(name.clone(), fetch(&what, r, ssm).await?);
             }
-            if let Some(r) = config.source_access_token_ref(name) {
-                let what = format!("source {name} access token");
-                access_tokens.insert(name.clone(), fetch(&what, r, ssm).await?);
-            }
         }
-        let link = Some(fetch("links.secret", config.link_secret_ref(), ssm).await?);
-        let crm = match config.crm_token_ref() {
+        let link = match needed.links {
+            true => Some(fetch("links.secret", config.link_secret_ref(), ssm).await?),
+            false => None,
+        };
+        let crm = match config.crm_token_ref().filter(|_| needed.crm) {
             Some(r) => Some(fetch("crm.token", r, ssm).await?),
             None => None,
         };
         let company_provider_key = match &config.enrichment.company_provider {
-            None => None,
-            Some(_) => {
+            Some(_) if needed.company_provider => {
                 let what = "enrichment.provider.key";
                 let r = config
                     .company_provider_key_ref()
@@ -150,6 +205,7 @@ impl Secrets {
                     })?;
                 Some(fetch(what, r, ssm).await?)
             }
+            _ => None,
         };
         Ok(Self {
             sources,
@@ -302,7 +358,7 @@ impl Deps {
             config,
             resources,
             clock,
-            SecretsNeeded::All,
+            SecretsNeeded::ALL,
             TemplatesNeeded::Load,
         )
         .await
@@ -327,8 +383,8 @@ impl Deps {
             TemplatesNeeded::None => None,
         };
         let secrets = match needed {
-            SecretsNeeded::All => Secrets::resolve(&config, &aws_sdk_ssm::Client::new(sdk)).await?,
-            SecretsNeeded::None => Secrets::default(),
+            SecretsNeeded::NONE => Secrets::default(),
+            needed => Secrets::resolve(&config, needed, &aws_sdk_ssm::Client::new(sdk)).await?,
         };
         let store = Store::new(
             aws_sdk_dynamodb::Client::new(sdk),
@@ -367,5 +423,59 @@ impl Deps {
             clock,
             templates,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The local configuration, with a CRM token and an access token for Meta as well.
+    fn config() -> Config {
+        let text = std::fs::read_to_string("../infra/config/local.toml").expect("local config");
+        let mut doc: toml::Table = text.parse().expect("toml");
+        doc.insert("crm".into(), toml::Value::Table(toml::toml! { token = "crm-token" }));
+        let meta = doc["sources"]["meta"].clone();
+        let mut meta = meta.as_table().cloned().expect("meta source");
+        meta.insert("access_token".into(), "page-token".into());
+        doc["sources"]
+            .as_table_mut()
+            .expect("sources")
+            .insert("meta".into(), toml::Value::Table(meta));
+        Config::from_toml(&doc.to_string(), "test").expect("config")
+    }
+
+    fn offline_ssm() -> aws_sdk_ssm::Client {
+        let conf = aws_sdk_ssm::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(aws_sdk_ssm::config::Region::new("eu-west-1"))
+            .build();
+        aws_sdk_ssm::Client::from_conf(conf)
+    }
+
+    #[tokio::test]
+    async fn each_function_resolves_only_the_secrets_it_uses() {
+        let config = config();
+        let ssm = offline_ssm();
+        let capture = Secrets::resolve(&config, SecretsNeeded::CAPTURE, &ssm)
+            .await
+            .unwrap();
+        assert!(capture.source("json").is_some() && capture.verify_token("meta").is_some());
+        assert!(capture.link().is_some() && capture.crm().is_some());
+        assert!(capture.access_token("meta").is_none());
+
+        let enrich = Secrets::resolve(&config, SecretsNeeded::ENRICH, &ssm)
+            .await
+            .unwrap();
+        assert!(enrich.access_token("meta").is_some());
+        assert!(enrich.source("json").is_none() && enrich.link().is_none());
+        assert!(enrich.crm().is_none());
+
+        let notify = Secrets::resolve(&config, SecretsNeeded::NOTIFY, &ssm)
+            .await
+            .unwrap();
+        assert!(notify.link().is_some());
+        assert!(notify.source("meta").is_none() && notify.access_token("meta").is_none());
+        assert!(notify.verify_token("meta").is_none() && notify.crm().is_none());
     }
 }

@@ -185,7 +185,7 @@ async fn connect_to(
     clock: SharedClock,
     templates: TemplatesNeeded,
 ) -> Result<(Deps, Deployment)> {
-    let all = SecretsNeeded::All;
+    let all = SecretsNeeded::ALL;
     if std::env::var("LEADRELAY_TABLE").is_ok() {
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let config = load_config(config_location, &sdk).await?;

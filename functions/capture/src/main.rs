@@ -5,7 +5,7 @@ use lambda_http::{service_fn, Error, Request};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let deps = leadrelay_aws::lambda::deps(
-        leadrelay_aws::deps::SecretsNeeded::All,
+        leadrelay_aws::deps::SecretsNeeded::CAPTURE,
         leadrelay_aws::deps::TemplatesNeeded::None,
     )
     .await?;

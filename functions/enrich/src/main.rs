@@ -3,7 +3,7 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let deps = leadrelay_aws::lambda::deps(
-        leadrelay_aws::deps::SecretsNeeded::All,
+        leadrelay_aws::deps::SecretsNeeded::ENRICH,
         leadrelay_aws::deps::TemplatesNeeded::None,
     )
     .await?;

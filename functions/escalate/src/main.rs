@@ -5,7 +5,7 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let deps = leadrelay_aws::lambda::deps(
-        leadrelay_aws::deps::SecretsNeeded::None,
+        leadrelay_aws::deps::SecretsNeeded::NONE,
         leadrelay_aws::deps::TemplatesNeeded::None,
     )
     .await?;

@@ -3,7 +3,7 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let deps = leadrelay_aws::lambda::deps(
-        leadrelay_aws::deps::SecretsNeeded::All,
+        leadrelay_aws::deps::SecretsNeeded::NOTIFY,
         leadrelay_aws::deps::TemplatesNeeded::Load,
     )
     .await?;
