@@ -434,7 +434,10 @@ mod tests {
     fn config() -> Config {
         let text = std::fs::read_to_string("../infra/config/local.toml").expect("local config");
         let mut doc: toml::Table = text.parse().expect("toml");
-        doc.insert("crm".into(), toml::Value::Table(toml::toml! { token = "crm-token" }));
+        doc.insert(
+            "crm".into(),
+            toml::Value::Table(toml::toml! { token = "crm-token" }),
+        );
         let meta = doc["sources"]["meta"].clone();
         let mut meta = meta.as_table().cloned().expect("meta source");
         meta.insert("access_token".into(), "page-token".into());

@@ -637,7 +637,12 @@ pub async fn owner_away(config_location: &str, owner: &str, until: Option<&str>)
     Ok(())
 }
 
-pub async fn erase(config_location: &str, email: Option<&str>, phone: Option<&str>) -> Result<()> {
+pub async fn erase(
+    config_location: &str,
+    email: Option<&str>,
+    phone: Option<&str>,
+    scan: bool,
+) -> Result<()> {
     use leadrelay_aws::store::Erasure;
     let who = Erasure::of(email, phone);
     if who.is_empty() {
@@ -649,17 +654,24 @@ pub async fn erase(config_location: &str, email: Option<&str>, phone: Option<&st
         TemplatesNeeded::None,
     )
     .await?;
-    let config = deps.config.clone();
-    let report = deps
-        .store
-        .erase(&who, |source| {
-            config
-                .source(source)
-                .and_then(|s| s.default_country.clone())
-        })
-        .await?;
+    let report = if scan {
+        let config = deps.config.clone();
+        deps.store
+            .erase_scanning(
+                &who,
+                |source| {
+                    config
+                        .source(source)
+                        .and_then(|s| s.default_country.clone())
+                },
+                |delivery| leadrelay_capture::replay::identity_keys_in(&config, delivery),
+            )
+            .await?
+    } else {
+        deps.store.erase(&who).await?
+    };
     for key in &report.unreadable {
-        eprintln!("warning: lead item {key} could not be read and was skipped; check it by hand");
+        eprintln!("warning: item {key} could not be read; check it by hand");
     }
     if report.leads.is_empty() && report.items.is_empty() {
         println!("nothing stored for that person");

@@ -70,6 +70,10 @@ enum Command {
         /// In E.164 (+4930…).
         #[arg(long)]
         phone: Option<String>,
+        /// Read the whole table instead of the person indexes: for items written before
+        /// the indexes existed (slow on a large table).
+        #[arg(long)]
+        scan: bool,
     },
     /// Export leads, one JSON object per line (the schema: docs/export-schema.md).
     Leads {
@@ -227,8 +231,8 @@ async fn main() -> ExitCode {
             )
             .await
         }
-        Command::Erase { email, phone } => {
-            commands::erase(&cli.config, email.as_deref(), phone.as_deref()).await
+        Command::Erase { email, phone, scan } => {
+            commands::erase(&cli.config, email.as_deref(), phone.as_deref(), scan).await
         }
         Command::Leads { source, since } => {
             commands::leads(&cli.config, source.as_deref(), since).await

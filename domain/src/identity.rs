@@ -36,6 +36,51 @@ pub fn keys(fields: &LeadFields, default_country: Option<&str>) -> Vec<String> {
     keys
 }
 
+/// Every identity key a lead can be found by when its person asks to be erased, spam and test
+/// leads included: those of its fields (a national number read in the lead's own region),
+/// and its number as enrich normalised it (read in the source's default country).
+pub fn erasure_keys(lead: &Lead) -> Vec<String> {
+    let mut found = keys(&lead.fields, lead.phone_region_or(None).as_deref());
+    let enriched = lead
+        .enrichment
+        .as_ref()
+        .filter(|e| !e.phone_invalid)
+        .and_then(|e| e.phone.as_deref());
+    if let Some(e164) = enriched {
+        let key = format!("phone:{e164}");
+        if !found.contains(&key) {
+            found.push(key);
+        }
+    }
+    found
+}
+
+/// The email identity keys of the addresses written in a text that could not be read as a
+/// lead (a refused delivery): whole tokens that are addresses, compared exactly, so
+/// `diana@example.com` never stands for `ana@example.com`.
+pub fn email_keys_in_text(text: &str) -> Vec<String> {
+    let mut found: Vec<String> = Vec::new();
+    let separators = |c: char| c.is_whitespace() || "\"'<>(),;:[]{}=&|/?#!`".contains(c);
+    for token in text.split(separators) {
+        // URL-encoded forms carry `%40` for `@`.
+        let token = token
+            .replace("%40", "@")
+            .replace("%2B", "+")
+            .replace("%2b", "+");
+        let token = token.trim_matches(|c: char| c == '.' || c == '-' || c == '+');
+        if !token.contains('@') {
+            continue;
+        }
+        let key = normalize::email(token)
+            .and_then(|e| normalize::email_base(&e))
+            .map(|base| format!("email:{base}"));
+        if let Some(key) = key.filter(|k| !found.contains(k)) {
+            found.push(key);
+        }
+    }
+    found
+}
+
 /// A lead takes part in identity only when it is a real person's (not spam, not a test).
 pub fn has_identity(lead: &Lead) -> bool {
     !lead.is_quarantined()
@@ -217,5 +262,43 @@ mod tests {
         let before = l.joined_deliveries.len();
         join(&mut l, &again);
         assert_eq!(l.joined_deliveries.len(), before);
+    }
+
+    #[test]
+    fn a_lead_is_found_for_erasure_by_its_address_and_by_its_enriched_number() {
+        let mut l = lead();
+        l.fields.email = Some("Ana.Ferreira+demo@Northwind-Logistics.com".into());
+        l.fields.phone = Some("030 1234567".into());
+        l.is_spam = true;
+        let keys = erasure_keys(&l);
+        assert_eq!(keys, vec!["email:ana.ferreira@northwind-logistics.com"]);
+        l.enrichment = Some(crate::lead::Enrichment {
+            phone: Some("+49301234567".into()),
+            ..Default::default()
+        });
+        assert_eq!(
+            erasure_keys(&l),
+            vec![
+                "email:ana.ferreira@northwind-logistics.com",
+                "phone:+49301234567"
+            ]
+        );
+    }
+
+    #[test]
+    fn addresses_in_an_unreadable_text_are_whole_tokens_compared_exactly() {
+        let text = r#"{"email": "Ana.Ferreira@northwind-logistics.com", "cc": "diana@northwind-logistics.com"#;
+        assert_eq!(
+            email_keys_in_text(text),
+            vec![
+                "email:ana.ferreira@northwind-logistics.com",
+                "email:diana@northwind-logistics.com"
+            ]
+        );
+        assert_eq!(
+            email_keys_in_text("email=ana%2Bx%40example.com&name=Ana"),
+            vec!["email:ana@example.com"]
+        );
+        assert!(email_keys_in_text("no address here, only @handles and a@b").is_empty());
     }
 }

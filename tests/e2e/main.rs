@@ -5,6 +5,7 @@ mod capture;
 mod distribution;
 mod emails;
 mod enrichment;
+mod erasure;
 mod escalation;
 mod fault_proxy;
 mod faults;

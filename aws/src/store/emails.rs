@@ -4,8 +4,19 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{aws, items, keys, Store, StoreError};
+use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem, Update};
+
+use super::{aws, items, keys, Store, StoreError, TransactFailure};
 use leadrelay_domain::emails::Email;
+use leadrelay_domain::lead::LeadEvent;
+
+/// What recording an email's outcome found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    Recorded,
+    /// The lead was erased on request meanwhile: nothing was written.
+    LeadErased,
+}
 
 /// What claiming an email found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,28 +115,31 @@ impl Store {
         }
     }
 
-    /// Confirms a claimed email went out.
+    /// Confirms a claimed email went out, with its timeline event, in one write. Only while
+    /// the lead and the claim are still there: a person erased while their email was being
+    /// sent gets no record back ([`Recorded::LeadErased`]).
+    #[allow(clippy::too_many_arguments)]
     pub async fn email_sent(
         &self,
         lead_id: &str,
         kind: &str,
         email: &Email,
         message_id: &str,
+        event: &LeadEvent,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Recorded, StoreError> {
         let reply_to = if email.reply_to.is_some() {
             ", reply_to = :rt"
         } else {
             ""
         };
-        let mut update = self
-            .client
-            .update_item()
+        let mut update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(items::email_key(lead_id, kind)))
             .update_expression(format!(
                 "SET #s = :sent, sent_at = :at, message_id = :mid, #to = :to, subject = :subj{reply_to} REMOVE claimed_epoch"
             ))
+            .condition_expression("attribute_exists(pk)")
             .expression_attribute_names("#s", "state")
             .expression_attribute_names("#to", "to")
             .expression_attribute_values(":sent", AttributeValue::S("sent".into()))
@@ -136,37 +150,74 @@ impl Store {
         if let Some(r) = &email.reply_to {
             update = update.expression_attribute_values(":rt", AttributeValue::S(r.clone()));
         }
-        update
-            .send()
+        self.record(lead_id, update, event, "TransactWriteItems (email sent)")
             .await
-            .map_err(aws("UpdateItem (email sent)"))?;
-        Ok(())
     }
 
-    /// Records that a claimed email will not go, and why (said without personal data): as
-    /// final as sent, so no retry sends it.
+    /// Records that a claimed email will not go, and why (said without personal data), with
+    /// its timeline event: as final as sent, so no retry sends it.
     pub async fn email_skipped(
         &self,
         lead_id: &str,
         kind: &str,
         reason: &str,
+        event: &LeadEvent,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.client
-            .update_item()
+    ) -> Result<Recorded, StoreError> {
+        let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(items::email_key(lead_id, kind)))
             .update_expression(
                 "SET #s = :skipped, skipped_at = :at, reason = :why REMOVE claimed_epoch",
             )
+            .condition_expression("attribute_exists(pk)")
             .expression_attribute_names("#s", "state")
             .expression_attribute_values(":skipped", AttributeValue::S("skipped".into()))
             .expression_attribute_values(":at", AttributeValue::S(keys::time(now)))
-            .expression_attribute_values(":why", AttributeValue::S(reason.to_owned()))
-            .send()
+            .expression_attribute_values(":why", AttributeValue::S(reason.to_owned()));
+        self.record(lead_id, update, event, "TransactWriteItems (email skipped)")
             .await
-            .map_err(aws("UpdateItem (email skipped)"))?;
-        Ok(())
+    }
+
+    /// The record of an email and its event, written together and only while the lead exists:
+    /// an erasure deletes the lead first, so nothing written after it can bring the person's
+    /// address back (docs/operating.md, erasure on request).
+    async fn record(
+        &self,
+        lead_id: &str,
+        update: aws_sdk_dynamodb::types::builders::UpdateBuilder,
+        event: &LeadEvent,
+        op: &'static str,
+    ) -> Result<Recorded, StoreError> {
+        let lead_exists = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(items::lead_key(lead_id)))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .expect("table, key and condition set");
+        let writes = vec![
+            TransactWriteItem::builder()
+                .condition_check(lead_exists)
+                .build(),
+            TransactWriteItem::builder()
+                .update(update.build().expect("table, key and expression set"))
+                .build(),
+            TransactWriteItem::builder()
+                .put(
+                    self.put(items::event(event)?)
+                        .build()
+                        .expect("table, item set"),
+                )
+                .build(),
+        ];
+        match self.transact(writes, op).await {
+            Ok(()) => Ok(Recorded::Recorded),
+            // The lead or the claim is gone: erased while the email was on its way.
+            Err(TransactFailure::ConditionFailed(failed)) if failed.iter().any(|&i| i < 2) => {
+                Ok(Recorded::LeadErased)
+            }
+            Err(f) => Err(f.into()),
+        }
     }
 
     /// Takes the right to acknowledge `address` until `until` for `lead_id`: `false` when

@@ -38,9 +38,13 @@ pub struct RawDelivery {
     pub error: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lead_id: Option<String>,
-    /// Seconds since the epoch after which DynamoDB may delete it (duplicates only).
+    /// Seconds since the epoch after which DynamoDB may delete it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
+    /// Whose delivery it is, as read from it (its one lead's fields, or the addresses in a
+    /// body that could not be read): put in the person indexes for erasure, not stored as such.
+    #[serde(skip)]
+    pub identity_keys: Vec<String>,
 }
 
 /// What became of a delivery. Stored under these snake_case names, which tables already hold:
@@ -213,7 +217,9 @@ impl Store {
         persons: &[PersonLink],
         op: &'static str,
     ) -> Result<Captured, StoreError> {
-        let idem = items::idempotency(&lead.source, idempotency_key, &lead.lead_id, key_expires_at);
+        let mut idem =
+            items::idempotency(&lead.source, idempotency_key, &lead.lead_id, key_expires_at);
+        items::index_person(&mut idem, &leadrelay_domain::identity::erasure_keys(lead));
         let idem_key = items::key_of(&idem);
         let put = |p: Put| TransactWriteItem::builder().put(p).build();
         let mut writes = vec![
@@ -328,6 +334,7 @@ mod tests {
             error: None,
             lead_id: None,
             expires_at: None,
+            identity_keys: Vec::new(),
         }
     }
 

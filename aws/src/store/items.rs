@@ -95,6 +95,8 @@ pub(super) fn lead(lead: &Lead, layout: IndexLayout) -> Result<Item, StoreError>
         );
         item.insert("sla_next_at".into(), s(sla_time_key(next_at)));
     }
+    // Erasure finds a person's leads, spam and tests included, through these.
+    index_person(&mut item, &leadrelay_domain::identity::erasure_keys(lead));
     // Parked leads have an index of their own, for the operator (`leadrelay stuck`).
     if let Some(parked) = &lead.parked {
         item.insert(PARKED_KEY_ATTRIBUTE.into(), s(PARKED_KEY));
@@ -136,8 +138,26 @@ pub(super) fn delivery_key(delivery_id: &str) -> Item {
 
 pub(super) fn delivery(d: &RawDelivery) -> Result<Item, StoreError> {
     let pk = delivery_pk(&d.delivery_id);
-    Ok(keyed(pk.clone(), DELIVERY_SK, "delivery", encode(&pk, d)?))
+    let mut item = keyed(pk.clone(), DELIVERY_SK, "delivery", encode(&pk, d)?);
+    index_person(&mut item, &d.identity_keys);
+    Ok(item)
 }
+
+/// The indexes erasure reads (`person-by-email`, `person-by-phone`: sparse, keys only): the
+/// hash of the person's email key and of their phone key, as their person item is keyed.
+pub(super) fn index_person(item: &mut Item, identity_keys: &[String]) {
+    for (prefix, attribute) in [
+        ("email:", PERSON_BY_EMAIL_ATTRIBUTE),
+        ("phone:", PERSON_BY_PHONE_ATTRIBUTE),
+    ] {
+        if let Some(k) = identity_keys.iter().find(|k| k.starts_with(prefix)) {
+            item.insert(attribute.into(), s(person_pk(k)));
+        }
+    }
+}
+
+pub(super) const PERSON_BY_EMAIL_ATTRIBUTE: &str = "person_by_email";
+pub(super) const PERSON_BY_PHONE_ATTRIBUTE: &str = "person_by_phone";
 
 pub(super) fn idempotency(
     source: &str,
@@ -211,6 +231,13 @@ pub(super) fn company(entry: &CachedCompany) -> Result<Item, StoreError> {
 
 pub(super) fn rate_key(key: &str) -> Item {
     self::key(rate_pk(key), RATE_SK)
+}
+
+pub(super) fn acknowledged_key(address: &str) -> Item {
+    key(
+        super::keys::acknowledged_pk(address),
+        super::keys::ACKNOWLEDGED_SK,
+    )
 }
 
 pub(super) fn acknowledged(address: &str, lead_id: &str, until: DateTime<Utc>) -> Item {

@@ -46,6 +46,11 @@ pub(super) fn email_sk(kind: &str) -> String {
     format!("{EMAIL_SK_PREFIX}{kind}")
 }
 
+/// The delivery id of a delivery's item; `None` for others.
+pub(super) fn delivery_id_of(pk: &str) -> Option<&str> {
+    pk.strip_prefix(DELIVERY_PREFIX)
+}
+
 pub(super) fn delivery_pk(delivery_id: &str) -> String {
     format!("{DELIVERY_PREFIX}{delivery_id}")
 }

@@ -27,8 +27,8 @@ mod rate_limits;
 mod routing;
 mod sla_index;
 
-pub use emails::{EmailClaim, EmailRecord};
-pub use erase::{Erasure, ErasureReport};
+pub use emails::{EmailClaim, EmailRecord, Recorded};
+pub use erase::{Erasure, ErasureReport, PERSON_BY_EMAIL_INDEX, PERSON_BY_PHONE_INDEX};
 pub use intake::{Captured, DeliveryOutcome, Person, PersonLink, RawDelivery};
 pub use keys::{sla_shard_of, sla_time_key};
 pub use leads::Change;

@@ -13,6 +13,7 @@ use leadrelay_aws::store::{DeliveryOutcome, RawDelivery};
 use leadrelay_aws::Deps;
 use leadrelay_domain::clock::span;
 use leadrelay_domain::config::SourceConfig;
+use leadrelay_domain::identity;
 use leadrelay_domain::intake::IntakeError;
 use leadrelay_domain::lead::{EventKind, Lead, Stage};
 use leadrelay_domain::platforms::{Credentials, Incoming, Intake, Platform, PlatformLead, Receipt};
@@ -289,6 +290,10 @@ async fn batch(
     } else {
         DeliveryOutcome::Accepted
     };
+    if let [one] = items.as_slice() {
+        // Whose it is, for erasure; a delivery of several people is found through their leads.
+        delivery.identity_keys = identity::keys(&one.fields, source.default_country.as_deref());
+    }
     if let Err(e) = deps.store.put_delivery(&delivery).await {
         tracing::error!(source = source_name, delivery_id, error = %e, "cannot keep the delivery");
         return unavailable(None);
@@ -476,6 +481,7 @@ async fn capture_one(
             DeliveryOutcome::Accepted
         };
         d.lead_id = Some(lead_id.clone());
+        d.identity_keys = identity::erasure_keys(&lead);
         d
     });
     match admit(deps, lead, delivery.clone(), event, &key, expires).await {
@@ -617,6 +623,7 @@ fn raw_delivery(
         error: None,
         lead_id: None,
         expires_at: None,
+        identity_keys: Vec::new(),
     }
 }
 
@@ -633,6 +640,12 @@ async fn refuse(
     };
     delivery.outcome = DeliveryOutcome::from(&e);
     delivery.error = Some(e.to_string());
+    // Unreadable as a lead, yet it may name the person: found for erasure by the addresses in it.
+    delivery.identity_keys = delivery
+        .body
+        .as_deref()
+        .map(identity::email_keys_in_text)
+        .unwrap_or_default();
     if let Err(store_err) = deps.store.put_delivery(&delivery).await {
         tracing::error!(source = delivery.source, delivery_id = delivery.delivery_id, error = %store_err, "cannot keep a refused delivery");
         return unavailable(None);

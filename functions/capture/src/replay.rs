@@ -19,7 +19,9 @@ use http::StatusCode;
 use leadrelay_aws::queue::{LeadMessage, QueueName};
 use leadrelay_aws::store::{DeliveryOutcome, RawDelivery, StoreError};
 use leadrelay_aws::Deps;
-use leadrelay_domain::platforms::{Incoming, Receipt};
+use leadrelay_domain::config::Config;
+use leadrelay_domain::identity;
+use leadrelay_domain::platforms::{Incoming, Intake, Receipt};
 
 /// What a replay did: capture's answer, as the sender would have had it.
 #[derive(Debug, Clone, PartialEq)]
@@ -108,27 +110,10 @@ pub async fn replay_delivery(deps: &Deps, delivery_id: &str) -> Result<Replayed,
     if let (Receipt::OneLead, Some(lead_id)) = (platform.receipt(), taken_before) {
         return already_taken(deps, &kept, &lead_id).await;
     }
-    let body = match (&kept.body, &kept.body_base64) {
-        (Some(text), _) => text.as_bytes().to_vec(),
-        (None, Some(b64)) => {
-            use base64::Engine;
-            base64::engine::general_purpose::STANDARD
-                .decode(b64)
-                .map_err(|e| ReplayError::Body {
-                    delivery_id: delivery_id.to_owned(),
-                    message: e.to_string(),
-                })?
-        }
-        (None, None) => Vec::new(),
-    };
-    let headers: Vec<(String, String)> = [
-        ("content-type", &kept.content_type),
-        ("idempotency-key", &kept.idempotency_key),
-        ("referer", &kept.referer),
-    ]
-    .into_iter()
-    .filter_map(|(k, v)| v.clone().map(|v| (k.to_owned(), v)))
-    .collect();
+    let (body, headers) = as_received(&kept).map_err(|message| ReplayError::Body {
+        delivery_id: delivery_id.to_owned(),
+        message,
+    })?;
     let url = format!("/v1/webhooks/{source_name}");
     let incoming = Incoming {
         method: kept.method.as_deref().unwrap_or("POST"),
@@ -221,4 +206,61 @@ async fn already_taken(
             "moved_on": moved_on,
         }),
     })
+}
+
+/// Header names and values, as a delivery came with them.
+type Headers = Vec<(String, String)>;
+
+/// A kept delivery's body and the headers reading it depends on, as they first came.
+fn as_received(kept: &RawDelivery) -> Result<(Vec<u8>, Headers), String> {
+    let body = match (&kept.body, &kept.body_base64) {
+        (Some(text), _) => text.as_bytes().to_vec(),
+        (None, Some(b64)) => {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .map_err(|e| e.to_string())?
+        }
+        (None, None) => Vec::new(),
+    };
+    let headers = [
+        ("content-type", &kept.content_type),
+        ("idempotency-key", &kept.idempotency_key),
+        ("referer", &kept.referer),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.clone().map(|v| (k.to_owned(), v)))
+    .collect();
+    Ok((body, headers))
+}
+
+/// Whose a kept delivery is, read as capture reads it (erasure's whole-table scan): the
+/// identity keys of each lead it carries; for one that does not read as leads, the whole
+/// addresses written in it. Never a substring of the body.
+pub fn identity_keys_in(config: &Config, kept: &RawDelivery) -> Vec<String> {
+    let in_text = || {
+        kept.body
+            .as_deref()
+            .map(identity::email_keys_in_text)
+            .unwrap_or_default()
+    };
+    let (Some(source), Ok((body, headers))) = (config.source(&kept.source), as_received(kept))
+    else {
+        return in_text();
+    };
+    let url = format!("/v1/webhooks/{}", kept.source);
+    let incoming = Incoming {
+        method: kept.method.as_deref().unwrap_or("POST"),
+        url: &url,
+        headers: &headers,
+        body: &body,
+        now: kept.received_at,
+    };
+    match source.platform(None).parse(&incoming, &source.mapping) {
+        Ok(Intake::Leads(items)) => items
+            .iter()
+            .flat_map(|i| identity::keys(&i.fields, source.default_country.as_deref()))
+            .collect(),
+        _ => in_text(),
+    }
 }

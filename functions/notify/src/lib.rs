@@ -8,7 +8,7 @@ use leadrelay_aws::batch::{self, BatchOutcome, QueueMessage};
 use leadrelay_aws::mailer::MailError;
 use leadrelay_aws::queue::NotifyMessage;
 use leadrelay_aws::store::Change;
-use leadrelay_aws::store::{EmailClaim, StoreError};
+use leadrelay_aws::store::{EmailClaim, Recorded, StoreError};
 use leadrelay_aws::sweep;
 use leadrelay_aws::Deps;
 use leadrelay_domain::emails::{self, Email, EmailKind, Occasion};
@@ -351,9 +351,6 @@ async fn send_once(
     }
     if matches!(kind, EmailKind::Acknowledgement) {
         if let Some(why) = acknowledgement_refused(deps, lead, &email.to, now).await? {
-            deps.store
-                .email_skipped(&lead.lead_id, &key, &why, now)
-                .await?;
             let event = timeline::event(
                 deps.clock.as_ref(),
                 &lead.lead_id,
@@ -361,7 +358,17 @@ async fn send_once(
                 "notify",
                 format!("acknowledgement not sent: {why}"),
             );
-            deps.store.append_events(&[event]).await?;
+            let recorded = deps
+                .store
+                .email_skipped(&lead.lead_id, &key, &why, &event, now)
+                .await?;
+            if recorded == Recorded::LeadErased {
+                tracing::info!(
+                    lead_id = lead.lead_id,
+                    "lead erased meanwhile; nothing recorded"
+                );
+                return Ok(());
+            }
             tracing::info!(
                 lead_id = lead.lead_id,
                 reason = why,
@@ -382,19 +389,6 @@ async fn send_once(
     // SES has the email. Until the record below is written, a crash means the email goes
     // again once the claim lapses (at least once: docs/architecture.md, invariant 3), so the
     // window is kept to this one write, retried here when it fails in a way that may pass.
-    let mut attempt = 0;
-    while let Err(e) = deps
-        .store
-        .email_sent(&lead.lead_id, &key, &email, &message_id, now)
-        .await
-    {
-        if !e.is_transient() || attempt >= RECORD_ATTEMPTS {
-            tracing::error!(lead_id = lead.lead_id, kind = key, error = %e, "email sent but not recorded; it is sent again when the claim lapses");
-            return Err(e.into());
-        }
-        tokio::time::sleep(leadrelay_aws::retry::pause(attempt)).await;
-        attempt += 1;
-    }
     let event = timeline::event(
         deps.clock.as_ref(),
         &lead.lead_id,
@@ -402,7 +396,33 @@ async fn send_once(
         "notify",
         format!("{key} email sent to {to_whom}"),
     );
-    deps.store.append_events(&[event]).await?;
+    let mut attempt = 0;
+    let recorded = loop {
+        match deps
+            .store
+            .email_sent(&lead.lead_id, &key, &email, &message_id, &event, now)
+            .await
+        {
+            Ok(recorded) => break recorded,
+            Err(e) if !e.is_transient() || attempt >= RECORD_ATTEMPTS => {
+                tracing::error!(lead_id = lead.lead_id, kind = key, error = %e, "email sent but not recorded; it is sent again when the claim lapses");
+                return Err(e.into());
+            }
+            Err(_) => {
+                tokio::time::sleep(leadrelay_aws::retry::pause(attempt)).await;
+                attempt += 1;
+            }
+        }
+    };
+    if recorded == Recorded::LeadErased {
+        // Erased on request while SES had the email: keep nothing of it.
+        tracing::info!(
+            lead_id = lead.lead_id,
+            kind = key,
+            "email sent as its lead was erased; nothing recorded"
+        );
+        return Ok(());
+    }
     tracing::info!(
         lead_id = lead.lead_id,
         kind = key,
