@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::SdkConfig;
 
 use crate::company_provider::{CompanyProvider, CompanyProviderError};
 use crate::mailer::Mailer;
@@ -331,7 +331,7 @@ impl Deps {
         secrets: SecretsNeeded,
         templates: TemplatesNeeded,
     ) -> Result<Self, DepsError> {
-        let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
+        let sdk = crate::sdk::load().await;
         let location = std::env::var("LEADRELAY_CONFIG").unwrap_or_else(|_| DEFAULT_CONFIG.into());
         let config = load_config(&location, &sdk).await?;
         Self::build_with(
@@ -450,7 +450,7 @@ mod tests {
 
     fn offline_ssm() -> aws_sdk_ssm::Client {
         let conf = aws_sdk_ssm::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
+            .behavior_version(aws_config::BehaviorVersion::latest())
             .region(aws_sdk_ssm::config::Region::new("eu-west-1"))
             .build();
         aws_sdk_ssm::Client::from_conf(conf)

@@ -26,6 +26,7 @@ pub mod mailer;
 pub mod platform_api;
 pub mod queue;
 pub mod retry;
+pub mod sdk;
 mod sdk_error;
 pub mod store;
 pub mod sweep;

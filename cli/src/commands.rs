@@ -39,7 +39,7 @@ struct LocalState {
 async fn read_config(location: &str) -> Result<Config> {
     // A file needs no AWS; only an `ssm:` location loads the SDK's default chain.
     if location.starts_with("ssm:") {
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let sdk = leadrelay_aws::sdk::load().await;
         Ok(load_config(location, &sdk).await?)
     } else {
         Ok(Config::from_path(std::path::Path::new(location))?)
@@ -187,7 +187,7 @@ async fn connect_to(
 ) -> Result<(Deps, Deployment)> {
     let all = SecretsNeeded::ALL;
     if std::env::var("LEADRELAY_TABLE").is_ok() {
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let sdk = leadrelay_aws::sdk::load().await;
         let config = load_config(config_location, &sdk).await?;
         let resources = Resources::from_env()?;
         let deps = Deps::build_with(&sdk, config, resources, clock, all, templates).await?;

@@ -1,7 +1,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::{Region, SdkConfig};
 use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
 use leadrelay_aws::batch::{BatchOutcome, QueueMessage};
 use leadrelay_aws::dead_letter::{DeadLetterError, DeadLetterQueues};
@@ -35,7 +35,7 @@ pub enum StackError {
 
 /// The AWS SDK configuration for the emulator: fixed test credentials, one region.
 pub async fn local_sdk_config(endpoint: &str) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
+    leadrelay_aws::sdk::loader()
         .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
         .credentials_provider(aws_sdk_sqs::config::Credentials::new(
