@@ -10,8 +10,7 @@ async fn main() -> Result<(), Error> {
     )
     .await?;
     lambda_http::run(service_fn(move |req: Request| async move {
-        let (parts, body) = req.into_parts();
-        let req = http::Request::from_parts(parts, body.to_vec());
+        let req = leadrelay_capture::gateway::request(req);
         Ok::<_, Error>(leadrelay_capture::handle(deps, req).await)
     }))
     .await
