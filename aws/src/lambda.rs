@@ -16,11 +16,46 @@ pub async fn deps(
     templates: TemplatesNeeded,
 ) -> Result<&'static Deps, Error> {
     crate::telemetry::init_lambda();
-    let deps = Deps::from_env(secrets, templates).await.inspect_err(|e| {
-        tracing::error!(error = %e, "cannot start");
-    })?;
+    let deps = match Deps::from_env(secrets, templates).await {
+        Ok(deps) => deps,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start");
+            report_init_error(&e).await;
+            return Err(e.into());
+        }
+    };
     // One per process, for the process's whole life.
     Ok(Box::leak(Box::new(deps)))
+}
+
+/// Tells Lambda why the function cannot start (`/runtime/init/error`), so the invocation fails
+/// with that reason (`Runtime.InitError`) instead of an unexplained exit. The message names
+/// the setting at fault, never a secret's value.
+async fn report_init_error(e: &crate::deps::DepsError) {
+    let Ok(api) = std::env::var("AWS_LAMBDA_RUNTIME_API") else {
+        return;
+    };
+    let body = serde_json::json!({
+        "errorType": "Runtime.InitError",
+        "errorMessage": e.to_string(),
+    });
+    let client = match reqwest::Client::builder().build() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "could not report the failed start to the runtime API");
+            return;
+        }
+    };
+    let sent = client
+        .post(format!("http://{api}/2018-06-01/runtime/init/error"))
+        .header("lambda-runtime-function-error-type", "Runtime.InitError")
+        .timeout(std::time::Duration::from_secs(2))
+        .json(&body)
+        .send()
+        .await;
+    if let Err(e) = sent {
+        tracing::error!(error = %e, "could not report the failed start to the runtime API");
+    }
 }
 
 /// Runs an SQS consumer, answering with the batch item failures.

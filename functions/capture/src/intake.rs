@@ -590,7 +590,12 @@ fn called_url(req: &Request<Body>, public_url: Option<&str>) -> String {
     let host = h("host")
         .or_else(|| req.uri().host())
         .unwrap_or("localhost");
-    format!("{scheme}://{host}{}{query}", req.uri().path())
+    // On a named stage the route's path lacks the stage the platform called.
+    let path = req
+        .extensions()
+        .get::<crate::gateway::CalledPath>()
+        .map_or(req.uri().path(), |p| p.0.as_str());
+    format!("{scheme}://{host}{path}{query}")
 }
 
 fn raw_delivery(

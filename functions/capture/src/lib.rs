@@ -9,6 +9,7 @@
 
 mod admit;
 mod contacted;
+pub mod gateway;
 mod guard;
 mod intake;
 pub mod replay;

@@ -2,7 +2,8 @@
 
 use lambda_http::{service_fn, Error, Request};
 
-#[tokio::main]
+// One event at a time per environment: one thread, no cross-thread wake-ups.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     let deps = leadrelay_aws::lambda::deps(
         leadrelay_aws::deps::SecretsNeeded::CAPTURE,
@@ -10,8 +11,7 @@ async fn main() -> Result<(), Error> {
     )
     .await?;
     lambda_http::run(service_fn(move |req: Request| async move {
-        let (parts, body) = req.into_parts();
-        let req = http::Request::from_parts(parts, body.to_vec());
+        let req = leadrelay_capture::gateway::request(req);
         Ok::<_, Error>(leadrelay_capture::handle(deps, req).await)
     }))
     .await

@@ -2,7 +2,8 @@
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
-#[tokio::main]
+// One event at a time per environment: one thread, no cross-thread wake-ups.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     let deps = leadrelay_aws::lambda::deps(
         leadrelay_aws::deps::SecretsNeeded::NONE,

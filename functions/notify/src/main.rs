@@ -1,6 +1,7 @@
 //! The notify Lambda: builds its dependencies once, then consumes its SQS queue.
 
-#[tokio::main]
+// One event at a time per environment: one thread, no cross-thread wake-ups.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let deps = leadrelay_aws::lambda::deps(
         leadrelay_aws::deps::SecretsNeeded::NOTIFY,

@@ -1,0 +1,319 @@
+//! Measures the five function binaries as Lambda starts them (run by `scripts/bench-lambda`):
+//! each a child process under the Runtime API emulator, against moto's server, with its
+//! configuration and secrets in SSM. Per function: init (process start → first poll of
+//! `next`), the first invocation, the median and p99 of the following ones, CPU per
+//! invocation (user + system time of the process over the invocations), peak RSS (VmHWM) and
+//! the binary's size.
+//!
+//!   bench_lambda --bin-dir target/release [--events 300] [--runs 3]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use hmac::{Hmac, Mac};
+use leadrelay_aws::queue::QueueName;
+use leadrelay_cli::local::{LocalStack, MotoServer, StackOptions};
+use leadrelay_domain::{Config, SystemClock};
+use leadrelay_e2e::lambda_functions::{
+    api_gateway_event, deploy, http_answer, scheduled_event, sqs_event, take_messages,
+    LambdaProcess, SsmLayout, FUNCTIONS,
+};
+use serde_json::{json, Value};
+use sha2::Sha256;
+
+const LOCAL_CONFIG: &str = include_str!("../../infra/config/local.toml");
+const JSON_SECRET: &str = "local-json-secret";
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(Debug, Clone, Default)]
+struct Measure {
+    size_bytes: u64,
+    init: Duration,
+    first: Duration,
+    median: Duration,
+    p99: Duration,
+    cpu_per_invocation: Duration,
+    peak_rss_kb: u64,
+    invocations: usize,
+}
+
+struct Args {
+    bin_dir: PathBuf,
+    events: usize,
+    runs: usize,
+}
+
+fn args() -> Result<Args, Error> {
+    let mut a = Args {
+        bin_dir: PathBuf::from("target/release"),
+        events: 300,
+        runs: 1,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = || it.next().ok_or_else(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--bin-dir" => a.bin_dir = PathBuf::from(value()?),
+            "--events" => a.events = value()?.parse()?,
+            "--runs" => a.runs = value()?.parse()?,
+            other => return Err(format!("unknown argument {other}").into()),
+        }
+    }
+    Ok(a)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let args = args()?;
+    for name in FUNCTIONS {
+        if !args.bin_dir.join(name).is_file() {
+            return Err(format!("{name} is not in {}", args.bin_dir.display()).into());
+        }
+    }
+    let moto = MotoServer::start().await?;
+    let mut runs = Vec::new();
+    for run in 0..args.runs {
+        eprintln!("run {} of {}", run + 1, args.runs);
+        let measures = bench_once(&args, moto.endpoint()).await?;
+        println!("\n### Run {}\n", run + 1);
+        print_table(&measures);
+        runs.push(measures);
+    }
+    if runs.len() > 1 {
+        println!("\n### Median of {} runs\n", runs.len());
+        print_table(&median_of_runs(&runs));
+    }
+    Ok(())
+}
+
+async fn bench_once(args: &Args, endpoint: &str) -> Result<Vec<(String, Measure)>, Error> {
+    let prefix = format!("bench{}", ulid::Ulid::new().to_string().to_lowercase());
+    let sender = format!("leads-{prefix}@leadrelay.example.com");
+    let text = LOCAL_CONFIG.replace("leads@leadrelay.example.com", &sender);
+    let config = Config::from_toml(&text, "bench config")?;
+    let stack = LocalStack::start(StackOptions {
+        endpoint: Some(endpoint.to_owned()),
+        prefix: prefix.clone(),
+        config,
+        clock: Arc::new(SystemClock),
+        print_journey: false,
+    })
+    .await?;
+    let deps = &stack.deps;
+    let resources = leadrelay_aws::deps::Resources {
+        table: deps.store.table().to_owned(),
+        captured_queue_url: deps.queues.url(QueueName::Captured).to_owned(),
+        scored_queue_url: deps.queues.url(QueueName::Scored).to_owned(),
+        notify_queue_url: deps.queues.url(QueueName::Notify).to_owned(),
+        sla_shards: deps.store.sla_shards(),
+    };
+    let env = deploy(
+        &stack.sdk,
+        &stack.endpoint,
+        &text,
+        &SsmLayout::for_prefix(&prefix),
+        &resources,
+    )
+    .await?;
+    let n = args.events;
+    let mut out = Vec::new();
+
+    // capture: n + 1 distinct signed deliveries (the first is the first invocation).
+    let events: Vec<Value> = (0..=n).map(signed_delivery).collect();
+    let m = measure(args, "capture", &env, events, |answer| {
+        let (status, body) = http_answer(answer);
+        (status == 201)
+            .then_some(())
+            .ok_or(format!("{status} {body}"))
+    })
+    .await?;
+    out.push(("capture".to_owned(), m));
+
+    // enrich, route, notify: one SQS event per message their queue holds, each a distinct lead.
+    for (name, queue) in [
+        ("enrich", QueueName::Captured),
+        ("route", QueueName::Scored),
+        ("notify", QueueName::Notify),
+    ] {
+        let url = deps.queues.url(queue).to_owned();
+        let messages = drain(deps.queues.client(), &url, n + 1).await?;
+        let events: Vec<Value> = messages
+            .iter()
+            .map(|m| sqs_event(&url, std::slice::from_ref(m)))
+            .collect();
+        let m = measure(args, name, &env, events, |answer| {
+            match answer["batchItemFailures"].as_array() {
+                Some(f) if f.is_empty() => Ok(()),
+                _ => Err(answer.to_string()),
+            }
+        })
+        .await?;
+        out.push((name.to_owned(), m));
+    }
+
+    // escalate: scheduled passes.
+    let events: Vec<Value> = (0..=n).map(|_| scheduled_event(Utc::now())).collect();
+    let m = measure(args, "escalate", &env, events, |answer| {
+        (answer["failed"] == 0)
+            .then_some(())
+            .ok_or(answer.to_string())
+    })
+    .await?;
+    out.push(("escalate".to_owned(), m));
+    Ok(out)
+}
+
+/// Takes every message off a queue, at least `at_least` of them (waiting for stragglers).
+async fn drain(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+    at_least: usize,
+) -> Result<Vec<(String, String)>, Error> {
+    let mut all = Vec::new();
+    let mut empty = 0;
+    while empty < 3 {
+        let got = take_messages(sqs, url, 10, if all.len() >= at_least { 0 } else { 1 }).await?;
+        if got.is_empty() {
+            empty += 1;
+        } else {
+            empty = 0;
+            all.extend(got);
+        }
+    }
+    if all.len() < at_least {
+        return Err(format!("only {} messages on {url}, wanted {at_least}", all.len()).into());
+    }
+    Ok(all)
+}
+
+async fn measure(
+    args: &Args,
+    name: &str,
+    env: &[(String, String)],
+    events: Vec<Value>,
+    check: impl Fn(&Value) -> Result<(), String>,
+) -> Result<Measure, Error> {
+    let path = args.bin_dir.join(name);
+    let size_bytes = std::fs::metadata(&path)?.len();
+    let f = LambdaProcess::start(&path, name, env).await?;
+    let init = f
+        .init()
+        .await
+        .map_err(|e| format!("{name}: {e}\n{}", f.output()))?;
+    let cpu_before = f.cpu_ticks().unwrap_or_default();
+    let mut times = Vec::with_capacity(events.len());
+    for event in events {
+        let started = Instant::now();
+        let answer = f
+            .invoke(event)
+            .await
+            .map_err(|e| format!("{name}: {e}\n{}", f.output()))?;
+        times.push(started.elapsed());
+        check(&answer).map_err(|e| format!("{name} answered: {e}"))?;
+    }
+    let cpu = f.cpu_ticks().unwrap_or_default().saturating_sub(cpu_before);
+    let peak_rss_kb = f.peak_rss_kb().unwrap_or_default();
+    let invocations = times.len();
+    let first = times.first().copied().unwrap_or_default();
+    let mut rest: Vec<Duration> = times.iter().skip(1).copied().collect();
+    rest.sort();
+    let pick = |q: f64| {
+        rest.get(((rest.len() as f64 - 1.0) * q).round() as usize)
+            .copied()
+            .unwrap_or_default()
+    };
+    let ticks = leadrelay_e2e::lambda_functions::clock_ticks_per_second();
+    Ok(Measure {
+        size_bytes,
+        init,
+        first,
+        median: pick(0.5),
+        p99: pick(0.99),
+        cpu_per_invocation: Duration::from_secs_f64(
+            cpu as f64 / ticks as f64 / invocations.max(1) as f64,
+        ),
+        peak_rss_kb,
+        invocations,
+    })
+}
+
+/// A distinct lead as the json source receives it, signed now, as an API Gateway event.
+fn signed_delivery(i: usize) -> Value {
+    let body = json!({
+        "email": format!("buyer{i}@northwind-{i}.example.com"),
+        "first_name": "Ana",
+        "last_name": format!("Ferreira {i}"),
+        "phone": format!("(415) 555-{:04}", i % 10_000),
+        "company": format!("Northwind {i}"),
+        "job_title": "VP Operations",
+        "message": "We'd like a demo for our three warehouses.",
+        "utm_source": "google",
+        "utm_medium": "cpc",
+        "employees": 450
+    })
+    .to_string()
+    .into_bytes();
+    let ts = Utc::now().timestamp().to_string();
+    let mut mac = Hmac::<Sha256>::new_from_slice(JSON_SECRET.as_bytes()).expect("any key");
+    mac.update(format!("v1\n{ts}\n\n").as_bytes());
+    mac.update(&body);
+    let sig = format!("v1={}", hex::encode(mac.finalize().into_bytes()));
+    let req = http::Request::post("/v1/webhooks/json")
+        .header("content-type", "application/json")
+        .header("x-leadrelay-timestamp", ts)
+        .header("x-leadrelay-signature", sig)
+        .body(body)
+        .expect("a valid request");
+    api_gateway_event(&req, "$default", "203.0.113.9")
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1}", d.as_secs_f64() * 1000.0)
+}
+
+fn print_table(rows: &[(String, Measure)]) {
+    println!("| function | binary (MB) | init (ms) | first invocation (ms) | median (ms) | p99 (ms) | CPU / invocation (ms) | peak RSS (MB) | invocations |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for (name, m) in rows {
+        println!(
+            "| {name} | {:.1} | {} | {} | {} | {} | {:.2} | {:.1} | {} |",
+            m.size_bytes as f64 / 1_000_000.0,
+            ms(m.init),
+            ms(m.first),
+            ms(m.median),
+            ms(m.p99),
+            m.cpu_per_invocation.as_secs_f64() * 1000.0,
+            m.peak_rss_kb as f64 / 1024.0,
+            m.invocations
+        );
+    }
+}
+
+/// Each figure's median over the runs, per function.
+fn median_of_runs(runs: &[Vec<(String, Measure)>]) -> Vec<(String, Measure)> {
+    fn mid<T: Ord + Copy>(mut v: Vec<T>) -> T {
+        v.sort();
+        v[v.len() / 2]
+    }
+    runs[0]
+        .iter()
+        .enumerate()
+        .map(|(i, (name, first))| {
+            let all: Vec<&Measure> = runs.iter().map(|r| &r[i].1).collect();
+            let m = Measure {
+                size_bytes: first.size_bytes,
+                init: mid(all.iter().map(|m| m.init).collect()),
+                first: mid(all.iter().map(|m| m.first).collect()),
+                median: mid(all.iter().map(|m| m.median).collect()),
+                p99: mid(all.iter().map(|m| m.p99).collect()),
+                cpu_per_invocation: mid(all.iter().map(|m| m.cpu_per_invocation).collect()),
+                peak_rss_kb: mid(all.iter().map(|m| m.peak_rss_kb).collect()),
+                invocations: first.invocations,
+            };
+            (name.clone(), m)
+        })
+        .collect()
+}
