@@ -38,6 +38,7 @@ pub mod links;
 pub mod normalize;
 pub mod platforms;
 pub mod redact;
+pub mod report;
 pub mod routing;
 pub mod scoring;
 pub mod secret;

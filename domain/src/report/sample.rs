@@ -1,0 +1,1 @@
+//! A synthetic history (filled in below).
