@@ -56,10 +56,19 @@ footer { margin-top:40px; color:var(--muted); font-size:12px; }
 "#;
 
 /// A vertical bar chart: groups of bars (one per series) with labels under each group.
-/// Values are 0..=1 shares; the y axis runs to 100%.
+/// Values are 0..=1 shares.
 fn bars(groups: &[(String, Vec<f64>, String)], series: &[(&str, &str)]) -> String {
     let (w, h, left, bottom, top) = (640.0, 240.0, 40.0, 34.0, 12.0);
     let plot_h = h - bottom - top;
+    // The y axis runs to the next quarter above the tallest bar: small shares stay readable.
+    let tallest = groups
+        .iter()
+        .flat_map(|g| g.1.iter().copied())
+        .fold(0.0_f64, f64::max);
+    let y_max = [0.25, 0.5, 0.75, 1.0]
+        .into_iter()
+        .find(|m| tallest <= *m)
+        .unwrap_or(1.0);
     let n = groups.len().max(1) as f64;
     let gw = (w - left - 10.0) / n;
     let k = series.len().max(1) as f64;
@@ -71,18 +80,18 @@ fn bars(groups: &[(String, Vec<f64>, String)], series: &[(&str, &str)]) -> Strin
         let y = top + plot_h * (1.0 - i as f64 / 4.0);
         let _ = write!(
             s,
-            r#"<line class="grid" x1="{left}" x2="{}" y1="{y:.1}" y2="{y:.1}"/><text class="muted" x="{}" y="{:.1}" text-anchor="end">{}%</text>"#,
+            r#"<line class="grid" x1="{left}" x2="{}" y1="{y:.1}" y2="{y:.1}"/><text class="muted" x="{}" y="{:.1}" text-anchor="end">{}</text>"#,
             w - 10.0,
             left - 6.0,
             y + 4.0,
-            i * 25
+            percent(y_max * f64::from(i) / 4.0)
         );
     }
     for (gi, (label, values, note)) in groups.iter().enumerate() {
         let gx = left + gw * gi as f64 + (gw - bw * k) / 2.0;
         for (si, v) in values.iter().enumerate() {
             let v = v.clamp(0.0, 1.0);
-            let bh = plot_h * v;
+            let bh = plot_h * v / y_max;
             let x = gx + bw * si as f64;
             let _ = write!(
                 s,
@@ -129,7 +138,7 @@ fn share_chart(r: &Report) -> String {
         .flat_map(|o| [o.share, o.expected])
         .fold(0.5_f64, f64::max)
         .min(1.0);
-    let plot_w = w - left - 60.0;
+    let plot_w = w - left - 90.0;
     let x = |v: f64| left + plot_w * (v / max);
     let mut s = format!(
         r#"<svg viewBox="0 0 {w} {h:.0}" role="img" xmlns="http://www.w3.org/2000/svg">"#
