@@ -1117,11 +1117,27 @@ pub async fn report(config_location: &str, args: ReportArgs) -> Result<()> {
     )
     .await?;
     for (flag, value, known) in [
-        ("--team", &args.team, args.team.as_ref().is_none_or(|t| deps.config.teams.contains_key(t))),
-        ("--owner", &args.owner, args.owner.as_ref().is_none_or(|o| deps.config.owner(o).is_some())),
+        (
+            "--team",
+            &args.team,
+            args.team
+                .as_ref()
+                .is_none_or(|t| deps.config.teams.contains_key(t)),
+        ),
+        (
+            "--owner",
+            &args.owner,
+            args.owner
+                .as_ref()
+                .is_none_or(|o| deps.config.owner(o).is_some()),
+        ),
     ] {
         if !known {
-            bail!("{flag} {:?}: not in {}", value.as_deref().unwrap_or(""), deps.config.origin);
+            bail!(
+                "{flag} {:?}: not in {}",
+                value.as_deref().unwrap_or(""),
+                deps.config.origin
+            );
         }
     }
     if let Some((leads, weeks)) = args.seed {
@@ -1131,7 +1147,10 @@ pub async fn report(config_location: &str, args: ReportArgs) -> Result<()> {
         use leadrelay_domain::report::sample;
         let spec = sample::Spec::realistic(&deps.config, now, weeks, leads);
         let history = sample::generate(&deps.config, &spec);
-        eprintln!("seeding {} leads over {weeks} weeks into the local stack…", history.len());
+        eprintln!(
+            "seeding {} leads over {weeks} weeks into the local stack…",
+            history.len()
+        );
         let n = render::read::seed(&deps.store, history).await?;
         if let Some((owner, from, until)) = &spec.away {
             eprintln!(

@@ -73,9 +73,8 @@ fn bars(groups: &[(String, Vec<f64>, String)], series: &[(&str, &str)]) -> Strin
     let gw = (w - left - 10.0) / n;
     let k = series.len().max(1) as f64;
     let bw = (gw * 0.7 / k).min(46.0);
-    let mut s = format!(
-        r#"<svg viewBox="0 0 {w} {h}" role="img" xmlns="http://www.w3.org/2000/svg">"#
-    );
+    let mut s =
+        format!(r#"<svg viewBox="0 0 {w} {h}" role="img" xmlns="http://www.w3.org/2000/svg">"#);
     for i in 0..=4 {
         let y = top + plot_h * (1.0 - i as f64 / 4.0);
         let _ = write!(
@@ -140,9 +139,8 @@ fn share_chart(r: &Report) -> String {
         .min(1.0);
     let plot_w = w - left - 90.0;
     let x = |v: f64| left + plot_w * (v / max);
-    let mut s = format!(
-        r#"<svg viewBox="0 0 {w} {h:.0}" role="img" xmlns="http://www.w3.org/2000/svg">"#
-    );
+    let mut s =
+        format!(r#"<svg viewBox="0 0 {w} {h:.0}" role="img" xmlns="http://www.w3.org/2000/svg">"#);
     for i in 0..=4 {
         let v = max * i as f64 / 4.0;
         let _ = write!(
@@ -219,16 +217,14 @@ fn table_html(t: &Table) -> String {
     }
     s.push_str("</tr></thead><tbody>");
     if t.rows.is_empty() {
-        let _ = write!(
-            s,
-            r#"<tr><td colspan="{}">none</td></tr>"#,
-            t.columns.len()
-        );
+        let _ = write!(s, r#"<tr><td colspan="{}">none</td></tr>"#, t.columns.len());
     }
     for row in &t.rows {
         s.push_str("<tr>");
         for (i, c) in row.iter().enumerate() {
-            let text = i > 0 && !c.starts_with(|ch: char| ch.is_ascii_digit() || ch == '-' || ch == '+') && c != "never";
+            let text = i > 0
+                && !c.starts_with(|ch: char| ch.is_ascii_digit() || ch == '-' || ch == '+')
+                && c != "never";
             if text {
                 let _ = write!(s, r#"<td class="t">{}</td>"#, esc(c));
             } else {
@@ -401,10 +397,7 @@ pub fn page(r: &Report) -> String {
         .map(|b| {
             (
                 b.band.clone(),
-                vec![
-                    ratio(b.qualified, b.leads),
-                    ratio(b.converted, b.leads),
-                ],
+                vec![ratio(b.qualified, b.leads), ratio(b.converted, b.leads)],
                 format!("{} leads", b.leads),
             )
         })
@@ -419,10 +412,29 @@ pub fn page(r: &Report) -> String {
     out.push_str(&weekly_heat(r));
     // Every table.
     let sections = [
-        ("Speed to lead", &["summary", "speed", "speed_by_owner", "speed_by_team", "speed_by_source", "speed_by_week"][..]),
+        (
+            "Speed to lead",
+            &[
+                "summary",
+                "speed",
+                "speed_by_owner",
+                "speed_by_team",
+                "speed_by_source",
+                "speed_by_week",
+            ][..],
+        ),
         ("SLA", &["sla_by_owner", "sla_by_team", "sla_by_week"][..]),
         ("Fairness", &["fairness", "fairness_by_week"][..]),
-        ("Sources and the funnel", &["sources", "campaigns", "transitions", "conversion_by_speed", "spend"][..]),
+        (
+            "Sources and the funnel",
+            &[
+                "sources",
+                "campaigns",
+                "transitions",
+                "conversion_by_speed",
+                "spend",
+            ][..],
+        ),
         ("Now", &["open_by_owner", "oldest_uncontacted", "stuck"][..]),
     ];
     let all = tables::tables(r);
@@ -489,18 +501,25 @@ mod tests {
     fn the_page_has_no_script_and_fetches_nothing() {
         let p = sample_page(false).to_lowercase();
         assert!(!p.contains("<script"), "no script element");
-        for fetch in ["src=", "href=", "url(", "@import", "<link", "<iframe", "<object"] {
+        for fetch in [
+            "src=", "href=", "url(", "@import", "<link", "<iframe", "<object",
+        ] {
             assert!(!p.contains(fetch), "{fetch} would reach out");
         }
         // The only URL is the SVG namespace, which is a name, not a request.
         let urls = p.matches("http").count();
-        assert_eq!(urls, p.matches("xmlns=\"http://www.w3.org/2000/svg\"").count());
+        assert_eq!(
+            urls,
+            p.matches("xmlns=\"http://www.w3.org/2000/svg\"").count()
+        );
     }
 
     #[test]
     fn lead_derived_text_is_escaped() {
         let p = sample_page(true);
-        assert!(p.contains("&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;"));
+        assert!(
+            p.contains("&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;")
+        );
         assert!(p.contains("&quot;&gt;&lt;svg onload=alert(3)&gt;"));
         assert!(!p.contains("<img"));
         assert!(!p.contains("<svg onload"));

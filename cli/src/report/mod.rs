@@ -43,7 +43,11 @@ pub fn scope(r: &Report) -> String {
         p.since.format("%Y-%m-%d %H:%M"),
         p.until.format("%Y-%m-%d %H:%M")
     );
-    for (k, v) in [("team", &p.team), ("owner", &p.owner), ("source", &p.source)] {
+    for (k, v) in [
+        ("team", &p.team),
+        ("owner", &p.owner),
+        ("source", &p.source),
+    ] {
         if let Some(v) = v {
             let _ = write!(s, ", {k} {v}");
         }
@@ -108,7 +112,8 @@ pub fn csv_cell(cell: &str) -> String {
     let first = chars.next();
     let second = chars.next();
     let formula = matches!(first, Some('=' | '@' | '\t' | '\r'))
-        || (matches!(first, Some('+' | '-')) && !second.is_some_and(|c| c.is_ascii_digit() || c == ' '))
+        || (matches!(first, Some('+' | '-'))
+            && !second.is_some_and(|c| c.is_ascii_digit() || c == ' '))
             && cell.len() > 1;
     let cell = if formula {
         format!("'{cell}")

@@ -32,10 +32,15 @@ pub async fn history(
 
 /// Writes a generated history into the table: each lead as capture would (with its first
 /// event), then the rest of its timeline with its final state. Returns how many were written.
-pub async fn seed(store: &Store, history: Vec<(Lead, Vec<LeadEvent>)>) -> Result<usize, StoreError> {
+pub async fn seed(
+    store: &Store,
+    history: Vec<(Lead, Vec<LeadEvent>)>,
+) -> Result<usize, StoreError> {
     let written = stream::iter(history)
         .map(|(lead, events)| async move {
-            let (first, rest) = events.split_first().map_or((None, &[][..]), |(f, r)| (Some(f), r));
+            let (first, rest) = events
+                .split_first()
+                .map_or((None, &[][..]), |(f, r)| (Some(f), r));
             let Some(first) = first else {
                 return Ok::<usize, StoreError>(0);
             };

@@ -136,7 +136,13 @@ fn speed_by(name: &'static str, title: &str, key: &str, rows: &[SpeedRow]) -> Ta
     t
 }
 
-fn sla_table(name: &'static str, title: &str, key: &str, overall: &SlaRow, rows: &[SlaRow]) -> Table {
+fn sla_table(
+    name: &'static str,
+    title: &str,
+    key: &str,
+    overall: &SlaRow,
+    rows: &[SlaRow],
+) -> Table {
     let mut t = Table::new(
         name,
         title,
@@ -282,7 +288,10 @@ pub fn tables(r: &Report) -> Vec<Table> {
         ("acknowledged P95", elapsed(s.acknowledged.wall.p95)),
         (
             "SLA met",
-            share(r.sla.overall.met, r.sla.overall.met + r.sla.overall.breached),
+            share(
+                r.sla.overall.met,
+                r.sla.overall.met + r.sla.overall.breached,
+            ),
         ),
         ("SLA breaches", r.sla.overall.breached.to_string()),
         (
@@ -294,18 +303,65 @@ pub fn tables(r: &Report) -> Vec<Table> {
     }
     out.push(summary);
     out.push(speed_overall(r));
-    out.push(speed_by("speed_by_owner", "Speed to lead by owner", "owner", &r.speed.by_owner));
-    out.push(speed_by("speed_by_team", "Speed to lead by team", "team", &r.speed.by_team));
-    out.push(speed_by("speed_by_source", "Speed to lead by source", "source", &r.speed.by_source));
-    out.push(speed_by("speed_by_week", "Speed to lead by week (of arrival, UTC)", "week", &r.speed.by_week));
-    out.push(sla_table("sla_by_owner", "SLA by owner (steps counted for the owner who held the lead)", "owner", &r.sla.overall, &r.sla.by_owner));
-    out.push(sla_table("sla_by_team", "SLA by team", "team", &r.sla.overall, &r.sla.by_team));
-    out.push(sla_table("sla_by_week", "SLA by week", "week", &r.sla.overall, &r.sla.by_week));
+    out.push(speed_by(
+        "speed_by_owner",
+        "Speed to lead by owner",
+        "owner",
+        &r.speed.by_owner,
+    ));
+    out.push(speed_by(
+        "speed_by_team",
+        "Speed to lead by team",
+        "team",
+        &r.speed.by_team,
+    ));
+    out.push(speed_by(
+        "speed_by_source",
+        "Speed to lead by source",
+        "source",
+        &r.speed.by_source,
+    ));
+    out.push(speed_by(
+        "speed_by_week",
+        "Speed to lead by week (of arrival, UTC)",
+        "week",
+        &r.speed.by_week,
+    ));
+    out.push(sla_table(
+        "sla_by_owner",
+        "SLA by owner (steps counted for the owner who held the lead)",
+        "owner",
+        &r.sla.overall,
+        &r.sla.by_owner,
+    ));
+    out.push(sla_table(
+        "sla_by_team",
+        "SLA by team",
+        "team",
+        &r.sla.overall,
+        &r.sla.by_team,
+    ));
+    out.push(sla_table(
+        "sla_by_week",
+        "SLA by week",
+        "week",
+        &r.sla.overall,
+        &r.sla.by_week,
+    ));
 
     let mut f = Table::new(
         "fairness",
         "Fairness: each owner's share of the team's assignments against their weight",
-        &["team", "owner", "weight", "expected", "assigned", "share", "difference", "skipped (reason count)"],
+        &[
+            "team",
+            "owner",
+            "weight",
+            "expected",
+            "assigned",
+            "share",
+            "difference",
+            "skipped (reason count)",
+        ],
     );
     for o in &r.fairness.owners {
         f.rows.push(vec![
@@ -336,13 +392,30 @@ pub fn tables(r: &Report) -> Vec<Table> {
         ]);
     }
     out.push(w);
-    out.push(source_table("sources", "Sources: quality and funnel", &r.funnel.by_source, false));
-    out.push(source_table("campaigns", "Campaigns (UTM campaign, else the ad platform's)", &r.funnel.by_campaign, true));
+    out.push(source_table(
+        "sources",
+        "Sources: quality and funnel",
+        &r.funnel.by_source,
+        false,
+    ));
+    out.push(source_table(
+        "campaigns",
+        "Campaigns (UTM campaign, else the ad platform's)",
+        &r.funnel.by_campaign,
+        true,
+    ));
     out.push(transitions(r));
     let mut b = Table::new(
         "conversion_by_speed",
         "Conversion by speed to first contact (wall clock)",
-        &["first contact", "leads", "qualified", "converted", "qualified %", "converted %"],
+        &[
+            "first contact",
+            "leads",
+            "qualified",
+            "converted",
+            "qualified %",
+            "converted %",
+        ],
     );
     for x in &r.funnel.by_speed_band {
         b.rows.push(vec![
@@ -359,7 +432,15 @@ pub fn tables(r: &Report) -> Vec<Table> {
         let mut t = Table::new(
             "spend",
             "Spend: cost per lead and per qualified lead",
-            &["source", "month", "spend", "leads", "qualified", "per lead", "per qualified lead"],
+            &[
+                "source",
+                "month",
+                "spend",
+                "leads",
+                "qualified",
+                "per lead",
+                "per qualified lead",
+            ],
         );
         for x in spend {
             t.rows.push(vec![
@@ -377,7 +458,11 @@ pub fn tables(r: &Report) -> Vec<Table> {
     let mut cols = vec!["owner"];
     cols.extend(AGES);
     cols.push("uncontacted");
-    let mut o = Table::new("open_by_owner", "Now: open leads (new or working) by age and owner", &cols);
+    let mut o = Table::new(
+        "open_by_owner",
+        "Now: open leads (new or working) by age and owner",
+        &cols,
+    );
     for a in &r.now.open_by_owner {
         let mut row = vec![a.owner.clone()];
         row.extend(a.ages.iter().map(|n| n.to_string()));
@@ -391,7 +476,12 @@ pub fn tables(r: &Report) -> Vec<Table> {
         &["lead", "source", "owner", "age"],
     );
     for l in &r.now.oldest_uncontacted {
-        u.rows.push(vec![l.lead_id.clone(), l.source.clone(), l.owner.clone(), duration(l.age)]);
+        u.rows.push(vec![
+            l.lead_id.clone(),
+            l.source.clone(),
+            l.owner.clone(),
+            duration(l.age),
+        ]);
     }
     out.push(u);
     let mut st = Table::new(

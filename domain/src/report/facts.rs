@@ -56,6 +56,18 @@ pub struct Facts<'a> {
     pub reached_working: bool,
     pub reached_qualified: bool,
     pub reached_converted: bool,
+    /// The speed-to-lead times, wall clock and business hours, computed once.
+    pub times: Times,
+}
+
+/// A lead's times to each step: `(wall clock, business hours)`; `None` where the lead is not
+/// measured for that step.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Times {
+    pub acknowledged: Option<(Elapsed, Elapsed)>,
+    pub assigned: Option<(Elapsed, Elapsed)>,
+    pub contacted: Option<(Elapsed, Elapsed)>,
+    pub human: Option<(Elapsed, Elapsed)>,
 }
 
 /// The owner a `Routed` event names: route writes "assigned to <owner>: <why>; SLA due …"
@@ -129,6 +141,7 @@ impl<'a> Facts<'a> {
             reached_working: false,
             reached_qualified: false,
             reached_converted: false,
+            times: Times::default(),
         };
         let mut ordered: Vec<&LeadEvent> = events.iter().collect();
         ordered.sort_by(|a, b| (a.at, &a.event_id).cmp(&(b.at, &b.event_id)));
@@ -143,10 +156,11 @@ impl<'a> Facts<'a> {
                 EventKind::EmailSent if e.summary.starts_with("acknowledgement email sent") => {
                     enter(&mut f.acknowledged, e.at)
                 }
-                EventKind::EmailSent if e.summary.starts_with("acknowledgement not sent") => {
-                    if f.acknowledged.is_none() {
-                        f.ack_expected = false;
-                    }
+                EventKind::EmailSent
+                    if e.summary.starts_with("acknowledgement not sent")
+                        && f.acknowledged.is_none() =>
+                {
+                    f.ack_expected = false;
                 }
                 EventKind::Routed => {
                     if let Some(owner) = routed_owner(&e.summary) {
@@ -220,6 +234,25 @@ impl<'a> Facts<'a> {
             f.reached_converted || f.entered_qualified.is_some() || now == Qualified;
         f.reached_working =
             f.reached_qualified || f.entered_working.is_some() || matches!(now, Working | Nurture);
+        let cal = f.calendar(config);
+        let both = |from, to| {
+            Some((
+                Facts::elapsed(from, to, None),
+                Facts::elapsed(from, to, cal),
+            ))
+        };
+        f.times = Times {
+            acknowledged: if f.ack_expected {
+                both(f.arrived, f.acknowledged)
+            } else {
+                None
+            },
+            assigned: both(f.arrived, f.assigned),
+            contacted: both(f.arrived, f.contacted),
+            human: f
+                .assigned
+                .and_then(|a| both(a, f.contacted.map(|c| c.max(a)))),
+        };
         f
     }
 

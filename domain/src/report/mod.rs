@@ -288,7 +288,7 @@ pub fn build(
         params: params.clone(),
         leads: facts.len(),
         real_leads: real.len(),
-        speed: speed(&real, config),
+        speed: speed(&real),
         sla: sla(&real, params.now),
         fairness: fairness(&real, config),
         funnel: funnel(&facts, &real),
@@ -319,24 +319,23 @@ fn team_key(f: &Facts<'_>) -> Option<String> {
     Some(f.team.unwrap_or("(unassigned)").to_owned())
 }
 
-fn speed_row(key: &str, facts: &[&Facts<'_>], config: &Config) -> SpeedRow {
+fn speed_row(key: &str, facts: &[&Facts<'_>]) -> SpeedRow {
     let mut ack = (Vec::new(), Vec::new());
     let mut assigned = (Vec::new(), Vec::new());
     let mut contacted = (Vec::new(), Vec::new());
     let mut human = (Vec::new(), Vec::new());
     for f in facts {
-        let cal = f.calendar(config);
-        let push = |into: &mut (Vec<Elapsed>, Vec<Elapsed>), from, to| {
-            into.0.push(Facts::elapsed(from, to, None));
-            into.1.push(Facts::elapsed(from, to, cal));
-        };
-        if f.ack_expected {
-            push(&mut ack, f.arrived, f.acknowledged);
-        }
-        push(&mut assigned, f.arrived, f.assigned);
-        push(&mut contacted, f.arrived, f.contacted);
-        if let Some(a) = f.assigned {
-            push(&mut human, a, f.contacted.map(|c| c.max(a)));
+        let t = &f.times;
+        for (into, value) in [
+            (&mut ack, t.acknowledged),
+            (&mut assigned, t.assigned),
+            (&mut contacted, t.contacted),
+            (&mut human, t.human),
+        ] {
+            if let Some((wall, business)) = value {
+                into.0.push(wall);
+                into.1.push(business);
+            }
         }
     }
     let m = |(w, b): (Vec<Elapsed>, Vec<Elapsed>)| Measure {
@@ -353,15 +352,12 @@ fn speed_row(key: &str, facts: &[&Facts<'_>], config: &Config) -> SpeedRow {
     }
 }
 
-fn speed(real: &[&Facts<'_>], config: &Config) -> Speed {
+fn speed(real: &[&Facts<'_>]) -> Speed {
     let rows = |groups: BTreeMap<String, Vec<&Facts<'_>>>| {
-        groups
-            .iter()
-            .map(|(k, fs)| speed_row(k, fs, config))
-            .collect()
+        groups.iter().map(|(k, fs)| speed_row(k, fs)).collect()
     };
     Speed {
-        overall: speed_row("all", real, config),
+        overall: speed_row("all", real),
         by_owner: rows(group(real, owner_key)),
         by_team: rows(group(real, team_key)),
         by_source: rows(group(real, |f| Some(f.lead.source.clone()))),
@@ -692,7 +688,8 @@ fn funnel(all: &[Facts<'_>], real: &[&Facts<'_>]) -> Funnel {
         })
         .collect();
     for f in real {
-        let b = &mut bands[stats::band(Facts::elapsed(f.arrived, f.contacted, None))];
+        let wall = f.times.contacted.map_or(Elapsed::Never, |(w, _)| w);
+        let b = &mut bands[stats::band(wall)];
         b.leads += 1;
         b.qualified += usize::from(f.reached_qualified);
         b.converted += usize::from(f.reached_converted);
