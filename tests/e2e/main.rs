@@ -16,6 +16,7 @@ mod pipeline;
 mod platforms;
 mod privacy;
 mod recovery;
+mod report;
 mod routing;
 mod signatures;
 mod support;
