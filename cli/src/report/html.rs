@@ -221,7 +221,7 @@ fn table_html(t: &Table) -> String {
     }
     for row in &t.rows {
         s.push_str("<tr>");
-        for (i, c) in row.iter().enumerate() {
+        for (i, c) in row.iter().map(|c| &c.text).enumerate() {
             let text = i > 0
                 && !c.starts_with(|ch: char| ch.is_ascii_digit() || ch == '-' || ch == '+')
                 && c != "never";
@@ -308,16 +308,16 @@ pub fn page(r: &Report) -> String {
     let sla = &r.sla.overall;
     let conv = &r.funnel.overall.steps;
     let cards = [
-        ("first contact, median", elapsed(s.contacted.wall.p50)),
-        ("in business hours", elapsed(s.contacted.business.p50)),
+        ("first contact, median", elapsed(s.contacted.wall.p50).text),
+        ("in business hours", elapsed(s.contacted.business.p50).text),
         (
             "answered within 5 min",
-            share(s.contacted.wall.bands[0], s.contacted.wall.n),
+            share(s.contacted.wall.bands[0], s.contacted.wall.n).text,
         ),
-        ("acknowledged, P95", elapsed(s.acknowledged.wall.p95)),
-        ("SLA met", share(sla.met, sla.met + sla.breached)),
+        ("acknowledged, P95", elapsed(s.acknowledged.wall.p95).text),
+        ("SLA met", share(sla.met, sla.met + sla.breached).text),
         ("SLA breaches", sla.breached.to_string()),
-        ("converted", share(conv[2].reached, r.real_leads)),
+        ("converted", share(conv[2].reached, r.real_leads).text),
         (
             "open, uncontacted",
             r.now

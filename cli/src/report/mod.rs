@@ -73,13 +73,13 @@ pub fn text(r: &Report) -> String {
             .map(|i| {
                 t.rows
                     .iter()
-                    .map(|row| row[i].chars().count())
+                    .map(|row| row[i].text.chars().count())
                     .chain([t.columns[i].chars().count()])
                     .max()
                     .unwrap_or(0)
             })
             .collect();
-        let line = |cells: &[String], header: bool| {
+        let line = |cells: &[&str], header: bool| {
             let mut l = String::from(" ");
             for (i, c) in cells.iter().enumerate() {
                 let pad = widths[i].saturating_sub(c.chars().count());
@@ -97,9 +97,11 @@ pub fn text(r: &Report) -> String {
             }
             l.trim_end().to_owned() + "\n"
         };
-        out.push_str(&line(&t.columns, true));
+        let columns: Vec<&str> = t.columns.iter().map(String::as_str).collect();
+        out.push_str(&line(&columns, true));
         for row in &t.rows {
-            out.push_str(&line(row, false));
+            let cells: Vec<&str> = row.iter().map(|c| c.text.as_str()).collect();
+            out.push_str(&line(&cells, false));
         }
     }
     out
@@ -127,10 +129,15 @@ pub fn csv_cell(cell: &str) -> String {
     }
 }
 
+/// The table as CSV: times in seconds, shares as fractions of 1 (the raw values), a
+/// percentage sign or unit nowhere.
 pub fn csv(t: &Table) -> String {
     let mut out = String::new();
-    for row in std::iter::once(&t.columns).chain(&t.rows) {
-        let cells: Vec<String> = row.iter().map(|c| csv_cell(c)).collect();
+    let header: Vec<String> = t.columns.iter().map(|c| csv_cell(c)).collect();
+    out.push_str(&header.join(","));
+    out.push_str("\r\n");
+    for row in &t.rows {
+        let cells: Vec<String> = row.iter().map(|c| csv_cell(&c.raw)).collect();
         out.push_str(&cells.join(","));
         out.push_str("\r\n");
     }

@@ -4,13 +4,56 @@ use leadrelay_domain::report::{
     Distribution, Elapsed, Report, SlaRow, SourceRow, SpeedRow, Velocity, AGES, BANDS,
 };
 
-/// One table: its file name (for `--csv`), title, columns and rows of text.
+/// One cell: the text shown (`3h05m`, `42%`) and the value a spreadsheet gets (`11100`,
+/// `0.4200`): times in seconds, shares as fractions of 1, money with two decimals.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cell {
+    pub text: String,
+    pub raw: String,
+}
+
+impl From<String> for Cell {
+    fn from(text: String) -> Cell {
+        Cell {
+            raw: text.clone(),
+            text,
+        }
+    }
+}
+
+impl From<&str> for Cell {
+    fn from(text: &str) -> Cell {
+        Cell::from(text.to_owned())
+    }
+}
+
+impl Cell {
+    /// Nothing to show: `-` on screen, an empty cell in a spreadsheet.
+    pub fn none() -> Cell {
+        Cell {
+            text: "-".into(),
+            raw: String::new(),
+        }
+    }
+}
+
+impl std::fmt::Display for Cell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+macro_rules! row {
+    ($($cell:expr),* $(,)?) => { vec![$(Cell::from($cell)),*] };
+}
+
+/// One table: its file name (for `--csv`), title, columns and rows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Table {
     pub name: &'static str,
     pub title: String,
     pub columns: Vec<String>,
-    pub rows: Vec<Vec<String>>,
+    pub rows: Vec<Vec<Cell>>,
 }
 
 impl Table {
@@ -35,33 +78,44 @@ pub fn duration(secs: i64) -> String {
     }
 }
 
-pub fn elapsed(e: Option<Elapsed>) -> String {
+pub fn elapsed(e: Option<Elapsed>) -> Cell {
     match e {
-        None => "-".into(),
-        Some(Elapsed::Never) => "never".into(),
-        Some(Elapsed::Secs(s)) => duration(s),
+        None => Cell::none(),
+        Some(Elapsed::Never) => Cell::from("never"),
+        Some(Elapsed::Secs(s)) => seconds(s),
     }
 }
 
-pub fn opt_duration(s: Option<i64>) -> String {
-    s.map(duration).unwrap_or_else(|| "-".into())
+/// A time: shown short, given in seconds.
+pub fn seconds(s: i64) -> Cell {
+    Cell {
+        text: duration(s),
+        raw: s.to_string(),
+    }
 }
 
-pub fn percent(x: f64) -> String {
-    format!("{:.0}%", x * 100.0)
+pub fn opt_duration(s: Option<i64>) -> Cell {
+    s.map(seconds).unwrap_or_else(Cell::none)
 }
 
-/// A share of a whole, or "-" when the whole is empty.
-pub fn share(part: usize, whole: usize) -> String {
+pub fn percent(x: f64) -> Cell {
+    Cell {
+        text: format!("{:.0}%", x * 100.0),
+        raw: format!("{x:.4}"),
+    }
+}
+
+/// A share of a whole, or none when the whole is empty.
+pub fn share(part: usize, whole: usize) -> Cell {
     if whole == 0 {
-        "-".into()
+        Cell::none()
     } else {
         percent(part as f64 / whole as f64)
     }
 }
 
-fn dist_cells(d: &Distribution) -> Vec<String> {
-    let mut v = vec![
+fn dist_cells(d: &Distribution) -> Vec<Cell> {
+    let mut v = row![
         d.n.to_string(),
         elapsed(d.p50),
         elapsed(d.p90),
@@ -87,7 +141,7 @@ fn speed_overall(r: &Report) -> Table {
         ("assigned → first contact", &s.human),
     ] {
         for (clock, d) in [("wall clock", &m.wall), ("business hours", &m.business)] {
-            let mut row = vec![step.to_owned(), clock.to_owned()];
+            let mut row = row![step, clock];
             row.extend(dist_cells(d));
             t.rows.push(row);
         }
@@ -117,7 +171,7 @@ fn speed_by(name: &'static str, title: &str, key: &str, rows: &[SpeedRow]) -> Ta
     );
     for r in rows {
         let c = &r.contacted.wall;
-        t.rows.push(vec![
+        t.rows.push(row![
             r.key.clone(),
             r.leads.to_string(),
             elapsed(r.acknowledged.wall.p50),
@@ -161,7 +215,7 @@ fn sla_table(
         ],
     );
     for r in std::iter::once(overall).chain(rows) {
-        t.rows.push(vec![
+        t.rows.push(row![
             r.key.clone(),
             r.leads.to_string(),
             r.met.to_string(),
@@ -204,11 +258,11 @@ fn source_table(name: &'static str, title: &str, rows: &[SourceRow], campaigns: 
     ]);
     let mut t = Table::new(name, title, &cols);
     for r in rows {
-        let mut row = vec![r.source.clone()];
+        let mut row = row![r.source.clone()];
         if campaigns {
-            row.push(r.campaign.clone().unwrap_or_default());
+            row.push(Cell::from(r.campaign.clone().unwrap_or_default()));
         }
-        row.extend([
+        row.extend(row![
             r.leads.to_string(),
             r.spam.to_string(),
             r.test.to_string(),
@@ -247,7 +301,7 @@ fn transitions(r: &Report) -> Table {
     for (group, v) in all {
         let v: &Velocity = v;
         for s in &v.steps {
-            t.rows.push(vec![
+            t.rows.push(row![
                 group.clone(),
                 format!("{} → {}", s.from, s.to),
                 s.entered.to_string(),
@@ -260,8 +314,9 @@ fn transitions(r: &Report) -> Table {
     t
 }
 
-fn money(x: Option<f64>) -> String {
-    x.map(|v| format!("{v:.2}")).unwrap_or_else(|| "-".into())
+fn money(x: Option<f64>) -> Cell {
+    x.map(|v| Cell::from(format!("{v:.2}")))
+        .unwrap_or_else(Cell::none)
 }
 
 /// Every table of the report, in reading order.
@@ -271,8 +326,8 @@ pub fn tables(r: &Report) -> Vec<Table> {
     let mut summary = Table::new("summary", "Summary", &["measure", "value"]);
     let conv = &r.funnel.overall.steps;
     for (k, v) in [
-        ("leads (spam and test included)", r.leads.to_string()),
-        ("real leads", r.real_leads.to_string()),
+        ("leads (spam and test included)", r.leads.to_string().into()),
+        ("real leads", r.real_leads.to_string().into()),
         (
             "first contact P50 (wall clock)",
             elapsed(s.contacted.wall.p50),
@@ -293,13 +348,13 @@ pub fn tables(r: &Report) -> Vec<Table> {
                 r.sla.overall.met + r.sla.overall.breached,
             ),
         ),
-        ("SLA breaches", r.sla.overall.breached.to_string()),
+        ("SLA breaches", r.sla.overall.breached.to_string().into()),
         (
             "converted (of real leads)",
             share(conv[2].reached, r.real_leads),
         ),
     ] {
-        summary.rows.push(vec![k.to_owned(), v]);
+        summary.rows.push(row![k, v]);
     }
     out.push(summary);
     out.push(speed_overall(r));
@@ -364,14 +419,17 @@ pub fn tables(r: &Report) -> Vec<Table> {
         ],
     );
     for o in &r.fairness.owners {
-        f.rows.push(vec![
+        f.rows.push(row![
             o.team.clone(),
             o.owner.clone(),
             o.weight.to_string(),
             percent(o.expected),
             o.assigned.to_string(),
             percent(o.share),
-            format!("{:+.0} pp", (o.share - o.expected) * 100.0),
+            Cell {
+                text: format!("{:+.0} pp", (o.share - o.expected) * 100.0),
+                raw: format!("{:.4}", o.share - o.expected),
+            },
             reasons(&o.skipped),
         ]);
     }
@@ -382,7 +440,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
         &["week", "team", "owner", "assigned", "share", "expected"],
     );
     for o in &r.fairness.weekly {
-        w.rows.push(vec![
+        w.rows.push(row![
             o.week.clone(),
             o.team.clone(),
             o.owner.clone(),
@@ -418,7 +476,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
         ],
     );
     for x in &r.funnel.by_speed_band {
-        b.rows.push(vec![
+        b.rows.push(row![
             x.band.clone(),
             x.leads.to_string(),
             x.qualified.to_string(),
@@ -443,7 +501,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
             ],
         );
         for x in spend {
-            t.rows.push(vec![
+            t.rows.push(row![
                 x.source.clone(),
                 x.month.clone(),
                 format!("{:.2}", x.amount),
@@ -464,9 +522,9 @@ pub fn tables(r: &Report) -> Vec<Table> {
         &cols,
     );
     for a in &r.now.open_by_owner {
-        let mut row = vec![a.owner.clone()];
-        row.extend(a.ages.iter().map(|n| n.to_string()));
-        row.push(a.uncontacted.to_string());
+        let mut row = row![a.owner.clone()];
+        row.extend(a.ages.iter().map(|n| Cell::from(n.to_string())));
+        row.push(Cell::from(a.uncontacted.to_string()));
         o.rows.push(row);
     }
     out.push(o);
@@ -476,11 +534,11 @@ pub fn tables(r: &Report) -> Vec<Table> {
         &["lead", "source", "owner", "age"],
     );
     for l in &r.now.oldest_uncontacted {
-        u.rows.push(vec![
+        u.rows.push(row![
             l.lead_id.clone(),
             l.source.clone(),
             l.owner.clone(),
-            duration(l.age),
+            seconds(l.age),
         ]);
     }
     out.push(u);
@@ -490,11 +548,11 @@ pub fn tables(r: &Report) -> Vec<Table> {
         &["lead", "source", "owner", "age", "state", "reason"],
     );
     for l in &r.now.stuck {
-        st.rows.push(vec![
+        st.rows.push(row![
             l.lead_id.clone(),
             l.source.clone(),
             l.owner.clone(),
-            duration(l.age),
+            seconds(l.age),
             l.state.clone(),
             l.reason.clone().unwrap_or_default(),
         ]);
@@ -513,9 +571,17 @@ mod tests {
         assert_eq!(duration(12 * 60 + 5), "12m");
         assert_eq!(duration(3 * 3600 + 5 * 60), "3h05m");
         assert_eq!(duration(2 * 86_400 + 4 * 3600), "2d04h");
-        assert_eq!(elapsed(Some(Elapsed::Never)), "never");
-        assert_eq!(elapsed(None), "-");
-        assert_eq!(share(1, 3), "33%");
-        assert_eq!(share(1, 0), "-");
+        assert_eq!(elapsed(Some(Elapsed::Never)).text, "never");
+        assert_eq!(elapsed(None).text, "-");
+        assert_eq!(share(1, 3).text, "33%");
+        assert_eq!(share(1, 0).text, "-");
+        assert_eq!(share(1, 0).raw, "");
+    }
+
+    #[test]
+    fn spreadsheets_get_seconds_and_fractions() {
+        assert_eq!(elapsed(Some(Elapsed::Secs(11_100))).raw, "11100");
+        assert_eq!(elapsed(Some(Elapsed::Secs(11_100))).text, "3h05m");
+        assert_eq!(share(1, 3).raw, "0.3333");
     }
 }
