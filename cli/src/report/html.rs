@@ -466,7 +466,7 @@ mod tests {
     use leadrelay_domain::config::Config;
     use leadrelay_domain::report::{build, sample, Params};
 
-    fn sample_page(hostile: bool) -> String {
+    pub(super) fn sample_page(hostile: bool) -> String {
         let config = Config::from_toml(
             include_str!("../../../infra/config/local.toml"),
             "local.toml",
@@ -539,5 +539,50 @@ mod tests {
         }
         assert!(p.contains("@media (prefers-color-scheme: dark)"));
         assert!(p.contains("@media print"));
+    }
+}
+
+/// The page in a real browser: headless Chromium renders it with no console message and no
+/// script error. Ignored by default (it needs Chromium: `apt-get install chromium`);
+/// `cargo test -p leadrelay-cli -- --ignored chromium` runs it, and so does
+/// `scripts/report-screenshot` for any page.
+#[cfg(test)]
+mod browser {
+    use std::process::Command;
+
+    #[test]
+    #[ignore = "needs Chromium (apt-get install chromium)"]
+    fn chromium_renders_the_page_without_a_script_error() {
+        let chrome = ["chromium", "chromium-browser", "google-chrome"]
+            .into_iter()
+            .find(|c| Command::new(c).arg("--version").output().is_ok())
+            .expect("Chromium installed");
+        let dir = std::env::temp_dir().join(format!("leadrelay-report-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let page = dir.join("report.html");
+        std::fs::write(&page, super::tests::sample_page(true)).unwrap();
+        let out = Command::new(chrome)
+            .args([
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--enable-logging=stderr",
+                "--v=0",
+            ])
+            .arg(format!("--user-data-dir={}", dir.join("profile").display()))
+            .arg("--dump-dom")
+            .arg(format!("file://{}", page.display()))
+            .output()
+            .unwrap();
+        let dom = String::from_utf8_lossy(&out.stdout);
+        let log = String::from_utf8_lossy(&out.stderr);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(dom.contains("<h1>Speed-to-lead report</h1>"), "{log}");
+        assert_eq!(dom.matches("<svg").count(), 4, "the four charts");
+        assert!(!dom.contains("<script"));
+        for error in ["INFO:CONSOLE", "Uncaught", "Error:"] {
+            assert!(!log.contains(error), "{log}");
+        }
     }
 }
