@@ -944,6 +944,7 @@ pub async fn demo(config_location: &str, listen: &str) -> Result<()> {
     println!("Leadrelay demo: the local stack listens on http://{addr}; posting sample leads.\n");
 
     let deps = &stack.deps;
+    let started = deps.clock.now();
     let http = reqwest::Client::new();
     let mut posted: Vec<(String, &'static str, u16, Option<String>)> = Vec::new();
     let samples = samples();
@@ -1065,8 +1066,160 @@ pub async fn demo(config_location: &str, listen: &str) -> Result<()> {
         j.show_recent(deps).await;
     }
     println!(
-        "\nEscalation pass: {} due, {} reminders, {} escalations to managers.\nThe demo's emulator stops with it; run `scripts/leadrelay local` to keep a stack up and inspect leads with `scripts/leadrelay lead <id>`.",
+        "\nEscalation pass: {} due, {} reminders, {} escalations to managers.",
         report.due, report.reminded, report.escalated
+    );
+    let page = demo_report(deps, started).await?;
+    println!(
+        "\nSpeed-to-lead report for these leads: {}\n(open it in a browser; `leadrelay report --seed` on `leadrelay local` shows weeks of history)\nThe demo's emulator stops with it; run `scripts/leadrelay local` to keep a stack up and inspect leads with `scripts/leadrelay lead <id>`.",
+        page.display()
     );
     Ok(())
 }
+
+/// What `leadrelay report` was asked for.
+pub struct ReportArgs {
+    pub since: String,
+    pub until: Option<String>,
+    pub team: Option<String>,
+    pub owner: Option<String>,
+    pub source: Option<String>,
+    pub spend: Option<PathBuf>,
+    pub csv: Option<PathBuf>,
+    pub html: Option<PathBuf>,
+    /// Seed first: (leads, weeks).
+    pub seed: Option<(usize, u32)>,
+}
+
+/// A point in time given as a duration back from `now` (`30d`) or a date.
+fn when(flag: &str, s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
+    if let Some(t) = leadrelay_capture::status::parse_when(s) {
+        return Ok(t);
+    }
+    let back = humantime::parse_duration(s.trim()).map_err(|_| {
+        anyhow::anyhow!("{flag} {s:?} is neither a duration back from now (30d, 2w, 12h) nor YYYY-MM-DD nor RFC 3339")
+    })?;
+    Ok(now - leadrelay_domain::clock::span(back))
+}
+
+pub async fn report(config_location: &str, args: ReportArgs) -> Result<()> {
+    use leadrelay_cli::report as render;
+    use leadrelay_domain::report::{self, Params, Spend};
+    let now = Utc::now();
+    let since = when("--since", &args.since, now)?;
+    let until = match &args.until {
+        Some(u) => when("--until", u, now)?,
+        None => now,
+    };
+    if until <= since {
+        bail!("the period is empty: --until must come after --since");
+    }
+    let spend = match &args.spend {
+        None => None,
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            Some(Spend::parse(&text).with_context(|| format!("{}", path.display()))?)
+        }
+    };
+    let (deps, deployment) = connect_to(
+        config_location,
+        Arc::new(SystemClock),
+        TemplatesNeeded::None,
+    )
+    .await?;
+    for (flag, value, known) in [
+        (
+            "--team",
+            &args.team,
+            args.team
+                .as_ref()
+                .is_none_or(|t| deps.config.teams.contains_key(t)),
+        ),
+        (
+            "--owner",
+            &args.owner,
+            args.owner
+                .as_ref()
+                .is_none_or(|o| deps.config.owner(o).is_some()),
+        ),
+    ] {
+        if !known {
+            bail!(
+                "{flag} {:?}: not in {}",
+                value.as_deref().unwrap_or(""),
+                deps.config.origin
+            );
+        }
+    }
+    if let Some((leads, weeks)) = args.seed {
+        if !matches!(deployment, Deployment::Local { .. }) {
+            bail!("--seed writes made-up leads, so only into the local stack (`leadrelay local`), never into AWS");
+        }
+        use leadrelay_domain::report::sample;
+        let spec = sample::Spec::realistic(&deps.config, now, weeks, leads);
+        let history = sample::generate(&deps.config, &spec);
+        eprintln!(
+            "seeding {} leads over {weeks} weeks into the local stack…",
+            history.len()
+        );
+        let n = render::read::seed(&deps.store, history).await?;
+        if let Some((owner, from, until)) = &spec.away {
+            eprintln!(
+                "seeded {n} leads; {owner} was away {} → {}",
+                from.format("%Y-%m-%d"),
+                until.format("%Y-%m-%d")
+            );
+        }
+    }
+    let history = render::read::history(&deps.store, since, until).await?;
+    let params = Params {
+        since,
+        until,
+        now,
+        team: args.team,
+        owner: args.owner,
+        source: args.source,
+    };
+    let r = report::build(&history, &deps.config, &params, spend.as_ref());
+    if args.csv.is_none() && args.html.is_none() {
+        print!("{}", render::text(&r));
+        return Ok(());
+    }
+    if let Some(dir) = &args.csv {
+        let files = render::write_csv(&r, dir)?;
+        println!("wrote {} CSV files into {}", files.len(), dir.display());
+    }
+    if let Some(path) = &args.html {
+        render::write_html(&r, path)?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// The demo's report: every lead of the demo's own table, as HTML at a fixed path.
+async fn demo_report(deps: &Deps, started: DateTime<Utc>) -> Result<PathBuf> {
+    use leadrelay_domain::report::{self, Params};
+    let now = deps.clock.now();
+    let history = leadrelay_cli::report::read::history(
+        &deps.store,
+        started - chrono::Duration::minutes(1),
+        now + chrono::Duration::minutes(1),
+    )
+    .await?;
+    let params = Params {
+        since: started - chrono::Duration::minutes(1),
+        until: now + chrono::Duration::minutes(1),
+        now,
+        team: None,
+        owner: None,
+        source: None,
+    };
+    let r = report::build(&history, &deps.config, &params, None);
+    let path = PathBuf::from(DEMO_REPORT);
+    leadrelay_cli::report::write_html(&r, &path)?;
+    Ok(std::fs::canonicalize(&path).unwrap_or(path))
+}
+
+/// Where the demo writes its report.
+pub const DEMO_REPORT: &str = ".leadrelay/demo-report.html";

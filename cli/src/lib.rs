@@ -4,3 +4,4 @@
 pub mod dry_run;
 pub mod email_preview;
 pub mod local;
+pub mod report;

@@ -39,6 +39,47 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:3000")]
         listen: String,
     },
+    /// The speed-to-lead report: speed to lead, SLA, fairness, sources and the funnel, and
+    /// what is waiting now (definitions: docs/report.md). Terminal tables unless --csv or
+    /// --html is given.
+    Report {
+        /// The start of the period: a duration back from now (30d, 2w, 12h) or a date
+        /// (YYYY-MM-DD or RFC 3339).
+        #[arg(long, default_value = "30d")]
+        since: String,
+        /// The end of the period (exclusive), as --since; now when omitted.
+        #[arg(long)]
+        until: Option<String>,
+        /// Only leads of this team (their owner's team now).
+        #[arg(long)]
+        team: Option<String>,
+        /// Only leads of this owner (the owner now).
+        #[arg(long)]
+        owner: Option<String>,
+        /// Only leads of this source.
+        #[arg(long)]
+        source: Option<String>,
+        /// Ad spend per source and month, a CSV of `source,month,amount` (month YYYY-MM):
+        /// adds cost per lead and per qualified lead.
+        #[arg(long)]
+        spend: Option<PathBuf>,
+        /// Write one CSV file per table into this folder.
+        #[arg(long)]
+        csv: Option<PathBuf>,
+        /// Write one self-contained HTML page (charts inline, no network needed).
+        #[arg(long)]
+        html: Option<PathBuf>,
+        /// First write a synthetic history (weeks of leads over every team, an owner away for a
+        /// week, breaches, conversions) into the running local stack (`leadrelay local`).
+        #[arg(long)]
+        seed: bool,
+        /// How many leads --seed writes.
+        #[arg(long, default_value_t = 1500)]
+        seed_leads: usize,
+        /// Over how many weeks (ending now) --seed spreads them.
+        #[arg(long, default_value_t = 6)]
+        seed_weeks: u32,
+    },
     /// A lead's record and full timeline.
     Lead {
         lead_id: String,
@@ -213,6 +254,35 @@ async fn main() -> ExitCode {
             escalate_every,
         } => commands::local(&cli.config, &listen, escalate_every).await,
         Command::Demo { listen } => commands::demo(&cli.config, &listen).await,
+        Command::Report {
+            since,
+            until,
+            team,
+            owner,
+            source,
+            spend,
+            csv,
+            html,
+            seed,
+            seed_leads,
+            seed_weeks,
+        } => {
+            commands::report(
+                &cli.config,
+                commands::ReportArgs {
+                    since,
+                    until,
+                    team,
+                    owner,
+                    source,
+                    spend,
+                    csv,
+                    html,
+                    seed: seed.then_some((seed_leads, seed_weeks)),
+                },
+            )
+            .await
+        }
         Command::Lead { lead_id, json } => commands::lead(&cli.config, &lead_id, json).await,
         Command::Status {
             lead_id,

@@ -13,7 +13,8 @@
 //! - Ownership and time: [`routing`], [`sla`], [`calendar`], [`lifecycle`].
 //! - Email: [`emails`] (what is said to whom), [`templates`] (rendering), [`template_files`],
 //!   [`links`] (signed links).
-//! - [`export`]: the exported lead schema.
+//! - [`export`]: the exported lead schema; [`report`]: the speed-to-lead report's numbers
+//!   (and a synthetic history to show them on).
 //! - [`config`]: the configuration, parsed and validated at start-up; [`clock`] and
 //!   [`secret`]: time, ids and secrets as injected types.
 
@@ -38,6 +39,7 @@ pub mod links;
 pub mod normalize;
 pub mod platforms;
 pub mod redact;
+pub mod report;
 pub mod routing;
 pub mod scoring;
 pub mod secret;

@@ -18,6 +18,7 @@ mod pipeline;
 mod platforms;
 mod privacy;
 mod recovery;
+mod report;
 mod routing;
 mod signatures;
 mod support;
