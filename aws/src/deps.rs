@@ -143,20 +143,62 @@ impl Secrets {
 
     /// Reads the secrets `needed` of those the configuration refers to: environment overrides
     /// first, then SSM Parameter Store or the environment as the reference says, then literal
-    /// values.
+    /// values. Every SSM name is read in one round of `GetParameters` calls (ten names each,
+    /// concurrently): a cold start waits for one round trip, not one per secret.
     pub async fn resolve(
         config: &Config,
         needed: SecretsNeeded,
         ssm: &aws_sdk_ssm::Client,
     ) -> Result<Self, DepsError> {
-        let mut sources = BTreeMap::new();
-        let mut verify_tokens = BTreeMap::new();
-        let mut access_tokens = BTreeMap::new();
+        let wanted = Self::wanted(config, needed)?;
+        let names: Vec<&str> = wanted
+            .iter()
+            .filter_map(|(_, _, r)| match r {
+                SecretRef::Ssm(name) => Some(name.as_str()),
+                _ => None,
+            })
+            .collect();
+        let mut from_ssm = ssm_parameters(ssm, &names).await?;
+        let mut secrets = Self::default();
+        for (slot, what, r) in wanted {
+            let err = |message: String| DepsError::Secret {
+                what: what.clone(),
+                message,
+            };
+            let secret = match r {
+                SecretRef::Literal(s) => s,
+                SecretRef::Env(name) => std::env::var(&name)
+                    .map(Secret::new)
+                    .map_err(|_| err(format!("environment variable {name} is not set")))?,
+                SecretRef::Ssm(name) => from_ssm
+                    .remove(&name)
+                    .map(Secret::new)
+                    .ok_or_else(|| err(format!("SSM parameter {name}: not found")))?,
+            };
+            match slot {
+                Slot::Source(name) => _ = secrets.sources.insert(name, secret),
+                Slot::VerifyToken(name) => _ = secrets.verify_tokens.insert(name, secret),
+                Slot::AccessToken(name) => _ = secrets.access_tokens.insert(name, secret),
+                Slot::Link => secrets.link = Some(secret),
+                Slot::Crm => secrets.crm = Some(secret),
+                Slot::CompanyProviderKey => secrets.company_provider_key = Some(secret),
+            }
+        }
+        Ok(secrets)
+    }
+
+    /// Which secrets to read, and where each is: what the configuration refers to, of the
+    /// kinds `needed`. A secret a needed kind requires but the configuration lacks is an error.
+    fn wanted(
+        config: &Config,
+        needed: SecretsNeeded,
+    ) -> Result<Vec<(Slot, String, SecretRef)>, DepsError> {
+        let mut wanted = Vec::new();
         for name in config.sources.keys() {
             if needed.platform_tokens {
                 if let Some(r) = config.source_access_token_ref(name) {
                     let what = format!("source {name} access token");
-                    access_tokens.insert(name.clone(), fetch(&what, r, ssm).await?);
+                    wanted.push((Slot::AccessToken(name.clone()), what, r));
                 }
             }
             if !needed.webhooks {
@@ -178,61 +220,81 @@ impl Secrets {
                     Config::source_env_var(name, "SECRET")
                 ),
             })?;
-            sources.insert(name.clone(), fetch(&what, r, ssm).await?);
+            wanted.push((Slot::Source(name.clone()), what, r));
             if let Some(r) = config.source_verify_token_ref(name) {
                 let what = format!("source {name} verify token");
-                verify_tokens.insert(name.clone(), fetch(&what, r, ssm).await?);
+                wanted.push((Slot::VerifyToken(name.clone()), what, r));
             }
         }
-        let link = match needed.links {
-            true => Some(fetch("links.secret", config.link_secret_ref(), ssm).await?),
-            false => None,
-        };
-        let crm = match config.crm_token_ref().filter(|_| needed.crm) {
-            Some(r) => Some(fetch("crm.token", r, ssm).await?),
-            None => None,
-        };
-        let company_provider_key = match &config.enrichment.company_provider {
-            Some(_) if needed.company_provider => {
-                let what = "enrichment.provider.key";
-                let r = config
-                    .company_provider_key_ref()
-                    .ok_or_else(|| DepsError::Secret {
-                        what: what.into(),
-                        message:
-                            "none configured: set enrichment.provider.key or LEADRELAY_ENRICHMENT_KEY"
-                                .into(),
-                    })?;
-                Some(fetch(what, r, ssm).await?)
-            }
-            _ => None,
-        };
-        Ok(Self {
-            sources,
-            verify_tokens,
-            access_tokens,
-            link,
-            crm,
-            company_provider_key,
-        })
+        if needed.links {
+            wanted.push((Slot::Link, "links.secret".into(), config.link_secret_ref()));
+        }
+        if let Some(r) = config.crm_token_ref().filter(|_| needed.crm) {
+            wanted.push((Slot::Crm, "crm.token".into(), r));
+        }
+        if config.enrichment.company_provider.is_some() && needed.company_provider {
+            let what = "enrichment.provider.key";
+            let r = config
+                .company_provider_key_ref()
+                .ok_or_else(|| DepsError::Secret {
+                    what: what.into(),
+                    message:
+                        "none configured: set enrichment.provider.key or LEADRELAY_ENRICHMENT_KEY"
+                            .into(),
+                })?;
+            wanted.push((Slot::CompanyProviderKey, what.into(), r));
+        }
+        Ok(wanted)
     }
 }
 
-async fn fetch(what: &str, r: SecretRef, ssm: &aws_sdk_ssm::Client) -> Result<Secret, DepsError> {
-    let err = |message: String| DepsError::Secret {
-        what: what.to_owned(),
-        message,
-    };
-    match r {
-        SecretRef::Literal(s) => Ok(s),
-        SecretRef::Env(name) => std::env::var(&name)
-            .map(Secret::new)
-            .map_err(|_| err(format!("environment variable {name} is not set"))),
-        SecretRef::Ssm(name) => ssm_parameter(ssm, &name)
-            .await
-            .map(Secret::new)
-            .map_err(|m| err(format!("SSM parameter {name}: {m}"))),
+/// Where a resolved secret goes in [`Secrets`].
+enum Slot {
+    Source(String),
+    VerifyToken(String),
+    AccessToken(String),
+    Link,
+    Crm,
+    CompanyProviderKey,
+}
+
+/// The most names one `GetParameters` call takes.
+const SSM_NAMES_PER_CALL: usize = 10;
+
+/// Reads SSM parameters by name, decrypted: one `GetParameters` call per ten names, all at
+/// once. Names SSM does not know are absent from the answer (the caller names the setting).
+async fn ssm_parameters(
+    ssm: &aws_sdk_ssm::Client,
+    names: &[&str],
+) -> Result<BTreeMap<String, String>, DepsError> {
+    let mut unique: Vec<&str> = names.to_vec();
+    unique.sort_unstable();
+    unique.dedup();
+    let calls = unique.chunks(SSM_NAMES_PER_CALL).map(|chunk| {
+        ssm.get_parameters()
+            .set_names(Some(chunk.iter().map(|n| (*n).to_owned()).collect()))
+            .with_decryption(true)
+            .send()
+    });
+    let mut found = BTreeMap::new();
+    for (chunk, out) in unique
+        .chunks(SSM_NAMES_PER_CALL)
+        .zip(futures::future::join_all(calls).await)
+    {
+        let out = out.map_err(|e| DepsError::Secret {
+            what: chunk.join(", "),
+            message: format!(
+                "SSM GetParameters: {}",
+                aws_sdk_ssm::error::DisplayErrorContext(&e)
+            ),
+        })?;
+        for p in out.parameters.unwrap_or_default() {
+            if let (Some(name), Some(value)) = (p.name, p.value) {
+                found.insert(name, value);
+            }
+        }
     }
+    Ok(found)
 }
 
 async fn ssm_parameter(ssm: &aws_sdk_ssm::Client, name: &str) -> Result<String, String> {

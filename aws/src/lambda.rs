@@ -24,6 +24,12 @@ pub async fn deps(
             return Err(e.into());
         }
     };
+    // What the first request would otherwise pay for, paid during init. A failure here is
+    // only a slower first request: the request itself will say what is wrong.
+    leadrelay_domain::normalize::prime();
+    if let Err(e) = deps.store.prime().await {
+        tracing::warn!(error = %e, "could not open the connection to the table during init");
+    }
     // One per process, for the process's whole life.
     Ok(Box::leak(Box::new(deps)))
 }

@@ -285,6 +285,16 @@ pub fn national_number(e164: &str) -> Option<String> {
     Some(n.national().value().to_string())
 }
 
+/// Builds now what the first lead would otherwise wait for: the email lists and
+/// libphonenumber's metadata, both built on first use. A Lambda calls it during init, which
+/// is not billed against a request's latency.
+pub fn prime() {
+    builtin_free_domains();
+    builtin_disposable_domains();
+    builtin_role_local_parts();
+    let _ = phone("+14155552671", None);
+}
+
 /// Splits a full name into first and last: the first word, and the rest.
 pub fn split_name(full: &str) -> (Option<String>, Option<String>) {
     let mut words = full.split_whitespace();

@@ -157,6 +157,17 @@ impl Store {
         Put::builder().table_name(&self.table).set_item(Some(item))
     }
 
+    /// Opens the connection to DynamoDB and resolves the credentials, so the first request
+    /// after a cold start does not pay for them: one eventually consistent read of a key
+    /// nothing is ever stored under (half a read unit, once per execution environment).
+    pub async fn prime(&self) -> Result<(), StoreError> {
+        let key = HashMap::from([
+            ("pk".to_owned(), AttributeValue::S("PRIME".into())),
+            ("sk".to_owned(), AttributeValue::S("PRIME".into())),
+        ]);
+        self.get_raw(key, false).await.map(|_| ())
+    }
+
     async fn get_raw(
         &self,
         key: HashMap<String, AttributeValue>,
