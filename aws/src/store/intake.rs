@@ -283,6 +283,27 @@ impl Store {
             .transpose()
     }
 
+    /// The persons of several identity keys (a lead's email and phone), in one request, in
+    /// the order of `identity_keys`.
+    pub async fn persons(
+        &self,
+        identity_keys: &[String],
+    ) -> Result<Vec<Option<Person>>, StoreError> {
+        if identity_keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys = identity_keys.iter().map(|k| items::person_key(k)).collect();
+        self.get_many(keys, true)
+            .await?
+            .into_iter()
+            .zip(identity_keys)
+            .map(|(item, key)| {
+                item.map(|i| items::decode(&keys::person_pk(key), i))
+                    .transpose()
+            })
+            .collect()
+    }
+
     /// Keeps a delivery that made no new lead (rejected or redelivered).
     pub async fn put_delivery(&self, delivery: &RawDelivery) -> Result<(), StoreError> {
         self.client

@@ -185,6 +185,67 @@ impl Store {
         Ok(out.item)
     }
 
+    /// Reads several items in one `BatchGetItem` (up to 100 keys; the keys DynamoDB leaves
+    /// unprocessed under load are asked again, a few times, before it counts as throttled).
+    /// The answer is in the order of `keys`, `None` for an item that does not exist. One
+    /// request instead of one per item: each item still costs its read units.
+    async fn get_many(
+        &self,
+        keys: Vec<HashMap<String, AttributeValue>>,
+        consistent: bool,
+    ) -> Result<Vec<Option<HashMap<String, AttributeValue>>>, StoreError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let id = |k: &HashMap<String, AttributeValue>| {
+            let part = |n: &str| k.get(n).and_then(|v| v.as_s().ok()).cloned();
+            (part("pk"), part("sk"))
+        };
+        let mut found = HashMap::new();
+        let mut pending = keys.clone();
+        for attempt in 0..5u32 {
+            if pending.is_empty() {
+                break;
+            }
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
+            }
+            let ask = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut pending)))
+                .consistent_read(consistent)
+                .build()
+                .expect("keys set");
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, ask)
+                .send()
+                .await
+                .map_err(aws("BatchGetItem"))?;
+            for item in out
+                .responses
+                .unwrap_or_default()
+                .remove(&self.table)
+                .unwrap_or_default()
+            {
+                found.insert(id(&item), item);
+            }
+            pending = out
+                .unprocessed_keys
+                .unwrap_or_default()
+                .remove(&self.table)
+                .map(|k| k.keys)
+                .unwrap_or_default();
+        }
+        if !pending.is_empty() {
+            return Err(StoreError::Aws {
+                op: "BatchGetItem",
+                message: "keys left unprocessed after retries (throttled)".into(),
+                transient: true,
+                source: "unprocessed keys".into(),
+            });
+        }
+        Ok(keys.iter().map(|k| found.remove(&id(k))).collect())
+    }
+
     async fn transact(
         &self,
         writes: Vec<TransactWriteItem>,

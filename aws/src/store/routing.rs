@@ -25,11 +25,7 @@ impl Store {
         &self,
         teams: impl IntoIterator<Item = &str>,
     ) -> Result<BTreeMap<String, TeamState>, StoreError> {
-        let mut out = BTreeMap::new();
-        for team in teams {
-            out.insert(team.to_owned(), self.rotation(team).await?);
-        }
-        Ok(out)
+        Ok(self.routing_reads(teams, None).await?.0)
     }
 
     /// The owner who last took a lead of a company domain, and when.
@@ -37,15 +33,40 @@ impl Store {
         &self,
         domain: &str,
     ) -> Result<Option<(String, DateTime<Utc>)>, StoreError> {
-        let Some(item) = self.get_raw(items::account_key(domain), false).await? else {
-            return Ok(None);
-        };
-        let owner = item.get("owner_id").and_then(|v| v.as_s().ok()).cloned();
-        let at = item
-            .get("at")
-            .and_then(|v| v.as_s().ok())
-            .and_then(|s| s.parse().ok());
-        Ok(owner.zip(at))
+        Ok(self.routing_reads([], Some(domain)).await?.1)
+    }
+
+    /// What a routing decision reads besides the lead, in one request: every team's rotation
+    /// (strongly consistent: the save is conditional on them) and, when given, a company
+    /// domain's last owner.
+    pub async fn routing_reads(
+        &self,
+        teams: impl IntoIterator<Item = &str>,
+        domain: Option<&str>,
+    ) -> Result<(BTreeMap<String, TeamState>, Option<(String, DateTime<Utc>)>), StoreError> {
+        let teams: Vec<&str> = teams.into_iter().collect();
+        let mut keys: Vec<_> = teams.iter().map(|t| items::rotation_key(t)).collect();
+        keys.extend(domain.map(items::account_key));
+        let mut found = self.get_many(keys, true).await?.into_iter();
+        let mut rotations = BTreeMap::new();
+        for team in teams {
+            let state = found
+                .next()
+                .flatten()
+                .map(|i| items::decode(&keys::team_pk(team), i))
+                .transpose()?
+                .unwrap_or_default();
+            rotations.insert(team.to_owned(), state);
+        }
+        let account = found.next().flatten().and_then(|item| {
+            let owner = item.get("owner_id").and_then(|v| v.as_s().ok()).cloned();
+            let at = item
+                .get("at")
+                .and_then(|v| v.as_s().ok())
+                .and_then(|s| s.parse().ok());
+            owner.zip(at)
+        });
+        Ok((rotations, account))
     }
 
     /// Saves a routing decision: the lead (if unchanged since read), its events, the team's

@@ -68,10 +68,7 @@ async fn admit_once(
 ) -> Result<Admitted, StoreError> {
     let now = captured.at;
     let mut lead = lead.clone();
-    let mut persons: Vec<Option<Person>> = Vec::with_capacity(keys.len());
-    for key in keys {
-        persons.push(deps.store.person(key).await?);
-    }
+    let persons: Vec<Option<Person>> = deps.store.persons(keys).await?;
     let (open, earlier) = open_lead(deps, &persons, now).await?;
     let links = |lead_id: &str, person_id: &str| -> Vec<PersonLink> {
         keys.iter()

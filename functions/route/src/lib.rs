@@ -93,14 +93,20 @@ async fn route_once(deps: &Deps, lead_id: &str) -> Result<Option<NotifyMessage>,
     }
     let now = deps.clock.now();
     let domain = company_domain(&lead);
-    let account = match &domain {
-        Some(d) => account_owner(deps, d, now).await?,
-        None => None,
-    };
-    let states = deps
+    let configured = domain.as_deref().and_then(|d| configured_account(deps, d));
+    // A learned account is read with the rotations: one request for all routing reads.
+    let learn = domain
+        .as_deref()
+        .filter(|_| configured.is_none() && deps.config.routing.learn_accounts_for.is_some());
+    let (states, learned) = deps
         .store
-        .rotations(deps.config.teams.keys().map(String::as_str))
+        .routing_reads(deps.config.teams.keys().map(String::as_str), learn)
         .await?;
+    let account = match (configured, learn) {
+        (Some(a), _) => Some(a),
+        (None, Some(d)) => learned_account(deps, d, learned, now),
+        (None, None) => None,
+    };
     let situation = routing::Situation {
         now,
         states: &states,
@@ -151,32 +157,30 @@ fn company_domain(lead: &Lead) -> Option<String> {
     e.email_domain.clone()
 }
 
-/// The account owner of a domain: configured, else learned from the domain's latest lead
-/// within the configured window.
-async fn account_owner(
-    deps: &Deps,
-    domain: &str,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<Option<routing::AccountOwner>, RouteError> {
-    let routing_config = &deps.config.routing;
-    if let Some(a) = routing_config
+/// The configured account owner of a domain.
+fn configured_account(deps: &Deps, domain: &str) -> Option<routing::AccountOwner> {
+    deps.config
+        .routing
         .accounts
         .iter()
         .find(|a| a.domain.eq_ignore_ascii_case(domain))
-    {
-        return Ok(Some(routing::AccountOwner {
+        .map(|a| routing::AccountOwner {
             owner_id: a.owner.clone(),
             why: format!("configured account {domain}"),
-        }));
-    }
-    let Some(window) = routing_config.learn_accounts_for else {
-        return Ok(None);
-    };
+        })
+}
+
+/// The owner who took the domain's latest lead, if within the configured window and still an
+/// owner.
+fn learned_account(
+    deps: &Deps,
+    domain: &str,
+    learned: Option<(String, chrono::DateTime<chrono::Utc>)>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<routing::AccountOwner> {
+    let window = deps.config.routing.learn_accounts_for?;
     let window = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
-    Ok(deps
-        .store
-        .account(domain)
-        .await?
+    learned
         .filter(|(owner, at)| now - *at <= window && deps.config.owner(owner).is_some())
         .map(|(owner, at)| routing::AccountOwner {
             why: format!(
@@ -184,7 +188,7 @@ async fn account_owner(
                 at.format("%Y-%m-%d")
             ),
             owner_id: owner,
-        }))
+        })
 }
 
 /// Marks an owner out of office until `until` (`None`: back now). Kept in the team's rotation
