@@ -47,7 +47,7 @@ pub fn days_between(since: DateTime<Utc>, until: DateTime<Utc>) -> Vec<String> {
     if until <= since {
         return days;
     }
-    let last = (until - Duration::milliseconds(1)).date_naive();
+    let last = (until - Duration::nanoseconds(1)).date_naive();
     let mut day = since.date_naive();
     while day <= last {
         days.push(received_day(
@@ -68,9 +68,10 @@ impl Store {
         since: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<Vec<Lead>, StoreError> {
-        // The keys' times are bare bounds: a lead at exactly `since` sorts after it ("T#id" >
-        // "T"), one at exactly `until` after `until`, so BETWEEN keeps `[since, until)`.
-        let (low, high) = (time(since), time(until));
+        // The keys' times are bare bounds, to the millisecond: a lead at exactly `since` sorts
+        // after it ("T#id" > "T"). The upper bound is a millisecond on, so a lead of `until`'s
+        // millisecond but before it is read; the exact window is kept below.
+        let (low, high) = (time(since), time(until + Duration::milliseconds(1)));
         let keys: Vec<Vec<Key>> = stream::iter(days_between(since, until))
             .map(|day| self.day_keys(day, low.clone(), high.clone()))
             .buffered(PARALLEL_DAYS)
@@ -85,6 +86,7 @@ impl Store {
             .into_iter()
             .flatten()
             .collect();
+        leads.retain(|l| l.received_at >= since && l.received_at < until);
         leads.sort_by(|a, b| (a.received_at, &a.lead_id).cmp(&(b.received_at, &b.lead_id)));
         Ok(leads)
     }
@@ -186,6 +188,11 @@ mod tests {
         assert_eq!(
             days_between(t("2026-03-02T10:00:00Z"), t("2026-03-02T11:00:00Z")),
             ["2026-03-02"]
+        );
+        // Arrival times carry nanoseconds: a bound just past midnight reads that day too.
+        assert_eq!(
+            days_between(t("2026-03-02T10:00:00Z"), t("2026-03-03T00:00:00.0005Z")),
+            ["2026-03-02", "2026-03-03"]
         );
         assert!(days_between(t("2026-03-02T10:00:00Z"), t("2026-03-02T10:00:00Z")).is_empty());
     }
