@@ -688,32 +688,53 @@ pub async fn erase(
     Ok(())
 }
 
-pub async fn leads(
-    config_location: &str,
-    source: Option<&str>,
-    since: Option<DateTime<Utc>>,
-) -> Result<()> {
+/// What `leadrelay leads` was asked for.
+pub struct LeadsArgs {
+    pub source: Option<String>,
+    pub since: Option<String>,
+    pub until: Option<String>,
+    /// Read the whole table, not the leads-by-day index.
+    pub scan: bool,
+}
+
+pub async fn leads(config_location: &str, args: LeadsArgs) -> Result<()> {
+    let now = Utc::now();
+    let since = args
+        .since
+        .as_deref()
+        .map(|s| when("--since", s, now))
+        .transpose()?;
+    let until = match &args.until {
+        Some(u) => when("--until", u, now)?,
+        None => now,
+    };
+    if since.is_some_and(|s| until <= s) {
+        bail!("the period is empty: --until must come after --since");
+    }
     let deps = connect(
         config_location,
         Arc::new(SystemClock),
         TemplatesNeeded::None,
     )
     .await?;
-    // An operator's export reads the table; the handlers never do.
-    let mut leads = deps.store.scan_leads().await?;
-    leads.retain(|l| {
-        source.is_none_or(|s| l.source == s) && since.is_none_or(|t| l.received_at >= t)
-    });
-    leads.sort_by(|a, b| a.lead_id.cmp(&b.lead_id));
-    let mut out = std::io::stdout().lock();
-    for lead in &leads {
+    // An operator's export; the handlers never read this way. A period is read through the
+    // leads-by-day index, day by day; everything (no --since), or leads stored before the
+    // index existed (--scan), by reading the whole table.
+    let selection = leadrelay_cli::export::Selection {
+        since,
+        until,
+        source: args.source,
+        scan: args.scan,
+    };
+    let lines = leadrelay_cli::export::lines(&deps.store, &selection, now).await?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for line in &lines {
         use std::io::Write;
-        writeln!(
-            out,
-            "{}",
-            serde_json::to_string(&leadrelay_domain::export::export(lead))?
-        )?;
+        serde_json::to_writer(&mut out, line)?;
+        writeln!(out)?;
     }
+    use std::io::Write;
+    out.flush()?;
     Ok(())
 }
 

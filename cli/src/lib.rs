@@ -3,5 +3,6 @@
 
 pub mod dry_run;
 pub mod email_preview;
+pub mod export;
 pub mod local;
 pub mod report;

@@ -121,9 +121,21 @@ enum Command {
         /// Only leads of this source.
         #[arg(long)]
         source: Option<String>,
-        /// Only leads received at or after this time (RFC 3339).
+        /// Only leads received at or after this time: a duration back from now (1d, 12h), a
+        /// date (YYYY-MM-DD) or RFC 3339. Read through the leads-by-day index; without it,
+        /// every lead (a scan of the table).
         #[arg(long)]
-        since: Option<chrono::DateTime<chrono::Utc>>,
+        since: Option<String>,
+        /// Only leads received before this time (same forms; default: now).
+        #[arg(long, requires = "since")]
+        until: Option<String>,
+        /// Read the whole table instead of the leads-by-day index: for leads written before
+        /// the index existed (slow on a large table).
+        #[arg(long)]
+        scan: bool,
+        /// JSON lines (the only format; accepted for scripts that say so).
+        #[arg(long)]
+        json: bool,
     },
     /// What a lead (a JSON file of fields) would score, and why.
     Score {
@@ -304,8 +316,23 @@ async fn main() -> ExitCode {
         Command::Erase { email, phone, scan } => {
             commands::erase(&cli.config, email.as_deref(), phone.as_deref(), scan).await
         }
-        Command::Leads { source, since } => {
-            commands::leads(&cli.config, source.as_deref(), since).await
+        Command::Leads {
+            source,
+            since,
+            until,
+            scan,
+            json: _,
+        } => {
+            commands::leads(
+                &cli.config,
+                commands::LeadsArgs {
+                    source,
+                    since,
+                    until,
+                    scan,
+                },
+            )
+            .await
         }
         Command::Score { file, source } => {
             commands::preview(&cli.config, &file, &source, false).await

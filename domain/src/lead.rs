@@ -391,6 +391,12 @@ pub struct Lead {
     /// alert): until then the sweep watches the lead (`super::sweep`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub notified: bool,
+    /// When the acknowledgement email to the person went out: written by notify with the
+    /// email's record (in the same transaction), so the export need not read the timeline.
+    /// Absent until then, when none went (no address, skipped), and on leads acknowledged
+    /// before it was recorded here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledged_at: Option<DateTime<Utc>>,
     /// The sweep's retries of the step the lead waits for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retries: Option<Retries>,
@@ -451,6 +457,7 @@ impl Lead {
             round_started_at: None,
             previous_owners: Vec::new(),
             notified: false,
+            acknowledged_at: None,
             retries: None,
             parked: None,
             expires_at: None,

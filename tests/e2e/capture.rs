@@ -175,7 +175,8 @@ async fn a_lead_keeps_its_landing_page_and_referrer_and_the_landing_pages_utms_c
         lead.click_ids.get("gclid").map(String::as_str),
         Some("Cj0KCQ")
     );
-    let exported = serde_json::to_value(leadrelay_domain::export::export(&lead)).unwrap();
+    let exported =
+        serde_json::to_value(leadrelay_domain::export::export(&lead, app.clock.now())).unwrap();
     assert_eq!(exported["landing_page"], body["landing_page"]);
     assert_eq!(exported["referrer"], "https://www.google.com/");
     assert_eq!(exported["click_ids"]["gclid"], "Cj0KCQ");

@@ -192,7 +192,11 @@ async fn the_provider_fills_company_size_industry_and_country_and_the_score_coun
     );
     assert_eq!(p.calls(), 1);
 
-    let exported = serde_json::to_value(leadrelay_domain::export::export(&lead)).unwrap();
+    let exported = serde_json::to_value(leadrelay_domain::export::export(
+        &lead,
+        leadrelay_domain::Clock::now(&app.clock),
+    ))
+    .unwrap();
     assert_eq!(exported["company_size"], 450);
     assert_eq!(exported["industry"], "Logistics");
     assert_eq!(exported["company_country"], "DE");

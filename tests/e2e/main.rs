@@ -8,6 +8,7 @@ mod emails;
 mod enrichment;
 mod erasure;
 mod escalation;
+mod export;
 mod fault_proxy;
 mod faults;
 mod hostile;

@@ -53,6 +53,9 @@ pub struct EmailRecord {
 /// sender still alive never loses its claim.
 const EMAIL_CLAIM_LEASE_SECS: i64 = 120;
 
+/// The email record key of the acknowledgement (`EmailKind::Acknowledgement`'s key).
+const ACKNOWLEDGEMENT_KEY: &str = "acknowledgement";
+
 impl Store {
     /// The emails recorded for a lead.
     pub async fn emails(&self, lead_id: &str) -> Result<Vec<EmailRecord>, StoreError> {
@@ -150,8 +153,16 @@ impl Store {
         if let Some(r) = &email.reply_to {
             update = update.expression_attribute_values(":rt", AttributeValue::S(r.clone()));
         }
-        self.record(lead_id, update, event, "TransactWriteItems (email sent)")
-            .await
+        // The acknowledgement's time goes on the lead too (the export reads it there).
+        let acknowledged = (kind == ACKNOWLEDGEMENT_KEY).then_some(now);
+        self.record(
+            lead_id,
+            update,
+            event,
+            acknowledged,
+            "TransactWriteItems (email sent)",
+        )
+        .await
     }
 
     /// Records that a claimed email will not go, and why (said without personal data), with
@@ -175,30 +186,61 @@ impl Store {
             .expression_attribute_values(":skipped", AttributeValue::S("skipped".into()))
             .expression_attribute_values(":at", AttributeValue::S(keys::time(now)))
             .expression_attribute_values(":why", AttributeValue::S(reason.to_owned()));
-        self.record(lead_id, update, event, "TransactWriteItems (email skipped)")
-            .await
+        self.record(
+            lead_id,
+            update,
+            event,
+            None,
+            "TransactWriteItems (email skipped)",
+        )
+        .await
     }
 
     /// The record of an email and its event, written together and only while the lead exists:
     /// an erasure deletes the lead first, so nothing written after it can bring the person's
     /// address back (docs/operating.md, erasure on request).
+    ///
+    /// With `acknowledged`, the lead is updated instead of only checked: it gets the
+    /// acknowledgement's time (the first one stays) and its version moves on, so a save from
+    /// a copy read before this write fails its version check and reads again, keeping it.
     async fn record(
         &self,
         lead_id: &str,
         update: aws_sdk_dynamodb::types::builders::UpdateBuilder,
         event: &LeadEvent,
+        acknowledged: Option<DateTime<Utc>>,
         op: &'static str,
     ) -> Result<Recorded, StoreError> {
-        let lead_exists = ConditionCheck::builder()
-            .table_name(&self.table)
-            .set_key(Some(items::lead_key(lead_id)))
-            .condition_expression("attribute_exists(pk)")
-            .build()
-            .expect("table, key and condition set");
-        let writes = vec![
-            TransactWriteItem::builder()
-                .condition_check(lead_exists)
+        let lead_write = match acknowledged {
+            None => TransactWriteItem::builder()
+                .condition_check(
+                    ConditionCheck::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(items::lead_key(lead_id)))
+                        .condition_expression("attribute_exists(pk)")
+                        .build()
+                        .expect("table, key and condition set"),
+                )
                 .build(),
+            Some(at) => TransactWriteItem::builder()
+                .update(
+                    Update::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(items::lead_key(lead_id)))
+                        .update_expression(
+                            "SET acknowledged_at = if_not_exists(acknowledged_at, :at), #v = #v + :one",
+                        )
+                        .condition_expression("attribute_exists(pk)")
+                        .expression_attribute_names("#v", "version")
+                        .expression_attribute_values(":at", AttributeValue::S(keys::time(at)))
+                        .expression_attribute_values(":one", AttributeValue::N("1".into()))
+                        .build()
+                        .expect("table, key and expression set"),
+                )
+                .build(),
+        };
+        let writes = vec![
+            lead_write,
             TransactWriteItem::builder()
                 .update(update.build().expect("table, key and expression set"))
                 .build(),

@@ -11,7 +11,7 @@ use super::keys::{
     rate_pk, team_pk, ACCOUNT_SK, COMPANY_SK, DELIVERY_SK, IDEMPOTENCY_SK, LEAD_SK, PERSON_SK,
     RATE_SK, ROTATION_SK,
 };
-use super::keys::{shard_name, sla_shard_of, sla_time_key, time};
+use super::keys::{received_day, received_key, shard_name, sla_shard_of, sla_time_key, time};
 use super::{EmailRecord, PersonLink, RawDelivery, StoreError};
 use leadrelay_domain::company::CachedCompany;
 use leadrelay_domain::lead::{Lead, LeadEvent, LeadStatus};
@@ -85,6 +85,17 @@ pub(super) struct IndexLayout {
 pub(super) fn lead(lead: &Lead, layout: IndexLayout) -> Result<Item, StoreError> {
     let pk = lead_pk(&lead.lead_id);
     let mut item = keyed(pk.clone(), LEAD_SK, "lead", encode(&pk, lead)?);
+    // Every lead is in the `leads-by-day` index (the export and the report read by arrival).
+    // Both keys derive from the arrival, which never changes: a keys-only index is written once
+    // per lead, never again on the lead's later saves.
+    item.insert(
+        RECEIVED_DAY_ATTRIBUTE.into(),
+        s(received_day(lead.received_at)),
+    );
+    item.insert(
+        RECEIVED_KEY_ATTRIBUTE.into(),
+        s(received_key(lead.received_at, &lead.lead_id)),
+    );
     // Only leads with something timed ahead appear in the sparse index: a lead still on its
     // way to an owner and its emails (the sweep), an SLA step while the clock runs, or the
     // recycle date of a nurtured lead.
@@ -104,6 +115,9 @@ pub(super) fn lead(lead: &Lead, layout: IndexLayout) -> Result<Item, StoreError>
     }
     Ok(item)
 }
+
+pub(super) const RECEIVED_DAY_ATTRIBUTE: &str = "received_day";
+pub(super) const RECEIVED_KEY_ATTRIBUTE: &str = "received_key";
 
 /// The partition of the `parked` index: parked leads are few, one partition holds them.
 pub(super) const PARKED_KEY: &str = "parked";

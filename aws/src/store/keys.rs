@@ -117,6 +117,17 @@ pub fn sla_shard_of(lead_id: &str, shards: u32) -> u32 {
     h % shards.max(1)
 }
 
+/// The partition of the `leads-by-day` index a lead falls in: the UTC day it arrived.
+pub(super) fn received_day(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d").to_string()
+}
+
+/// The sort key of a lead in the `leads-by-day` index: its arrival time (fixed width), then its
+/// id, so two leads of the same millisecond both have a place and keys sort by arrival.
+pub(super) fn received_key(t: DateTime<Utc>, lead_id: &str) -> String {
+    format!("{}#{lead_id}", time(t))
+}
+
 pub(super) fn shard_name(shard: u32) -> String {
     format!("shard-{shard}")
 }
@@ -165,6 +176,16 @@ mod tests {
                 "COMPANY"
             ]
         );
+    }
+
+    #[test]
+    fn arrival_keys_are_the_day_and_the_time_then_the_id() {
+        let t: DateTime<Utc> = "2026-03-02T23:59:59.5Z".parse().unwrap();
+        assert_eq!(received_day(t), "2026-03-02");
+        assert_eq!(received_key(t, "01J"), "2026-03-02T23:59:59.500Z#01J");
+        // A window's bounds are bare times: the key of a lead at exactly `since` sorts after
+        // `since` (in), one at exactly `until` after `until` (out of a BETWEEN).
+        assert!(received_key(t, "01J") > time(t));
     }
 
     #[test]

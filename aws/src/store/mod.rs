@@ -13,9 +13,13 @@
 //! | person (identity)    | `PERSON#<sha256 of email:… / phone:…>` | `PERSON` |
 //! | company cache (TTL)  | `COMPANY#<domain>`              | `COMPANY`       |
 //!
+//! Every lead profile carries `received_day` and `received_key`, the keys of the keys-only
+//! `leads-by-day` index the export and the report read by arrival (`arrivals`).
+//!
 //! Lead profiles whose SLA clock runs carry `sla_shard` and `sla_next_at`, the keys of the
 //! sparse, write-sharded `sla-open` index the escalation pass queries.
 
+mod arrivals;
 mod company_cache;
 mod emails;
 mod erase;
@@ -27,6 +31,7 @@ mod rate_limits;
 mod routing;
 mod sla_index;
 
+pub use arrivals::{days_between, LEADS_BY_DAY_INDEX};
 pub use emails::{EmailClaim, EmailRecord, Recorded};
 pub use erase::{Erasure, ErasureReport, PERSON_BY_EMAIL_INDEX, PERSON_BY_PHONE_INDEX};
 pub use intake::{Captured, DeliveryOutcome, Person, PersonLink, RawDelivery};

@@ -3,8 +3,9 @@
 
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
+    GlobalSecondaryIndexUpdate, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use leadrelay_aws::deps::Resources;
@@ -274,13 +275,61 @@ fn key_schema(pairs: &[(String, String)]) -> Vec<KeySchemaElement> {
         .collect()
 }
 
+fn attribute(name: &str, ty: &str) -> AttributeDefinition {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::from(ty))
+        .build()
+        .expect("name and type set")
+}
+
+fn projection(index: &IndexDefinition) -> Projection {
+    Projection::builder()
+        .projection_type(ProjectionType::from(index.projection.as_str()))
+        .build()
+}
+
 async fn create_table(
     sdk: &SdkConfig,
     name: &str,
     def: &TableDefinition,
 ) -> Result<(), ProvisionError> {
     let ddb = aws_sdk_dynamodb::Client::new(sdk);
-    if ddb.describe_table().table_name(name).send().await.is_ok() {
+    if let Ok(found) = ddb.describe_table().table_name(name).send().await {
+        // A table made by an earlier version (an emulator kept running): add the indexes the
+        // template has gained since, as one would on AWS.
+        let existing: Vec<String> = found
+            .table
+            .and_then(|t| t.global_secondary_indexes)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|i| i.index_name)
+            .collect();
+        for index in def.indexes.iter().filter(|i| !existing.contains(&i.name)) {
+            let mut req = ddb.update_table().table_name(name);
+            for (attr, ty) in def
+                .attributes
+                .iter()
+                .filter(|(a, _)| index.key.iter().any(|(k, _)| k == a))
+            {
+                req = req.attribute_definitions(attribute(attr, ty));
+            }
+            req.global_secondary_index_updates(
+                GlobalSecondaryIndexUpdate::builder()
+                    .create(
+                        CreateGlobalSecondaryIndexAction::builder()
+                            .index_name(&index.name)
+                            .set_key_schema(Some(key_schema(&index.key)))
+                            .projection(projection(index))
+                            .build()
+                            .expect("name, keys, projection set"),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(aws("UpdateTable"))?;
+        }
         return Ok(());
     }
     let mut req = ddb
@@ -289,24 +338,14 @@ async fn create_table(
         .billing_mode(BillingMode::PayPerRequest)
         .set_key_schema(Some(key_schema(&def.key)));
     for (attr, ty) in &def.attributes {
-        req = req.attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name(attr)
-                .attribute_type(ScalarAttributeType::from(ty.as_str()))
-                .build()
-                .expect("name and type set"),
-        );
+        req = req.attribute_definitions(attribute(attr, ty));
     }
     for index in &def.indexes {
         req = req.global_secondary_indexes(
             GlobalSecondaryIndex::builder()
                 .index_name(&index.name)
                 .set_key_schema(Some(key_schema(&index.key)))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::from(index.projection.as_str()))
-                        .build(),
-                )
+                .projection(projection(index))
                 .build()
                 .expect("name, keys, projection set"),
         );
@@ -350,6 +389,19 @@ mod tests {
             ]
         );
         assert_eq!(t.ttl_attribute.as_deref(), Some("expires_at"));
+        let by_day = t
+            .indexes
+            .iter()
+            .find(|i| i.name == leadrelay_aws::store::LEADS_BY_DAY_INDEX)
+            .expect("the leads-by-day index");
+        assert_eq!(
+            by_day.key,
+            vec![
+                ("received_day".into(), "HASH".into()),
+                ("received_key".into(), "RANGE".into())
+            ]
+        );
+        assert_eq!(by_day.projection, "KEYS_ONLY");
     }
 
     #[test]

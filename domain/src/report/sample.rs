@@ -373,6 +373,8 @@ impl Sim<'_> {
             } else {
                 self.rng.secs(1, 9)
             };
+            // Notify writes the acknowledgement's time on the lead too (the export reads it).
+            lead.acknowledged_at = Some(routed + delay);
             events.push(timeline::event(
                 self.at(routed + delay),
                 &id,
