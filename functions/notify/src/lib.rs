@@ -10,6 +10,7 @@ use leadrelay_aws::queue::NotifyMessage;
 use leadrelay_aws::store::Change;
 use leadrelay_aws::store::{EmailClaim, Recorded, StoreError};
 use leadrelay_aws::sweep;
+use leadrelay_aws::metrics;
 use leadrelay_aws::Deps;
 use leadrelay_domain::emails::{self, Email, EmailKind, Occasion};
 use leadrelay_domain::lead::EscalationAction;
@@ -378,8 +379,16 @@ async fn send_once(
         }
     }
     let message_id = match deps.mailer.send(&email).await {
-        Ok(id) => id,
+        Ok(id) => {
+            metrics::email_sent(kind.name());
+            if matches!(kind, EmailKind::Acknowledgement) {
+                let waited = deps.clock.now() - lead.received_at;
+                metrics::arrival_to_acknowledged(waited.to_std().unwrap_or_default());
+            }
+            id
+        }
         Err(e) => {
+            metrics::email_failed(kind.name());
             if let Err(release) = deps.store.release_email(&lead.lead_id, &key).await {
                 tracing::warn!(lead_id = lead.lead_id, kind = key, error = %release, "claim not released; it lapses by itself");
             }
