@@ -63,6 +63,14 @@ pub fn email_failed(kind: &'static str) {
     counter!("EmailsFailed", "Kind" => kind).increment(1);
 }
 
+/// Leads an escalation pass could not handle (they stay due for the next pass), and index
+/// items it could not read.
+pub fn escalation_failures(count: usize) {
+    if count > 0 {
+        counter!("EscalationFailures").increment(count as u64);
+    }
+}
+
 /// The sweep sent a stalled lead on again to `step` (`enrich`, `route`, `notify`).
 pub fn sweep_resent(step: &'static str) {
     counter!("SweepResent", "Step" => step).increment(1);
@@ -101,6 +109,7 @@ pub(crate) fn describe() {
         "SweepResent",
         "LeadsParked",
         "MessagesFailed",
+        "EscalationFailures",
         "ColdStart",
     ] {
         ::metrics::describe_counter!(name, Unit::Count, "");

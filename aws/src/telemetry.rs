@@ -54,7 +54,10 @@ pub fn level_directive(rust_log: Option<&str>, lambda_level: Option<&str>) -> St
     if let Some(r) = rust_log.map(str::trim).filter(|r| !r.is_empty()) {
         return r.to_owned();
     }
-    let level = match lambda_level.map(|l| l.trim().to_ascii_uppercase()).as_deref() {
+    let level = match lambda_level
+        .map(|l| l.trim().to_ascii_uppercase())
+        .as_deref()
+    {
         Some("TRACE") => "trace",
         Some("DEBUG") => "debug",
         Some("WARN") => "warn",
@@ -219,7 +222,12 @@ mod tests {
             let _in = span.enter();
             let inner = tracing::info_span!("work", step = 2);
             let _also = inner.enter();
-            tracing::warn!(lead_id = "01ABC", elapsed_ms = 12u64, spam = false, "lead captured");
+            tracing::warn!(
+                lead_id = "01ABC",
+                elapsed_ms = 12u64,
+                spam = false,
+                "lead captured"
+            );
         });
         let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
         let lines: Vec<Value> = text

@@ -8,9 +8,9 @@ use futures::StreamExt;
 
 use chrono::{DateTime, Utc};
 use http::{Request, Response, StatusCode};
+use leadrelay_aws::metrics;
 use leadrelay_aws::queue::{AdmitMessage, CapturedMessage, LeadMessage, QueueName};
 use leadrelay_aws::store::{DeliveryOutcome, RawDelivery};
-use leadrelay_aws::metrics;
 use leadrelay_aws::Deps;
 use leadrelay_domain::clock::span;
 use leadrelay_domain::config::SourceConfig;

@@ -17,7 +17,8 @@ async fn main() -> Result<(), Error> {
             .map(|c| c.request_id.clone())
             .unwrap_or_default();
         let req = leadrelay_capture::gateway::request(req);
-        let answer = leadrelay_aws::lambda::invocation(&request_id, leadrelay_capture::handle(deps, req));
+        let answer =
+            leadrelay_aws::lambda::invocation(&request_id, leadrelay_capture::handle(deps, req));
         Ok::<_, Error>(answer.await)
     }))
     .await

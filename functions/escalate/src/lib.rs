@@ -5,9 +5,9 @@
 
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
+use leadrelay_aws::metrics;
 use leadrelay_aws::queue::{LeadMessage, NotifyMessage, QueueError, QueueName};
 use leadrelay_aws::store::{Change, StoreError};
-use leadrelay_aws::metrics;
 use leadrelay_aws::Deps;
 use leadrelay_domain::lead::EscalationAction;
 use leadrelay_domain::lead::Stage;
@@ -83,6 +83,7 @@ pub async fn run_pass(deps: &Deps, now: DateTime<Utc>) -> Result<PassReport, Esc
     for r in per_shard {
         report.add(&r?);
     }
+    metrics::escalation_failures(report.failed + report.unreadable);
     if report.due > 0 || report.unreadable > 0 {
         tracing::info!(
             due = report.due,

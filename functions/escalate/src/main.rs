@@ -11,10 +11,12 @@ async fn main() -> Result<(), Error> {
         leadrelay_aws::deps::TemplatesNeeded::None,
     )
     .await?;
-    lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| async move {
-        let pass = leadrelay_escalate::run_pass(deps, deps.clock.now());
-        let report = leadrelay_aws::lambda::invocation(&event.context.request_id, pass).await?;
-        Ok::<_, Error>(report)
-    }))
+    lambda_runtime::run(service_fn(
+        |event: LambdaEvent<serde_json::Value>| async move {
+            let pass = leadrelay_escalate::run_pass(deps, deps.clock.now());
+            let report = leadrelay_aws::lambda::invocation(&event.context.request_id, pass).await?;
+            Ok::<_, Error>(report)
+        },
+    ))
     .await
 }

@@ -3,8 +3,8 @@
 //! lead's arrival.
 
 use leadrelay_aws::batch::{self, BatchOutcome, QueueMessage};
-use leadrelay_aws::queue::{LeadMessage, NotifyMessage, QueueError, QueueName};
 use leadrelay_aws::metrics;
+use leadrelay_aws::queue::{LeadMessage, NotifyMessage, QueueError, QueueName};
 use leadrelay_aws::retry;
 use leadrelay_aws::store::StoreError;
 use leadrelay_aws::sweep;
