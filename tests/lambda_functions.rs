@@ -166,7 +166,9 @@ pub async fn deploy(
             "LEADRELAY_SLA_SHARDS".into(),
             resources.sla_shards.to_string(),
         ),
-        ("RUST_LOG".into(), "info".into()),
+        // The template's LoggingConfig: Lambda's JSON log format at INFO.
+        ("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into()),
+        ("AWS_LAMBDA_LOG_LEVEL".into(), "INFO".into()),
     ];
     env.extend(aws_environment(endpoint));
     Ok(env)

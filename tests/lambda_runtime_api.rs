@@ -64,6 +64,8 @@ struct Shared {
     first_poll: watch::Sender<Option<Instant>>,
     init_error: watch::Sender<Option<FunctionError>>,
     polls: std::sync::atomic::AtomicU64,
+    /// The request id of every invocation handed in, in order.
+    invoked: Mutex<Vec<String>>,
 }
 
 /// A running emulator. Dropping it stops the server.
@@ -94,6 +96,7 @@ impl RuntimeApi {
             first_poll: watch::channel(None).0,
             init_error: watch::channel(None).0,
             polls: std::sync::atomic::AtomicU64::new(0),
+            invoked: Mutex::new(Vec::new()),
         });
         let app = Router::new()
             .route(&format!("{PREFIX}/invocation/next"), get(next))
@@ -177,12 +180,18 @@ impl RuntimeApi {
             .flatten()
     }
 
+    /// The request ids of the invocations so far (`Lambda-Runtime-Aws-Request-Id`), in order.
+    pub fn request_ids(&self) -> Vec<String> {
+        lock(&self.shared.invoked).clone()
+    }
+
     /// Hands `payload` to the function as the next event and waits for its answer.
     pub async fn invoke(&self, payload: Value) -> Result<Value, InvocationError> {
         let ulid = ulid::Ulid::new();
         let id = ulid.to_string().to_lowercase();
         let (tx, rx) = oneshot::channel();
         lock(&self.shared.waiting).insert(id.clone(), tx);
+        lock(&self.shared.invoked).push(id.clone());
         let deadline = SystemTime::now() + self.timeout;
         let deadline_ms = deadline
             .duration_since(UNIX_EPOCH)

@@ -56,6 +56,7 @@ where
                 Ok(p) => p,
                 Err(e) => {
                     tracing::error!(queue, message_id = %m.message_id, error = %e, "message body is not a valid message");
+                    crate::metrics::message_failed(queue);
                     return Some(m.message_id);
                 }
             };
@@ -65,8 +66,10 @@ where
                     if e.is_expected() {
                         tracing::debug!(queue, message_id = %m.message_id, reason = %e, "message comes back later");
                     } else if e.is_transient() {
+                        crate::metrics::message_failed(queue);
                         tracing::warn!(queue, message_id = %m.message_id, error = %e, "message failed; it will be retried");
                     } else {
+                        crate::metrics::message_failed(queue);
                         tracing::error!(queue, message_id = %m.message_id, error = %e, "message failed and will fail again until fixed; it goes to the dead-letter queue after its retries");
                     }
                     Some(m.message_id)

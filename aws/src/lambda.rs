@@ -2,6 +2,8 @@
 //! hands a plain async handler to one of these.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
@@ -10,12 +12,15 @@ use crate::batch::{BatchOutcome, QueueMessage};
 use crate::deps::{SecretsNeeded, TemplatesNeeded};
 use crate::Deps;
 
-/// Builds the dependencies from the environment, or explains why it cannot.
+/// Builds the dependencies from the environment, or explains why it cannot; before that,
+/// starts the logs and the metrics of the function `function` (`capture`, `enrich`, ...).
 pub async fn deps(
+    function: &'static str,
     secrets: SecretsNeeded,
     templates: TemplatesNeeded,
 ) -> Result<&'static Deps, Error> {
     crate::telemetry::init_lambda();
+    init_metrics(function);
     let deps = match Deps::from_env(secrets, templates).await {
         Ok(deps) => deps,
         Err(e) => {
@@ -64,6 +69,56 @@ async fn report_init_error(e: &crate::deps::DepsError) {
     }
 }
 
+/// The function's name and its metrics collector, once per process.
+static FUNCTION: OnceLock<&'static str> = OnceLock::new();
+static METRICS: OnceLock<&'static metrics_cloudwatch_embedded::Collector> = OnceLock::new();
+
+fn init_metrics(function: &'static str) {
+    let _ = FUNCTION.set(function);
+    match metrics_cloudwatch_embedded::Builder::new()
+        .cloudwatch_namespace(crate::metrics::NAMESPACE)
+        .init()
+    {
+        Ok(collector) => {
+            let _ = METRICS.set(collector);
+            crate::metrics::describe();
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics not recorded"),
+    }
+}
+
+/// Runs one invocation, then writes the metrics it recorded (EMF, one line per set of
+/// dimensions, each with the invocation's `requestId`) before its answer goes back: once the
+/// answer is posted Lambda may freeze the process, and anything still buffered would wait for
+/// the next invocation, or be lost with the environment.
+pub async fn invocation<T>(request_id: &str, work: impl Future<Output = T>) -> T {
+    static FIRST: AtomicBool = AtomicBool::new(true);
+    if FIRST.swap(false, Ordering::Relaxed) {
+        crate::metrics::cold_start(FUNCTION.get().copied().unwrap_or("unknown"));
+    }
+    let out = work.await;
+    flush_metrics(request_id);
+    out
+}
+
+fn flush_metrics(request_id: &str) {
+    let Some(collector) = METRICS.get() else {
+        return;
+    };
+    collector.set_property("requestId", request_id.to_owned());
+    // Written whole, in one write, so no log line lands inside a metrics line.
+    let mut lines = Vec::new();
+    let written = collector.flush(&mut lines).and_then(|()| {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        out.write_all(&lines)?;
+        out.flush()
+    });
+    if let Err(e) = written {
+        tracing::warn!(error = %e, "metrics not written");
+    }
+}
+
 /// Runs an SQS consumer, answering with the batch item failures.
 pub async fn run_sqs<F, Fut>(handler: F) -> Result<(), Error>
 where
@@ -72,6 +127,7 @@ where
 {
     let handler = &handler;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        let request_id = event.context.request_id.clone();
         let messages = event
             .payload
             .records
@@ -81,7 +137,7 @@ where
                 body: r.body.unwrap_or_default(),
             })
             .collect();
-        let outcome = handler(messages).await;
+        let outcome = invocation(&request_id, handler(messages)).await;
         let mut response = SqsBatchResponse::default();
         response.batch_item_failures = outcome
             .failed

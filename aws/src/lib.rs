@@ -14,7 +14,8 @@
 //! - [`sweep`]: sending a stalled lead on, parking a lead a permanent error stopped.
 //! - [`retry`]: the one policy for deciding again after a lost conditional write.
 //! - `lambda` (feature `lambda`): the glue between Lambda's event types and the handlers.
-//! - [`telemetry`]: JSON logs.
+//! - [`metrics`]: the pipeline's metrics (CloudWatch EMF in the Lambdas).
+//! - [`telemetry`]: logs in Lambda's JSON format.
 
 pub mod batch;
 pub mod company_provider;
@@ -23,6 +24,7 @@ pub mod deps;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod mailer;
+pub mod metrics;
 pub mod platform_api;
 pub mod queue;
 pub mod retry;

@@ -76,6 +76,7 @@ pub async fn park_if_permanent<E: MessageError>(
             Ok(())
         }
         Ok(Some(_)) => {
+            crate::metrics::lead_parked(step.as_str());
             tracing::error!(
                 lead_id,
                 step = step.as_str(),

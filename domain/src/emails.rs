@@ -26,6 +26,17 @@ pub enum EmailKind {
 }
 
 impl EmailKind {
+    /// The kind without its step: the `Kind` dimension of the email metrics (few values).
+    pub fn name(&self) -> &'static str {
+        match self {
+            EmailKind::Acknowledgement => "acknowledgement",
+            EmailKind::Assignment => "assignment",
+            EmailKind::Reminder { .. } => "reminder",
+            EmailKind::Escalation { .. } => "escalation",
+            EmailKind::Unassigned => "unassigned",
+        }
+    }
+
     /// Stable key, one per email a lead can get.
     pub fn key(&self) -> String {
         match self {

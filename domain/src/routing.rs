@@ -126,6 +126,30 @@ pub struct Decision<'c> {
     pub trace: Vec<String>,
     /// The team's rotation with this assignment counted.
     pub state: TeamState,
+    /// Which path gave the owner: the account, a rule, or the fallback team.
+    pub via: Via,
+}
+
+/// Which path of the routing order gave the lead its owner (the `Via` dimension of the
+/// `LeadsRouted` metric).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// The owner of the lead's company account (configured or learned).
+    Account,
+    /// The first matching rule, its owner or its team.
+    Rule,
+    /// No rule matched, or the rule's team could not take it: the fallback team.
+    Fallback,
+}
+
+impl Via {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Via::Account => "account",
+            Via::Rule => "rule",
+            Via::Fallback => "fallback",
+        }
+    }
 }
 
 impl Decision<'_> {
@@ -162,6 +186,7 @@ pub fn decide<'c>(
             at,
             &account.owner_id,
             &account.why,
+            Via::Account,
             &mut trace,
         ) {
             return Ok(d);
@@ -173,11 +198,16 @@ pub fn decide<'c>(
         .iter()
         .find(|r| condition::all(&r.when, lead));
     let fallback = config.routing.fallback_team.as_str();
+    let mut via = if matched.is_some() {
+        Via::Rule
+    } else {
+        Via::Fallback
+    };
     let mut team = match matched {
         Some(rule) => {
             if let Some(owner) = &rule.owner {
                 let why = format!("rule {} matched → owner {owner}", rule.name);
-                if let Some(d) = direct(lead, config, at, owner, &why, &mut trace) {
+                if let Some(d) = direct(lead, config, at, owner, &why, Via::Rule, &mut trace) {
                     return Ok(d);
                 }
                 config.team_of(owner).unwrap_or(fallback).to_owned()
@@ -193,9 +223,10 @@ pub fn decide<'c>(
         }
     };
     loop {
-        match rotate(lead, config, at, &team, &mut trace) {
+        match rotate(lead, config, at, &team, via, &mut trace) {
             Some(d) => return Ok(d),
             None if team != fallback => {
+                via = Via::Fallback;
                 trace.push(format!(
                     "team {team} could not take it → fallback team {fallback}"
                 ));
@@ -218,6 +249,7 @@ fn direct<'c>(
     at: &Situation<'_>,
     owner_id: &str,
     why: &str,
+    via: Via,
     trace: &mut Vec<String>,
 ) -> Option<Decision<'c>> {
     let team = config.team_of(owner_id)?;
@@ -233,6 +265,7 @@ fn direct<'c>(
                 owner,
                 trace: std::mem::take(trace),
                 state,
+                via,
             })
         }
         Err(u) => {
@@ -248,6 +281,7 @@ fn rotate<'c>(
     config: &'c Config,
     at: &Situation<'_>,
     team: &str,
+    via: Via,
     trace: &mut Vec<String>,
 ) -> Option<Decision<'c>> {
     let t = config.teams.get(team)?;
@@ -333,6 +367,7 @@ fn rotate<'c>(
         owner: picked,
         trace: std::mem::take(trace),
         state,
+        via,
     })
 }
 
@@ -621,6 +656,28 @@ mod tests {
             d.reason()
         );
         assert!(d.reason().contains("picked "), "{}", d.reason());
+    }
+
+    #[test]
+    fn the_decision_says_whether_the_account_a_rule_or_the_fallback_gave_the_owner() {
+        let c = config();
+        let states = BTreeMap::new();
+        let monday = "2026-03-02T10:00:00Z".parse().unwrap();
+        let account = Some(AccountOwner {
+            owner_id: "emil".into(),
+            why: "configured account acme.io".into(),
+        });
+        let by_account = decide_at(&hot(lead()), &c, &states, monday, account).unwrap();
+        assert_eq!(by_account.via, Via::Account);
+        let by_rule = decide_at(&hot(lead()), &c, &states, monday, None).unwrap();
+        assert_eq!(by_rule.via, Via::Rule);
+        let by_fallback = decide_at(&lead(), &c, &states, monday, None).unwrap();
+        assert!(
+            by_fallback.reason().contains("fallback team"),
+            "{}",
+            by_fallback.reason()
+        );
+        assert_eq!(by_fallback.via, Via::Fallback);
     }
 
     #[test]

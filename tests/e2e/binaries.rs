@@ -289,6 +289,181 @@ async fn a_lead_goes_through_the_five_real_binaries_and_ends_acknowledged_and_as
         1
     );
     assert_eq!(app.emails_to(&owner.owner_email).await.len(), 1);
+
+    // Two deliveries refused: one unsigned, one to a source nobody configured.
+    let unsigned = Request::post("/v1/webhooks/json")
+        .header("content-type", "application/json")
+        .body(ana().to_string().into_bytes())
+        .unwrap();
+    assert_eq!(call(&capture, &unsigned).await.0, 401);
+    let nowhere = Request::post("/v1/webhooks/ana-ferreira")
+        .header("content-type", "application/json")
+        .body(b"{}".to_vec())
+        .unwrap();
+    assert_eq!(call(&capture, &nowhere).await.0, 404);
+
+    // What the five wrote on stdout: Lambda's JSON log lines, each with its invocation's
+    // request id, and the metrics in EMF, written within the invocation they count.
+    let capture_metrics = lambda_output(&capture);
+    let has = |metrics: &[Emf], name: &str, dims: &[(&str, &str)]| {
+        metrics.iter().any(|m| {
+            m.names.iter().any(|n| n == name)
+                && dims
+                    .iter()
+                    .all(|(k, v)| m.dimensions.get(*k).is_some_and(|d| d == v))
+        })
+    };
+    assert!(
+        has(&capture_metrics, "ColdStart", &[("Function", "capture")]),
+        "{capture_metrics:?}"
+    );
+    assert!(
+        has(&capture_metrics, "LeadsCaptured", &[("Source", "json")]),
+        "{capture_metrics:?}"
+    );
+    assert!(
+        has(&capture_metrics, "LeadsCaptured", &[("Source", "form")]),
+        "{capture_metrics:?}"
+    );
+    assert!(
+        has(
+            &capture_metrics,
+            "LeadsRefused",
+            &[("Source", "json"), ("Reason", "unauthorized")]
+        ),
+        "{capture_metrics:?}"
+    );
+    assert!(
+        has(
+            &capture_metrics,
+            "LeadsRefused",
+            &[("Source", "unknown"), ("Reason", "unknown_source")]
+        ),
+        "the caller's source name is no dimension: {capture_metrics:?}"
+    );
+    let enrich_metrics = lambda_output(&enrich);
+    assert!(
+        has(&enrich_metrics, "MessagesFailed", &[("Queue", "captured")]),
+        "{enrich_metrics:?}"
+    );
+    let route_metrics = lambda_output(&route);
+    assert!(
+        has(
+            &route_metrics,
+            "LeadsRouted",
+            &[("Team", owner.team.as_str())]
+        ),
+        "{route_metrics:?}"
+    );
+    assert!(
+        has(&route_metrics, "ArrivalToAssignedMs", &[]),
+        "{route_metrics:?}"
+    );
+    let notify_metrics = lambda_output(&notify);
+    for kind in ["acknowledgement", "assignment"] {
+        assert!(
+            has(&notify_metrics, "EmailsSent", &[("Kind", kind)]),
+            "{notify_metrics:?}"
+        );
+    }
+    assert!(
+        has(&notify_metrics, "ArrivalToAcknowledgedMs", &[]),
+        "{notify_metrics:?}"
+    );
+    // A pass with nothing due logs nothing; its metrics still come.
+    let escalate_metrics = lambda_output_of(&escalate, false);
+    assert!(
+        has(&escalate_metrics, "ColdStart", &[("Function", "escalate")]),
+        "{escalate_metrics:?}"
+    );
+    for f in [&capture, &enrich, &route, &notify, &escalate] {
+        let out = f.output();
+        for personal in [
+            "Ferreira",
+            "ana.ferreira@northwind-logistics.com",
+            "Ana.Ferreira@Northwind-Logistics.com",
+            "555-2671",
+            "5552671",
+            "Hannah",
+            "hannah.schmidt@example.com",
+            "ana-ferreira",
+        ] {
+            assert!(
+                !out.contains(personal),
+                "{} wrote {personal:?}:\n{out}",
+                f.name
+            );
+        }
+    }
+}
+
+/// One EMF document: its metrics' names and its dimensions' values.
+#[derive(Debug)]
+struct Emf {
+    names: Vec<String>,
+    dimensions: std::collections::BTreeMap<String, String>,
+}
+
+/// Checks every line `f` wrote: a JSON object, either a log line in Lambda's JSON format
+/// (`timestamp`, `level`, `message`) carrying the `requestId` of one of its invocations, or an
+/// EMF document in the `Leadrelay` namespace carrying it as a property. The EMF documents.
+fn lambda_output(f: &LambdaProcess) -> Vec<Emf> {
+    lambda_output_of(f, true)
+}
+
+/// [`lambda_output`], for a function that may have had nothing to log (`logs: false`).
+fn lambda_output_of(f: &LambdaProcess, logs_expected: bool) -> Vec<Emf> {
+    let out = f.output();
+    let ids = f.api.request_ids();
+    assert!(!ids.is_empty(), "{} was invoked", f.name);
+    let mut metrics = Vec::new();
+    let mut logs = 0;
+    for line in out.lines().filter(|l| !l.trim().is_empty()) {
+        let v: Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("{}: a line that is not JSON ({e}): {line}", f.name));
+        let request_id = v["requestId"].as_str().unwrap_or_default();
+        assert!(
+            ids.iter().any(|id| id == request_id),
+            "{}: a line without the request id of an invocation ({ids:?}): {line}",
+            f.name
+        );
+        let Some(aws) = v.get("_aws") else {
+            logs += 1;
+            for field in ["timestamp", "level", "message"] {
+                assert!(v[field].is_string(), "{}: no {field}: {line}", f.name);
+            }
+            continue;
+        };
+        let doc = &aws["CloudWatchMetrics"][0];
+        assert_eq!(doc["Namespace"], "Leadrelay", "{line}");
+        let names: Vec<String> = doc["Metrics"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m["Name"].as_str().map(str::to_owned))
+            .collect();
+        for n in &names {
+            assert!(
+                !v[n.as_str()].is_null(),
+                "{}: {n} has no value: {line}",
+                f.name
+            );
+        }
+        let dimensions = doc["Dimensions"][0]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|d| d.as_str())
+            .map(|d| (d.to_owned(), v[d].as_str().unwrap_or_default().to_owned()))
+            .collect();
+        metrics.push(Emf { names, dimensions });
+    }
+    assert!(
+        !logs_expected || logs > 0,
+        "{} logged nothing:\n{out}",
+        f.name
+    );
+    metrics
 }
 
 #[tokio::test]

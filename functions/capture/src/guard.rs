@@ -8,6 +8,7 @@ use leadrelay_domain::config::SourceConfig;
 use sha2::{Digest, Sha256};
 
 use crate::{header, json_error, Body};
+use leadrelay_aws::metrics;
 
 /// `Some(answer)` when the request must be refused.
 pub async fn check(
@@ -28,6 +29,7 @@ pub async fn check(
         });
         if !allowed {
             tracing::info!(source = source_name, "post refused: origin not allowed");
+            metrics::lead_refused(source_name, "origin_not_allowed");
             return Some(json_error(
                 StatusCode::FORBIDDEN,
                 "origin_not_allowed",
@@ -41,6 +43,7 @@ pub async fn check(
     match deps.store.count_hit(&key, window_ends).await {
         Ok(hits) if hits > u64::from(limit) => {
             tracing::info!(source = source_name, "post refused: rate limit");
+            metrics::lead_refused(source_name, "rate_limited");
             let mut r = json_error(
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",

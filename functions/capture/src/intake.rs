@@ -8,6 +8,7 @@ use futures::StreamExt;
 
 use chrono::{DateTime, Utc};
 use http::{Request, Response, StatusCode};
+use leadrelay_aws::metrics;
 use leadrelay_aws::queue::{AdmitMessage, CapturedMessage, LeadMessage, QueueName};
 use leadrelay_aws::store::{DeliveryOutcome, RawDelivery};
 use leadrelay_aws::Deps;
@@ -33,6 +34,7 @@ pub async fn handle(deps: &Deps, source_name: &str, req: Request<Body>) -> Respo
     };
     let limit = source.max_body_bytes();
     if req.body().len() > limit {
+        metrics::lead_refused(source_name, "body_too_large");
         return json_error(
             StatusCode::PAYLOAD_TOO_LARGE,
             "body_too_large",
@@ -66,6 +68,8 @@ pub async fn handshake(deps: &Deps, source_name: &str, req: Request<Body>) -> Re
 }
 
 fn unknown_source(source_name: &str) -> Response<String> {
+    // Not a configured name: anyone can call any URL, so it is no dimension.
+    metrics::lead_refused(metrics::UNKNOWN_SOURCE, "unknown_source");
     json_error(
         StatusCode::NOT_FOUND,
         "unknown_source",
@@ -106,6 +110,7 @@ async fn deliver(
     };
     if let Err(e) = platform.authenticate(&incoming, &creds) {
         tracing::info!(source = source_name, platform = platform.name(), reason = %e, "delivery refused: not authentic");
+        metrics::lead_refused(source_name, "unauthorized");
         return json_error(StatusCode::UNAUTHORIZED, "unauthorized", &e.to_string());
     }
     let content_type = header(&req, "content-type")
@@ -113,6 +118,7 @@ async fn deliver(
         .map(|v| v.trim().to_ascii_lowercase())
         .unwrap_or_default();
     if let Err(want) = platform.check_content_type(&content_type) {
+        metrics::lead_refused(source_name, "unsupported_media_type");
         return json_error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
@@ -120,6 +126,7 @@ async fn deliver(
         );
     }
     if let Err(r) = platform.check_request(&incoming) {
+        metrics::lead_refused(source_name, r.code);
         return json_error(StatusCode::BAD_REQUEST, r.code, &r.message);
     }
     let delivery_id = deps.clock.new_id().to_string();
@@ -486,6 +493,7 @@ async fn capture_one(
     });
     match admit(deps, lead, delivery.clone(), event, &key, expires).await {
         Ok(Admitted::Created) => {
+            metrics::lead_captured(source_name);
             if moves_on_now {
                 enqueue(deps, source_name, &lead_id).await;
             }
@@ -655,6 +663,7 @@ async fn refuse(
         tracing::error!(source = delivery.source, delivery_id = delivery.delivery_id, error = %store_err, "cannot keep a refused delivery");
         return unavailable(None);
     }
+    metrics::lead_refused(&delivery.source, e.code());
     tracing::info!(
         source = delivery.source,
         delivery_id = delivery.delivery_id,

@@ -4,6 +4,7 @@
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let deps = leadrelay_aws::lambda::deps(
+        "enrich",
         leadrelay_aws::deps::SecretsNeeded::ENRICH,
         leadrelay_aws::deps::TemplatesNeeded::None,
     )

@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
+use leadrelay_aws::metrics;
 use leadrelay_aws::queue::{LeadMessage, NotifyMessage, QueueError, QueueName};
 use leadrelay_aws::store::{Change, StoreError};
 use leadrelay_aws::Deps;
@@ -82,6 +83,7 @@ pub async fn run_pass(deps: &Deps, now: DateTime<Utc>) -> Result<PassReport, Esc
     for r in per_shard {
         report.add(&r?);
     }
+    metrics::escalation_failures(report.failed + report.unreadable);
     if report.due > 0 || report.unreadable > 0 {
         tracing::info!(
             due = report.due,
@@ -122,12 +124,21 @@ async fn pass_shard(
                 Ok(taken) => {
                     for t in taken {
                         match t {
-                            Taken::Step(EscalationAction::RemindOwner) => report.reminded += 1,
+                            Taken::Step(EscalationAction::RemindOwner) => {
+                                metrics::sla_step("reminder");
+                                report.reminded += 1
+                            }
                             Taken::Step(
                                 EscalationAction::NotifyManager
                                 | EscalationAction::NotifyTeamManager,
-                            ) => report.escalated += 1,
-                            Taken::Step(EscalationAction::Reassign) => report.reassigned += 1,
+                            ) => {
+                                metrics::sla_step("escalation");
+                                report.escalated += 1
+                            }
+                            Taken::Step(EscalationAction::Reassign) => {
+                                metrics::sla_step("reassign");
+                                report.reassigned += 1
+                            }
                             Taken::Recycled => report.recycled += 1,
                             Taken::Resent => report.resent += 1,
                         }
@@ -199,6 +210,7 @@ async fn resend(deps: &Deps, lead_id: &str, now: DateTime<Utc>) -> Result<bool, 
         return Ok(false);
     };
     leadrelay_aws::sweep::send_to(deps, &lead, step).await?;
+    metrics::sweep_resent(step.as_str());
     let retries = lead.retries.as_ref().map_or(0, |r| r.count);
     tracing::warn!(
         lead_id,

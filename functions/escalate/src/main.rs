@@ -6,13 +6,17 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     let deps = leadrelay_aws::lambda::deps(
+        "escalate",
         leadrelay_aws::deps::SecretsNeeded::NONE,
         leadrelay_aws::deps::TemplatesNeeded::None,
     )
     .await?;
-    lambda_runtime::run(service_fn(|_: LambdaEvent<serde_json::Value>| async {
-        let report = leadrelay_escalate::run_pass(deps, deps.clock.now()).await?;
-        Ok::<_, Error>(report)
-    }))
+    lambda_runtime::run(service_fn(
+        |event: LambdaEvent<serde_json::Value>| async move {
+            let pass = leadrelay_escalate::run_pass(deps, deps.clock.now());
+            let report = leadrelay_aws::lambda::invocation(&event.context.request_id, pass).await?;
+            Ok::<_, Error>(report)
+        },
+    ))
     .await
 }

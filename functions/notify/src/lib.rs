@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use leadrelay_aws::batch::{self, BatchOutcome, QueueMessage};
 use leadrelay_aws::mailer::MailError;
+use leadrelay_aws::metrics;
 use leadrelay_aws::queue::NotifyMessage;
 use leadrelay_aws::store::Change;
 use leadrelay_aws::store::{EmailClaim, Recorded, StoreError};
@@ -378,8 +379,16 @@ async fn send_once(
         }
     }
     let message_id = match deps.mailer.send(&email).await {
-        Ok(id) => id,
+        Ok(id) => {
+            metrics::email_sent(kind.name());
+            if matches!(kind, EmailKind::Acknowledgement) {
+                let waited = deps.clock.now() - lead.received_at;
+                metrics::arrival_to_acknowledged(waited.to_std().unwrap_or_default());
+            }
+            id
+        }
         Err(e) => {
+            metrics::email_failed(kind.name());
             if let Err(release) = deps.store.release_email(&lead.lead_id, &key).await {
                 tracing::warn!(lead_id = lead.lead_id, kind = key, error = %release, "claim not released; it lapses by itself");
             }

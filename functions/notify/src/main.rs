@@ -4,6 +4,7 @@
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let deps = leadrelay_aws::lambda::deps(
+        "notify",
         leadrelay_aws::deps::SecretsNeeded::NOTIFY,
         leadrelay_aws::deps::TemplatesNeeded::Load,
     )

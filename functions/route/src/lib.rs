@@ -3,6 +3,7 @@
 //! lead's arrival.
 
 use leadrelay_aws::batch::{self, BatchOutcome, QueueMessage};
+use leadrelay_aws::metrics;
 use leadrelay_aws::queue::{LeadMessage, NotifyMessage, QueueError, QueueName};
 use leadrelay_aws::retry;
 use leadrelay_aws::store::StoreError;
@@ -125,6 +126,12 @@ async fn route_once(deps: &Deps, lead_id: &str) -> Result<Option<NotifyMessage>,
             deps.store
                 .save_routing(&mut lead, &[event], &decision.team, &decision.state, learn)
                 .await?;
+            metrics::lead_routed(&decision.team, decision.via.as_str());
+            if lead.round == 0 {
+                // Speed to lead: from arrival, not from scoring (a recycled lead's new round
+                // would count its months in nurture).
+                metrics::arrival_to_assigned((now - lead.received_at).to_std().unwrap_or_default());
+            }
             NotifyMessage::Assigned {
                 lead_id: lead_id.clone(),
             }
@@ -132,6 +139,7 @@ async fn route_once(deps: &Deps, lead_id: &str) -> Result<Option<NotifyMessage>,
         Err(unroutable) => {
             let event = lead.leave_unassigned(&unroutable, deps.clock.as_ref());
             deps.store.save_lead(&mut lead, &[event]).await?;
+            metrics::lead_routed(&unroutable.team, "unassigned");
             NotifyMessage::Unassigned {
                 lead_id: lead_id.clone(),
             }
