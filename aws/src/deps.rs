@@ -82,6 +82,11 @@ impl SecretsNeeded {
         company_provider: true,
         ..Self::NONE
     };
+    /// The backstop reads platforms' APIs (access tokens, Google's developer token).
+    pub const BACKSTOP: Self = Self {
+        platform_tokens: true,
+        ..Self::NONE
+    };
     /// Notify signs contacted links.
     pub const NOTIFY: Self = Self {
         links: true,
@@ -105,6 +110,7 @@ pub struct Secrets {
     sources: BTreeMap<String, Secret>,
     verify_tokens: BTreeMap<String, Secret>,
     access_tokens: BTreeMap<String, Secret>,
+    developer_tokens: BTreeMap<String, Secret>,
     link: Option<Secret>,
     crm: Option<Secret>,
     company_provider_key: Option<Secret>,
@@ -124,6 +130,11 @@ impl Secrets {
     /// A source's token for its platform's API, when it has one.
     pub fn access_token(&self, name: &str) -> Option<&Secret> {
         self.access_tokens.get(name)
+    }
+
+    /// A backstop's Google Ads developer token, when the source has one.
+    pub fn developer_token(&self, name: &str) -> Option<&Secret> {
+        self.developer_tokens.get(name)
     }
 
     /// The key that signs contacted links (absent in functions that read no secrets).
@@ -152,11 +163,16 @@ impl Secrets {
         let mut sources = BTreeMap::new();
         let mut verify_tokens = BTreeMap::new();
         let mut access_tokens = BTreeMap::new();
+        let mut developer_tokens = BTreeMap::new();
         for name in config.sources.keys() {
             if needed.platform_tokens {
                 if let Some(r) = config.source_access_token_ref(name) {
                     let what = format!("source {name} access token");
                     access_tokens.insert(name.clone(), fetch(&what, r, ssm).await?);
+                }
+                if let Some(r) = config.source_developer_token_ref(name) {
+                    let what = format!("source {name} backstop developer token");
+                    developer_tokens.insert(name.clone(), fetch(&what, r, ssm).await?);
                 }
             }
             if !needed.webhooks {
@@ -211,6 +227,7 @@ impl Secrets {
             sources,
             verify_tokens,
             access_tokens,
+            developer_tokens,
             link,
             crm,
             company_provider_key,

@@ -233,6 +233,16 @@ async fn a_lead_goes_through_the_five_real_binaries_and_ends_acknowledged_and_as
     assert_eq!(report["unreadable"], 0, "{report}");
     assert_eq!(report["reminded"], 0, "{report}");
 
+    // backstop: the scheduled poll, with only the platform tokens' secrets; the local
+    // configuration asks no platform, so the pass polls nothing.
+    let backstop = d.start("backstop").await;
+    let report = backstop
+        .invoke(scheduled_event(Utc::now()))
+        .await
+        .unwrap_or_else(|e| panic!("backstop answers: {e}\n{}", backstop.output()));
+    assert_eq!(report["polled"], 0, "{report}");
+    assert_eq!(report["failed"], 0, "{report}");
+
     // The owner opens the contacted link from the email (its base URL on the stage), then
     // confirms from the page, as the browser posts its form.
     let link = contacted_link(&to_owner[0].body);

@@ -16,6 +16,7 @@
 //! Lead profiles whose SLA clock runs carry `sla_shard` and `sla_next_at`, the keys of the
 //! sparse, write-sharded `sla-open` index the escalation pass queries.
 
+mod backstop;
 mod company_cache;
 mod emails;
 mod erase;

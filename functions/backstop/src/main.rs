@@ -1,0 +1,18 @@
+//! The backstop Lambda: builds its dependencies once, then runs one pass per scheduled event.
+
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+
+// One event at a time per environment: one thread, no cross-thread wake-ups.
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    let deps = leadrelay_aws::lambda::deps(
+        leadrelay_aws::deps::SecretsNeeded::BACKSTOP,
+        leadrelay_aws::deps::TemplatesNeeded::None,
+    )
+    .await?;
+    lambda_runtime::run(service_fn(|_: LambdaEvent<serde_json::Value>| async {
+        let report = leadrelay_backstop::run_pass(deps, deps.clock.now()).await?;
+        Ok::<_, Error>(report)
+    }))
+    .await
+}
