@@ -120,9 +120,12 @@ fn meta_lead(id: &str, created: &str, email: &str, name: &str, form: &str) -> Va
 /// `FORM` (the webhook's lead, one it missed; then another it missed), one page for
 /// `OTHER_FORM`.
 async fn graph() -> StandIn {
-    let captured_by_webhook: Value =
-        serde_json::from_str(fixture("meta-graph-lead-response-unicode")["body"].as_str().unwrap())
-            .unwrap();
+    let captured_by_webhook: Value = serde_json::from_str(
+        fixture("meta-graph-lead-response-unicode")["body"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
     stand_in(move |s| {
         if !authorised(s, "local-page-token") {
             return (401, "{}".into());
@@ -186,11 +189,20 @@ async fn the_backstop_pages_through_a_meta_form_and_captures_only_the_leads_the_
     app.clock.set(t("2026-03-12T16:00:00Z"));
     let report = app.stack.backstop().await.unwrap();
     assert_eq!(
-        (report.polled, report.captured, report.duplicates, report.failed),
+        (
+            report.polled,
+            report.captured,
+            report.duplicates,
+            report.failed
+        ),
         (1, 2, 1, 0),
         "{report:?}"
     );
-    assert_eq!(app.items_with_entity("lead").await, 3, "no second lead for the webhook's");
+    assert_eq!(
+        app.items_with_entity("lead").await,
+        3,
+        "no second lead for the webhook's"
+    );
 
     // Two pages: the second from the first's `after` cursor; leads created in the last 7 days.
     let asked = api.asked("/leads");
@@ -217,7 +229,11 @@ async fn the_backstop_pages_through_a_meta_form_and_captures_only_the_leads_the_
     assert_eq!(captured.kind, EventKind::Captured);
     assert_eq!(captured.actor, "backstop");
     assert_eq!(captured.at, t("2026-03-12T14:30:00Z"));
-    assert!(captured.summary.contains("found by the backstop"), "{}", captured.summary);
+    assert!(
+        captured.summary.contains("found by the backstop"),
+        "{}",
+        captured.summary
+    );
 
     // It goes the whole way, like any lead; the webhook's lead is emailed once.
     app.drain().await;
@@ -239,10 +255,17 @@ async fn the_next_poll_asks_from_the_watermark_less_the_overlap_and_captures_not
     assert_eq!(first.captured, 3);
 
     app.clock.set(t("2026-03-12T16:10:00Z"));
-    assert_eq!(app.stack.backstop().await.unwrap().polled, 0, "not due before 15 minutes");
+    assert_eq!(
+        app.stack.backstop().await.unwrap().polled,
+        0,
+        "not due before 15 minutes"
+    );
     app.clock.set(t("2026-03-12T16:15:00Z"));
     let second = app.stack.backstop().await.unwrap();
-    assert_eq!((second.polled, second.captured, second.duplicates), (1, 0, 3));
+    assert_eq!(
+        (second.polled, second.captured, second.duplicates),
+        (1, 0, 3)
+    );
     let asked = api.asked("/leads");
     let filtering: Value = serde_json::from_str(&asked[2].param("filtering").unwrap()).unwrap();
     assert_eq!(
@@ -254,8 +277,7 @@ async fn the_next_poll_asks_from_the_watermark_less_the_overlap_and_captures_not
 }
 
 #[tokio::test]
-async fn a_failing_api_leaves_the_watermark_and_the_next_poll_catches_up_while_other_forms_go_on()
-{
+async fn a_failing_api_leaves_the_watermark_and_the_next_poll_catches_up_while_other_forms_go_on() {
     let api = graph().await;
     let app = app_with_meta_backstop(&api, &[FORM, OTHER_FORM]).await;
     app.clock.set(t("2026-03-12T16:00:00Z"));
@@ -267,7 +289,12 @@ async fn a_failing_api_leaves_the_watermark_and_the_next_poll_catches_up_while_o
     assert!(report.details[0].error.as_deref().unwrap().contains("503"));
     assert_eq!(app.items_with_entity("lead").await, 0);
     assert_eq!(
-        app.stack.deps.store.backstop_watermark("meta", FORM).await.unwrap(),
+        app.stack
+            .deps
+            .store
+            .backstop_watermark("meta", FORM)
+            .await
+            .unwrap(),
         None
     );
 
@@ -275,8 +302,19 @@ async fn a_failing_api_leaves_the_watermark_and_the_next_poll_catches_up_while_o
     api.fail.store(0, Ordering::SeqCst);
     app.clock.set(t("2026-03-12T16:15:00Z"));
     let report = app.stack.backstop().await.unwrap();
-    assert_eq!((report.polled, report.failed, report.captured), (2, 0, 4), "{report:?}");
-    let mark = app.stack.deps.store.backstop_watermark("meta", FORM).await.unwrap().unwrap();
+    assert_eq!(
+        (report.polled, report.failed, report.captured),
+        (2, 0, 4),
+        "{report:?}"
+    );
+    let mark = app
+        .stack
+        .deps
+        .store
+        .backstop_watermark("meta", FORM)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(mark.through, t("2026-03-12T16:15:00Z"));
     assert_eq!(mark.last_error, None);
 
@@ -285,8 +323,18 @@ async fn a_failing_api_leaves_the_watermark_and_the_next_poll_catches_up_while_o
     api.fail.store(401, Ordering::SeqCst);
     let report = app.stack.backstop().await.unwrap();
     assert_eq!(report.failed, 2);
-    assert!(report.details.iter().all(|p| p.retryable == Some(false)), "{report:?}");
-    let mark = app.stack.deps.store.backstop_watermark("meta", FORM).await.unwrap().unwrap();
+    assert!(
+        report.details.iter().all(|p| p.retryable == Some(false)),
+        "{report:?}"
+    );
+    let mark = app
+        .stack
+        .deps
+        .store
+        .backstop_watermark("meta", FORM)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(mark.through, t("2026-03-12T16:15:00Z"), "unchanged");
     assert!(mark.last_error.unwrap().contains("401"));
 }
@@ -310,10 +358,18 @@ async fn an_unreadable_answer_on_one_form_does_not_stop_the_others() {
     .await;
     app.clock.set(t("2026-03-12T16:00:00Z"));
     let report = app.stack.backstop().await.unwrap();
-    assert_eq!((report.polled, report.failed, report.captured), (2, 1, 3), "{report:?}");
+    assert_eq!(
+        (report.polled, report.failed, report.captured),
+        (2, 1, 3),
+        "{report:?}"
+    );
     let failed = report.details.iter().find(|p| p.error.is_some()).unwrap();
     assert_eq!(failed.source, "meta-brand-b");
-    assert_eq!(failed.retryable, Some(false), "an unreadable answer needs a fix");
+    assert_eq!(
+        failed.retryable,
+        Some(false),
+        "an unreadable answer needs a fix"
+    );
     assert!(failed.error.as_deref().unwrap().contains("cannot be read"));
     assert!(
         !failed.error.as_deref().unwrap().contains("html"),
@@ -391,14 +447,21 @@ async fn a_google_webhook_arriving_after_the_backstop_found_its_lead_is_a_duplic
     .await;
     app.clock.set(t("2026-03-14T10:00:00Z"));
     let report = app.stack.backstop().await.unwrap();
-    assert_eq!((report.captured, report.duplicates, report.failed), (3, 0, 0), "{report:?}");
+    assert_eq!(
+        (report.captured, report.duplicates, report.failed),
+        (3, 0, 0),
+        "{report:?}"
+    );
     let asked = api.seen();
     assert_eq!(asked.len(), 2, "two pages");
     assert_eq!(asked[0].header("login-customer-id"), Some("1112223333"));
     let query: Value = serde_json::from_str(&asked[0].body).unwrap();
     let gaql = query["query"].as_str().unwrap();
     assert!(gaql.contains("FROM lead_form_submission_data"), "{gaql}");
-    assert!(gaql.contains("lead_form_submission_data.lead_form_submission_fields"), "{gaql}");
+    assert!(
+        gaql.contains("lead_form_submission_data.lead_form_submission_fields"),
+        "{gaql}"
+    );
     assert!(
         gaql.contains("submission_date_time >= '2026-03-06 20:00:00'"),
         "7 days back less the time-zone margin: {gaql}"
@@ -409,9 +472,19 @@ async fn a_google_webhook_arriving_after_the_backstop_found_its_lead_is_a_duplic
     let ids = &report.details[0].lead_ids;
     let priya = app.lead(&ids[0]).await;
     assert_eq!(priya.external_id.as_deref(), Some(WEBHOOK_LEAD_ID));
-    assert_eq!(priya.received_at, t("2026-03-14T09:21:44Z"), "the submission time, in UTC");
-    assert_eq!(priya.campaign.get("ad_id").map(String::as_str), Some("702938475612"));
-    assert_eq!(priya.campaign.get("form_id").map(String::as_str), Some("48213957720"));
+    assert_eq!(
+        priya.received_at,
+        t("2026-03-14T09:21:44Z"),
+        "the submission time, in UTC"
+    );
+    assert_eq!(
+        priya.campaign.get("ad_id").map(String::as_str),
+        Some("702938475612")
+    );
+    assert_eq!(
+        priya.campaign.get("form_id").map(String::as_str),
+        Some("48213957720")
+    );
 
     // Google's webhook for the same lead comes late: the same dedupe key, so no second lead.
     let (status, body) = deliver(&app, "google-lead-basic", "google").await;
@@ -483,8 +556,13 @@ async fn the_linkedin_backstop_pages_by_start_over_an_accounts_lead_form_respons
         asked[0].param("owner").as_deref(),
         Some("(sponsoredAccount:urn:li:sponsoredAccount:509381726)")
     );
-    assert!(asked[0].query.contains("owner=(sponsoredAccount:urn%3Ali%3AsponsoredAccount%3A509381726)"));
-    assert_eq!(asked[0].param("leadType").as_deref(), Some("(leadType:SPONSORED)"));
+    assert!(asked[0]
+        .query
+        .contains("owner=(sponsoredAccount:urn%3Ali%3AsponsoredAccount%3A509381726)"));
+    assert_eq!(
+        asked[0].param("leadType").as_deref(),
+        Some("(leadType:SPONSORED)")
+    );
     let from = t("2026-03-10T13:00:00Z").timestamp_millis();
     let to = t("2026-03-17T13:00:00Z").timestamp_millis();
     assert_eq!(

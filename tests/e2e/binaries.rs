@@ -143,7 +143,7 @@ fn get(path: &str) -> Request<Vec<u8>> {
 }
 
 #[tokio::test]
-async fn a_lead_goes_through_the_five_real_binaries_and_ends_acknowledged_and_assigned() {
+async fn a_lead_goes_through_the_six_real_binaries_and_ends_acknowledged_and_assigned() {
     let d = Deployed::new().await;
     let app = &d.app;
     let capture = d.start("capture").await;

@@ -44,10 +44,11 @@ impl Store {
         target: &str,
         mark: &Watermark,
     ) -> Result<(), StoreError> {
-        let mut item: HashMap<String, AttributeValue> = serde_dynamo::to_item(mark).map_err(|e| StoreError::Encode {
-            key: pk(source, target),
-            message: e.to_string(),
-        })?;
+        let mut item: HashMap<String, AttributeValue> =
+            serde_dynamo::to_item(mark).map_err(|e| StoreError::Encode {
+                key: pk(source, target),
+                message: e.to_string(),
+            })?;
         item.extend(key(source, target));
         item.insert("entity".into(), AttributeValue::S("backstop".into()));
         self.client

@@ -229,11 +229,20 @@ mod tests {
     #[test]
     fn a_backstop_without_targets_or_with_another_platforms_settings_is_refused() {
         let e = with_backstop("meta", "meta", "every = \"5m\"").unwrap_err();
-        assert!(e.contains("sources.meta.backstop.forms: name at least one"), "{e}");
+        assert!(
+            e.contains("sources.meta.backstop.forms: name at least one"),
+            "{e}"
+        );
         let e = with_backstop("meta", "meta", "accounts = [\"1\"]").unwrap_err();
-        assert!(e.contains("sources.meta.backstop.accounts: not a setting"), "{e}");
+        assert!(
+            e.contains("sources.meta.backstop.accounts: not a setting"),
+            "{e}"
+        );
         let e = with_backstop("tally", "tally", "forms = [\"1\"]").unwrap_err();
-        assert!(e.contains("sources.tally.backstop: a backstop polls"), "{e}");
+        assert!(
+            e.contains("sources.tally.backstop: a backstop polls"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -248,8 +257,12 @@ mod tests {
         assert!(e.contains("60 days"), "{e}");
         let e = with_backstop("google", "google", "customer_ids = [\"123-456-7890\"]").unwrap_err();
         assert!(e.contains("developer_token"), "{e}");
-        let e = with_backstop("google", "google", "customer_ids = [\"12345\"]\ndeveloper_token = \"d\"")
-            .unwrap_err();
+        let e = with_backstop(
+            "google",
+            "google",
+            "customer_ids = [\"12345\"]\ndeveloper_token = \"d\"",
+        )
+        .unwrap_err();
         assert!(e.contains("ten digits"), "{e}");
         with_backstop(
             "google",

@@ -236,14 +236,13 @@ pub fn parse_search(
     let mut leads = Vec::new();
     for row in page.results {
         let d = row.lead_form_submission_data;
-        let id = d
-            .id
-            .as_deref()
-            .and_then(line)
-            .or_else(|| d.resource_name.as_deref().and_then(resource_id))
-            .ok_or_else(|| {
-                IntakeError::NotALead("Google Ads lead form submission without id".into())
-            })?;
+        let id =
+            d.id.as_deref()
+                .and_then(line)
+                .or_else(|| d.resource_name.as_deref().and_then(resource_id))
+                .ok_or_else(|| {
+                    IntakeError::NotALead("Google Ads lead form submission without id".into())
+                })?;
         let submitted_at = d.submission_date_time.as_deref().and_then(submission_time);
         if submitted_at.is_some_and(|at| at < from) {
             continue;
@@ -503,7 +502,10 @@ mod backstop_tests {
         assert_eq!(p.leads.len(), 1, "older than the window: dropped");
         let l = &p.leads[0];
         assert_eq!(l.dedupe_key, "google:AbC");
-        assert_eq!(l.submitted_at, Some("2026-03-14T09:21:44Z".parse().unwrap()));
+        assert_eq!(
+            l.submitted_at,
+            Some("2026-03-14T09:21:44Z".parse().unwrap())
+        );
         assert_eq!(l.fields.email.as_deref(), Some("p@acme.io"));
         assert_eq!(l.campaign["campaign_id"], "42");
         assert_eq!(l.campaign["ad_id"], "99");
@@ -516,7 +518,13 @@ mod backstop_tests {
     #[test]
     fn the_search_asks_from_the_window_less_the_time_zone_margin_with_the_page_token() {
         let from: DateTime<Utc> = "2026-03-14T00:00:00Z".parse().unwrap();
-        let r = search_request("https://googleads.googleapis.com", "1234567890", Some("1112223333"), from, Some("t2"));
+        let r = search_request(
+            "https://googleads.googleapis.com",
+            "1234567890",
+            Some("1112223333"),
+            from,
+            Some("t2"),
+        );
         assert!(r.post);
         assert_eq!(
             r.url,
@@ -528,6 +536,8 @@ mod backstop_tests {
             .unwrap()
             .ends_with("submission_date_time >= '2026-03-13 10:00:00'"));
         assert_eq!(body["pageToken"], "t2");
-        assert!(r.headers.contains(&("login-customer-id", "1112223333".to_owned())));
+        assert!(r
+            .headers
+            .contains(&("login-customer-id", "1112223333".to_owned())));
     }
 }

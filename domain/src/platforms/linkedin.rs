@@ -260,10 +260,7 @@ pub fn owner_responses_request(
 /// Reads a page of `leadFormResponses`: each element as [`parse_response`] reads one; the next
 /// page starts after this one while `paging.total` says there are more (or, without a total,
 /// while pages come back full).
-pub fn parse_owner_responses(
-    body: &[u8],
-    mapping: &FieldMapping,
-) -> Result<LeadPage, IntakeError> {
+pub fn parse_owner_responses(body: &[u8], mapping: &FieldMapping) -> Result<LeadPage, IntakeError> {
     let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
         IntakeError::Malformed(format!("not a LinkedIn lead form responses page: {e}"))
     })?;
@@ -543,10 +540,24 @@ mod backstop_tests {
         let first = parse_owner_responses(&page(2, 0, Some(3)), &m).unwrap();
         assert_eq!(first.leads[0].dedupe_key, "linkedin:r-0:CREATED");
         assert_eq!(first.next.as_deref(), Some("2"));
-        assert_eq!(parse_owner_responses(&page(1, 2, Some(3)), &m).unwrap().next, None);
+        assert_eq!(
+            parse_owner_responses(&page(1, 2, Some(3)), &m)
+                .unwrap()
+                .next,
+            None
+        );
         // Without a total: on while pages come back full.
-        assert_eq!(parse_owner_responses(&page(2, 0, None), &m).unwrap().next.as_deref(), Some("2"));
-        assert_eq!(parse_owner_responses(&page(1, 2, None), &m).unwrap().next, None);
+        assert_eq!(
+            parse_owner_responses(&page(2, 0, None), &m)
+                .unwrap()
+                .next
+                .as_deref(),
+            Some("2")
+        );
+        assert_eq!(
+            parse_owner_responses(&page(1, 2, None), &m).unwrap().next,
+            None
+        );
         assert!(parse_owner_responses(b"{}", &m).is_err());
     }
 
@@ -554,7 +565,13 @@ mod backstop_tests {
     fn the_owner_query_encodes_the_account_urn_inside_the_record() {
         let from = DateTime::from_timestamp_millis(1_000).unwrap();
         let to = DateTime::from_timestamp_millis(2_000).unwrap();
-        let r = owner_responses_request("https://api.linkedin.com", "urn:li:sponsoredAccount:5", from, to, 100);
+        let r = owner_responses_request(
+            "https://api.linkedin.com",
+            "urn:li:sponsoredAccount:5",
+            from,
+            to,
+            100,
+        );
         assert_eq!(
             r.url,
             "https://api.linkedin.com/rest/leadFormResponses?q=owner&owner=(sponsoredAccount:urn%3Ali%3AsponsoredAccount%3A5)\

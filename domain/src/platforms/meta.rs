@@ -664,10 +664,17 @@ mod backstop_tests {
     #[test]
     fn a_form_poll_asks_for_leads_created_since_the_window_start_from_the_cursor() {
         let from: DateTime<Utc> = "2026-03-12T14:00:00Z".parse().unwrap();
-        let r = form_leads_request("https://graph.facebook.com/", "1298374650123456", from, Some("QVFI"))
-            .unwrap();
+        let r = form_leads_request(
+            "https://graph.facebook.com/",
+            "1298374650123456",
+            from,
+            Some("QVFI"),
+        )
+        .unwrap();
         assert!(!r.post);
-        assert!(r.url.starts_with("https://graph.facebook.com/v24.0/1298374650123456/leads?fields="));
+        assert!(r
+            .url
+            .starts_with("https://graph.facebook.com/v24.0/1298374650123456/leads?fields="));
         let query = r.url.split_once('?').unwrap().1;
         let params: BTreeMap<String, String> = form_urlencoded::parse(query.as_bytes())
             .into_owned()
@@ -694,7 +701,10 @@ mod backstop_tests {
         assert!(!p.leads[0].requires_fetch, "the answers are in the page");
         assert_eq!(p.next.as_deref(), Some("c"));
         let last = br#"{"data":[],"paging":{"cursors":{"before":"b","after":"c"}}}"#;
-        assert_eq!(parse_form_leads(last, &FieldMapping::new()).unwrap().next, None);
+        assert_eq!(
+            parse_form_leads(last, &FieldMapping::new()).unwrap().next,
+            None
+        );
         assert!(parse_form_leads(b"<html>", &FieldMapping::new()).is_err());
     }
 }

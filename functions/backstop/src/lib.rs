@@ -169,7 +169,16 @@ async fn poll_target(
         error: None,
         retryable: None,
     };
-    let outcome = poll_window(deps, source_name, source, settings, target, &window, &mut polled).await;
+    let outcome = poll_window(
+        deps,
+        source_name,
+        source,
+        settings,
+        target,
+        &window,
+        &mut polled,
+    )
+    .await;
     let mark = backstop::after_poll(
         last.as_ref(),
         &window,
@@ -200,7 +209,11 @@ async fn poll_target(
 /// Records the poll; a failure to is reported (the next poll then asks from the old watermark,
 /// finding duplicates, never skipping a lead).
 async fn save(deps: &Deps, source: &str, target: &str, mark: &Watermark, polled: &mut Polled) {
-    if let Err(e) = deps.store.put_backstop_watermark(source, target, mark).await {
+    if let Err(e) = deps
+        .store
+        .put_backstop_watermark(source, target, mark)
+        .await
+    {
         tracing::error!(source, form_or_account = target, error = %e, "backstop watermark not saved");
         if polled.error.is_none() {
             polled.error = Some(e.to_string());
