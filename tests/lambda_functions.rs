@@ -14,8 +14,10 @@ use serde_json::{json, Value};
 
 use crate::lambda_runtime_api::{InvocationError, RuntimeApi};
 
-/// The five functions: package-less binary names, as cargo puts them in the target directory.
-pub const FUNCTIONS: [&str; 5] = ["capture", "enrich", "route", "notify", "escalate"];
+/// The six functions: package-less binary names, as cargo puts them in the target directory.
+pub const FUNCTIONS: [&str; 6] = [
+    "capture", "enrich", "route", "notify", "escalate", "backstop",
+];
 
 pub const REGION: &str = "us-east-1";
 pub const ACCOUNT: &str = "123456789012";

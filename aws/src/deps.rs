@@ -82,6 +82,11 @@ impl SecretsNeeded {
         company_provider: true,
         ..Self::NONE
     };
+    /// The backstop reads platforms' APIs (access tokens, Google's developer token).
+    pub const BACKSTOP: Self = Self {
+        platform_tokens: true,
+        ..Self::NONE
+    };
     /// Notify signs contacted links.
     pub const NOTIFY: Self = Self {
         links: true,
@@ -105,6 +110,7 @@ pub struct Secrets {
     sources: BTreeMap<String, Secret>,
     verify_tokens: BTreeMap<String, Secret>,
     access_tokens: BTreeMap<String, Secret>,
+    developer_tokens: BTreeMap<String, Secret>,
     link: Option<Secret>,
     crm: Option<Secret>,
     company_provider_key: Option<Secret>,
@@ -124,6 +130,11 @@ impl Secrets {
     /// A source's token for its platform's API, when it has one.
     pub fn access_token(&self, name: &str) -> Option<&Secret> {
         self.access_tokens.get(name)
+    }
+
+    /// A backstop's Google Ads developer token, when the source has one.
+    pub fn developer_token(&self, name: &str) -> Option<&Secret> {
+        self.developer_tokens.get(name)
     }
 
     /// The key that signs contacted links (absent in functions that read no secrets).
@@ -179,6 +190,7 @@ impl Secrets {
                 Slot::Source(name) => _ = secrets.sources.insert(name, secret),
                 Slot::VerifyToken(name) => _ = secrets.verify_tokens.insert(name, secret),
                 Slot::AccessToken(name) => _ = secrets.access_tokens.insert(name, secret),
+                Slot::DeveloperToken(name) => _ = secrets.developer_tokens.insert(name, secret),
                 Slot::Link => secrets.link = Some(secret),
                 Slot::Crm => secrets.crm = Some(secret),
                 Slot::CompanyProviderKey => secrets.company_provider_key = Some(secret),
@@ -199,6 +211,10 @@ impl Secrets {
                 if let Some(r) = config.source_access_token_ref(name) {
                     let what = format!("source {name} access token");
                     wanted.push((Slot::AccessToken(name.clone()), what, r));
+                }
+                if let Some(r) = config.source_developer_token_ref(name) {
+                    let what = format!("source {name} backstop developer token");
+                    wanted.push((Slot::DeveloperToken(name.clone()), what, r));
                 }
             }
             if !needed.webhooks {
@@ -253,6 +269,7 @@ enum Slot {
     Source(String),
     VerifyToken(String),
     AccessToken(String),
+    DeveloperToken(String),
     Link,
     Crm,
     CompanyProviderKey,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use leadrelay_domain::config::SourceKind;
 use leadrelay_domain::intake::IntakeError;
-use leadrelay_domain::platforms::{self, FieldMapping, PlatformLead, Settings};
+use leadrelay_domain::platforms::{self, FieldMapping, PlatformLead, PollRequest, Settings};
 use leadrelay_domain::secret::Secret;
 
 /// How long one API call may take before the fetch counts as failed (and is retried).
@@ -127,6 +127,56 @@ impl PlatformApi {
         p.parse_details(&body, mapping)
             .map_err(|e| unreadable(platform, &e))
     }
+}
+
+impl PlatformApi {
+    /// One page of the backstop's poll: sends the described request with the access token
+    /// (and Google's developer token) and returns the answer's body. Any status but a success
+    /// is an error ([`FetchError::is_transient`] says whether the next poll may do better).
+    pub async fn poll_page(
+        &self,
+        platform: &'static str,
+        described: &PollRequest,
+        token: &Secret,
+        developer_token: Option<&Secret>,
+    ) -> Result<Vec<u8>, FetchError> {
+        let mut request = if described.post {
+            self.http.post(&described.url)
+        } else {
+            self.http.get(&described.url)
+        };
+        request = request.bearer_auth(token.expose());
+        for (name, value) in &described.headers {
+            request = request.header(*name, value);
+        }
+        if let Some(dev) = developer_token {
+            request = request.header("developer-token", dev.expose());
+        }
+        if let Some(body) = &described.body {
+            request = request.body(body.clone());
+        }
+        let response = request.send().await.map_err(|e| FetchError::Request {
+            platform,
+            message: leadrelay_domain::redact::redact(&e.without_url().to_string()),
+        })?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(FetchError::Status {
+                platform,
+                status: status.as_u16(),
+            });
+        }
+        let body = response.bytes().await.map_err(|e| FetchError::Request {
+            platform,
+            message: e.without_url().to_string(),
+        })?;
+        Ok(body.to_vec())
+    }
+}
+
+/// An answer that could not be read, described without the personal data serde quotes.
+pub fn unreadable_answer(platform: &'static str, e: &IntakeError) -> FetchError {
+    unreadable(platform, e)
 }
 
 /// An answer that could not be read, described without the personal data serde quotes.

@@ -813,6 +813,44 @@ pub async fn escalate(config_location: &str, once: bool, now: Option<DateTime<Ut
     Ok(())
 }
 
+pub async fn backstop(config_location: &str, now: Option<DateTime<Utc>>, json: bool) -> Result<()> {
+    let at = now.unwrap_or_else(Utc::now);
+    let deps = connect(
+        config_location,
+        Arc::new(ManualClock::new(at)),
+        TemplatesNeeded::None,
+    )
+    .await?;
+    let report = leadrelay_backstop::run_pass(&deps, at).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    println!(
+        "backstop pass at {}: {} polled, {} captured, {} already captured, {} failed",
+        at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        report.polled,
+        report.captured,
+        report.duplicates,
+        report.failed
+    );
+    for p in &report.details {
+        let outcome = match (&p.error, p.retryable) {
+            (Some(e), Some(true)) => format!("failed (retried next poll): {e}"),
+            (Some(e), _) => format!("failed (needs a fix): {e}"),
+            (None, _) => format!(
+                "{} listed, {} captured, {} already captured",
+                p.listed, p.captured, p.duplicates
+            ),
+        };
+        println!("  {} {}: {outcome}", p.source, p.target);
+    }
+    if report.failed > 0 {
+        bail!("{} of {} polls failed", report.failed, report.polled);
+    }
+    Ok(())
+}
+
 pub async fn stuck(config_location: &str, retry: bool, json: bool) -> Result<()> {
     let deps = connect(
         config_location,

@@ -165,6 +165,17 @@ enum Command {
         #[arg(long)]
         now: Option<chrono::DateTime<chrono::Utc>>,
     },
+    /// One backstop pass: asks the ad platforms' APIs (Meta, Google Ads, LinkedIn) of every
+    /// source with a `backstop` for leads their webhooks missed, and captures those (AWS runs
+    /// it on a schedule, `leadrelay local` on its escalation timer).
+    Backstop {
+        /// The time the pass runs at (RFC 3339), instead of now.
+        #[arg(long)]
+        now: Option<chrono::DateTime<chrono::Utc>>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Leads not moving: waiting for a step longer than the sweep's grace (step, age, last
     /// error), and leads parked by a permanent error.
     Stuck {
@@ -347,6 +358,7 @@ async fn main() -> ExitCode {
             command: OwnerCommand::Back { owner },
         } => commands::owner_away(&cli.config, &owner, None).await,
         Command::Escalate { once, now } => commands::escalate(&cli.config, once, now).await,
+        Command::Backstop { now, json } => commands::backstop(&cli.config, now, json).await,
         Command::Stuck { retry, json } => commands::stuck(&cli.config, retry, json).await,
         Command::Dlq {
             command: DlqCommand::List { queue, json },

@@ -20,6 +20,7 @@
 
 pub mod attribution;
 pub mod auth;
+pub mod backstop;
 pub mod bounds;
 pub mod calendar;
 pub mod clock;

@@ -143,7 +143,7 @@ fn get(path: &str) -> Request<Vec<u8>> {
 }
 
 #[tokio::test]
-async fn a_lead_goes_through_the_five_real_binaries_and_ends_acknowledged_and_assigned() {
+async fn a_lead_goes_through_the_six_real_binaries_and_ends_acknowledged_and_assigned() {
     let d = Deployed::new().await;
     let app = &d.app;
     let capture = d.start("capture").await;
@@ -232,6 +232,16 @@ async fn a_lead_goes_through_the_five_real_binaries_and_ends_acknowledged_and_as
     assert_eq!(report["failed"], 0, "{report}");
     assert_eq!(report["unreadable"], 0, "{report}");
     assert_eq!(report["reminded"], 0, "{report}");
+
+    // backstop: the scheduled poll, with only the platform tokens' secrets; the local
+    // configuration asks no platform, so the pass polls nothing.
+    let backstop = d.start("backstop").await;
+    let report = backstop
+        .invoke(scheduled_event(Utc::now()))
+        .await
+        .unwrap_or_else(|e| panic!("backstop answers: {e}\n{}", backstop.output()));
+    assert_eq!(report["polled"], 0, "{report}");
+    assert_eq!(report["failed"], 0, "{report}");
 
     // The owner opens the contacted link from the email (its base URL on the stage), then
     // confirms from the page, as the browser posts its form.

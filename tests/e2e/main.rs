@@ -1,6 +1,7 @@
 //! End-to-end tests of the whole pipeline against moto's server. One binary, one module per
 //! area; `support` holds the `TestApp` harness.
 
+mod backstop;
 mod binaries;
 mod capture;
 mod distribution;

@@ -20,6 +20,7 @@
 //! sparse, write-sharded `sla-open` index the escalation pass queries.
 
 mod arrivals;
+mod backstop;
 mod company_cache;
 mod emails;
 mod erase;

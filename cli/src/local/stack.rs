@@ -231,6 +231,14 @@ impl LocalStack {
         Ok(report)
     }
 
+    /// One backstop pass at the clock's now: every due form and account of every source with
+    /// a backstop is asked for the leads its webhooks missed.
+    pub async fn backstop(
+        &self,
+    ) -> Result<leadrelay_backstop::PassReport, leadrelay_backstop::BackstopError> {
+        leadrelay_backstop::run_pass(&self.deps, self.deps.clock.now()).await
+    }
+
     /// Pollers for every queue and the escalation schedule, until the process ends.
     pub fn spawn_workers(
         self: &Arc<Self>,
@@ -255,6 +263,11 @@ impl LocalStack {
                 tick.tick().await;
                 if let Err(e) = stack.escalate().await {
                     tracing::warn!(error = %e, "escalation pass failed");
+                }
+                // The backstop rides the same timer; each form is asked only when its
+                // `every` has passed (a source without a backstop costs nothing).
+                if let Err(e) = stack.backstop().await {
+                    tracing::warn!(error = %e, "backstop pass failed");
                 }
                 // The escalation emails go through notify like every other email.
                 if let Some(j) = &stack.journey {

@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use crate::calendar::{BusinessCalendar, CalendarConfig};
 
+pub mod backstop;
 mod calendars;
 mod durations;
 mod email;
@@ -28,6 +29,7 @@ mod sources;
 mod sweep;
 mod teams;
 
+pub use backstop::BackstopConfig;
 pub use email::{EmailConfig, LinksConfig};
 pub use enrichment::{CompanyProviderConfig, EnrichmentConfig, MAX_COMPANY_PROVIDER_TIMEOUT};
 pub use lifecycle::{CrmConfig, IdentityConfig, LifecycleConfig};
@@ -189,6 +191,7 @@ impl Config {
     fn validate(&self) -> Result<(), ConfigError> {
         self.validate_email()?;
         self.validate_sources()?;
+        self.validate_backstop()?;
         self.validate_enrichment()?;
         self.validate_owners()?;
         self.validate_accounts()?;

@@ -75,6 +75,9 @@ pub struct SourceConfig {
     /// Platform question key (Typeform ref, Jotform name, Tally label, …) → lead field.
     #[serde(default)]
     pub mapping: BTreeMap<String, String>,
+    /// Meta, Google Ads, LinkedIn: poll the platform's API for leads the webhooks missed.
+    #[serde(default)]
+    pub backstop: Option<super::backstop::BackstopConfig>,
 }
 
 impl SourceConfig {
@@ -234,6 +237,12 @@ impl Config {
             return Some(SecretRef::Literal(value.clone()));
         }
         field(self.sources.get(source)?).map(SecretRef::parse)
+    }
+
+    /// The Google Ads developer token reference of a source's backstop.
+    pub fn source_developer_token_ref(&self, source: &str) -> Option<SecretRef> {
+        let b = self.sources.get(source)?.backstop.as_ref()?;
+        b.developer_token.as_deref().map(SecretRef::parse)
     }
 
     /// The base URL of a source's platform API: `LEADRELAY_<SOURCE>_API_URL`, the file, or

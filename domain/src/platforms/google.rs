@@ -86,6 +86,220 @@ fn phone_country(lead: &PlatformLead) -> Option<String> {
         .then(|| "US".to_owned())
 }
 
+/// The Google Ads API version the backstop asks.
+pub const GOOGLE_ADS_API_VERSION: &str = "v21";
+
+/// The Google Ads API's public base URL.
+pub const GOOGLE_ADS_API_BASE: &str = "https://googleads.googleapis.com";
+
+/// The fields of `lead_form_submission_data` the backstop selects.
+const SUBMISSION_FIELDS: &[&str] = &[
+    "id",
+    "resource_name",
+    "gclid",
+    "submission_date_time",
+    "lead_form_submission_fields",
+    "custom_lead_form_submission_fields",
+    "campaign",
+    "ad_group",
+    "ad_group_ad",
+    "asset",
+];
+
+/// `submission_date_time` is in the account's time zone, which the query cannot name: it asks
+/// this much earlier (the widest offset from UTC) and the parser drops what is older.
+const TIME_ZONE_MARGIN_HOURS: i64 = 14;
+
+/// The backstop's poll of one customer: `POST {base}/v21/customers/{id}/googleAds:search`
+/// with a GAQL query over `lead_form_submission_data` submitted from `from` on, a page at a
+/// time from `page_token`. `customer_id` is digits only (the configuration checked it).
+pub fn search_request(
+    api_base: &str,
+    customer_id: &str,
+    login_customer_id: Option<&str>,
+    from: DateTime<Utc>,
+    page_token: Option<&str>,
+) -> PollRequest {
+    let fields: Vec<String> = SUBMISSION_FIELDS
+        .iter()
+        .map(|f| format!("lead_form_submission_data.{f}"))
+        .collect();
+    let since = from - chrono::Duration::hours(TIME_ZONE_MARGIN_HOURS);
+    let query = format!(
+        "SELECT {} FROM lead_form_submission_data WHERE lead_form_submission_data.submission_date_time >= '{}'",
+        fields.join(", "),
+        since.format("%Y-%m-%d %H:%M:%S")
+    );
+    let mut body = serde_json::json!({ "query": query });
+    if let Some(token) = page_token {
+        body["pageToken"] = token.into();
+    }
+    let mut headers = vec![("content-type", "application/json".to_owned())];
+    if let Some(login) = login_customer_id {
+        headers.push(("login-customer-id", login.to_owned()));
+    }
+    PollRequest {
+        post: true,
+        url: format!(
+            "{}/{GOOGLE_ADS_API_VERSION}/customers/{customer_id}/googleAds:search",
+            api_base.trim_end_matches('/')
+        ),
+        headers,
+        body: Some(body.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SearchPage {
+    #[serde(default)]
+    results: Vec<SearchRow>,
+    #[serde(default)]
+    next_page_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SearchRow {
+    lead_form_submission_data: Submission,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Submission {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    resource_name: Option<String>,
+    #[serde(default)]
+    gclid: Option<String>,
+    #[serde(default)]
+    submission_date_time: Option<String>,
+    #[serde(default)]
+    lead_form_submission_fields: Vec<SubmissionField>,
+    #[serde(default)]
+    custom_lead_form_submission_fields: Vec<CustomField>,
+    #[serde(default)]
+    campaign: Option<String>,
+    #[serde(default)]
+    ad_group: Option<String>,
+    #[serde(default)]
+    ad_group_ad: Option<String>,
+    #[serde(default)]
+    asset: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SubmissionField {
+    #[serde(default)]
+    field_type: String,
+    #[serde(default)]
+    field_value: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CustomField {
+    #[serde(default)]
+    question_text: String,
+    #[serde(default)]
+    field_value: Option<String>,
+}
+
+/// `2026-03-20 12:01:02-07:00` (the account's zone), or RFC 3339.
+fn submission_time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_str(s.trim(), "%Y-%m-%d %H:%M:%S%:z")
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+        .or_else(|| timestamp(s))
+}
+
+/// The id at the end of a resource name (`customers/1/campaigns/42` → `42`; an ad group ad's
+/// `…/adGroupAds/7~99` → `99`).
+fn resource_id(name: &str) -> Option<String> {
+    let last = name.rsplit('/').next()?;
+    let id = last.rsplit('~').next()?;
+    (!id.is_empty() && id != "0").then(|| id.to_owned())
+}
+
+/// Reads a page of the search: one lead per `leadFormSubmissionData`, keyed by its id as the
+/// webhook's `lead_id` is, with the same field types as the webhook's column ids; rows
+/// submitted before `from` (asked for only because of the time-zone margin) are dropped.
+pub fn parse_search(
+    body: &[u8],
+    mapping: &FieldMapping,
+    from: DateTime<Utc>,
+) -> Result<LeadPage, IntakeError> {
+    let page: SearchPage = serde_json::from_slice(body)
+        .map_err(|e| IntakeError::Malformed(format!("not a Google Ads search answer: {e}")))?;
+    let mut leads = Vec::new();
+    for row in page.results {
+        let d = row.lead_form_submission_data;
+        let id =
+            d.id.as_deref()
+                .and_then(line)
+                .or_else(|| d.resource_name.as_deref().and_then(resource_id))
+                .ok_or_else(|| {
+                    IntakeError::NotALead("Google Ads lead form submission without id".into())
+                })?;
+        let submitted_at = d.submission_date_time.as_deref().and_then(submission_time);
+        if submitted_at.is_some_and(|at| at < from) {
+            continue;
+        }
+        let mut lead = PlatformLead {
+            dedupe_key: format!("google:{id}"),
+            external_id: Some(id),
+            submitted_at,
+            ..Default::default()
+        };
+        for (key, value) in [
+            ("form_id", &d.asset),
+            ("campaign_id", &d.campaign),
+            ("adset_id", &d.ad_group),
+            ("ad_id", &d.ad_group_ad),
+        ] {
+            if let Some(v) = value.as_deref().and_then(resource_id) {
+                lead.campaign.insert(key.into(), v);
+            }
+        }
+        if let Some(gclid) = d.gclid {
+            assign(&mut lead, "gclid", "gclid", gclid);
+        }
+        for f in &d.lead_form_submission_fields {
+            let Some(value) = f.field_value.clone() else {
+                continue;
+            };
+            if f.field_type.is_empty() {
+                continue;
+            }
+            let target = field_for(mapping, &[&f.field_type])
+                .or_else(|| column_field(&f.field_type))
+                .or_else(|| guess_field(&f.field_type))
+                .unwrap_or("custom");
+            assign(&mut lead, target, &f.field_type, value);
+        }
+        for f in &d.custom_lead_form_submission_fields {
+            let Some(value) = f.field_value.clone() else {
+                continue;
+            };
+            if f.question_text.is_empty() {
+                continue;
+            }
+            let target = field_for(mapping, &[&f.question_text])
+                .or_else(|| guess_field(&f.question_text))
+                .unwrap_or("custom");
+            assign(&mut lead, target, &f.question_text, value);
+        }
+        lead.phone_country_hint = phone_country(&lead);
+        leads.push(lead);
+    }
+    Ok(LeadPage {
+        leads,
+        next: page.next_page_token.filter(|t| !t.is_empty()),
+    })
+}
+
 impl Platform for Google {
     fn name(&self) -> &'static str {
         "google"
@@ -266,5 +480,64 @@ mod tests {
             let body = format!(r#"{{"lead_id":{ids},"form_id":{ids},"user_column_data":[{{"column_id":{ids},"string_value":"{v}"}}]}}"#);
             let _ = Google.parse(&req(body.as_bytes()), &FieldMapping::new());
         }
+    }
+}
+
+#[cfg(test)]
+mod backstop_tests {
+    use super::*;
+
+    #[test]
+    fn a_search_page_is_read_as_the_webhook_reads_its_columns() {
+        let from: DateTime<Utc> = "2026-03-14T00:00:00Z".parse().unwrap();
+        let body = br#"{"results":[
+            {"leadFormSubmissionData":{"resourceName":"customers/1/leadFormSubmissionData/AbC","id":"AbC",
+             "campaign":"customers/1/campaigns/42","adGroupAd":"customers/1/adGroupAds/7~99","asset":"customers/1/assets/5",
+             "gclid":"G","submissionDateTime":"2026-03-14 02:21:44-07:00",
+             "leadFormSubmissionFields":[{"fieldType":"EMAIL","fieldValue":"p@acme.io"},{"fieldType":"PHONE_NUMBER","fieldValue":"+1 415 555 0142"}],
+             "customLeadFormSubmissionFields":[{"questionText":"Fleet size","fieldValue":"12"}]}},
+            {"leadFormSubmissionData":{"id":"Old","submissionDateTime":"2026-03-13 10:00:00+00:00"}}],
+            "nextPageToken":"t2"}"#;
+        let p = parse_search(body, &FieldMapping::new(), from).unwrap();
+        assert_eq!(p.leads.len(), 1, "older than the window: dropped");
+        let l = &p.leads[0];
+        assert_eq!(l.dedupe_key, "google:AbC");
+        assert_eq!(
+            l.submitted_at,
+            Some("2026-03-14T09:21:44Z".parse().unwrap())
+        );
+        assert_eq!(l.fields.email.as_deref(), Some("p@acme.io"));
+        assert_eq!(l.campaign["campaign_id"], "42");
+        assert_eq!(l.campaign["ad_id"], "99");
+        assert_eq!(l.campaign["form_id"], "5");
+        assert_eq!(l.click_ids["gclid"], "G");
+        assert_eq!(l.custom["Fleet size"], "12");
+        assert_eq!(p.next.as_deref(), Some("t2"));
+    }
+
+    #[test]
+    fn the_search_asks_from_the_window_less_the_time_zone_margin_with_the_page_token() {
+        let from: DateTime<Utc> = "2026-03-14T00:00:00Z".parse().unwrap();
+        let r = search_request(
+            "https://googleads.googleapis.com",
+            "1234567890",
+            Some("1112223333"),
+            from,
+            Some("t2"),
+        );
+        assert!(r.post);
+        assert_eq!(
+            r.url,
+            "https://googleads.googleapis.com/v21/customers/1234567890/googleAds:search"
+        );
+        let body: Value = serde_json::from_str(r.body.as_deref().unwrap()).unwrap();
+        assert!(body["query"]
+            .as_str()
+            .unwrap()
+            .ends_with("submission_date_time >= '2026-03-13 10:00:00'"));
+        assert_eq!(body["pageToken"], "t2");
+        assert!(r
+            .headers
+            .contains(&("login-customer-id", "1112223333".to_owned())));
     }
 }

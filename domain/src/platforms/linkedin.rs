@@ -225,6 +225,67 @@ pub fn response_url(api_url: &str, external_id: &str) -> Result<String, IntakeEr
     ))
 }
 
+/// Responses per page the backstop asks for.
+const RESPONSES_PER_PAGE: u32 = 100;
+
+/// The backstop's poll of one sponsored account: `GET {base}/rest/leadFormResponses?q=owner`
+/// with the account as owner, sponsored leads submitted from `from` to `to` (epoch
+/// milliseconds), `count` responses from offset `start`. Rest.li 2.0 syntax: the URN inside
+/// the owner is percent-encoded, the parentheses and colons of the records are not.
+pub fn owner_responses_request(
+    api_base: &str,
+    account_urn: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    start: u32,
+) -> PollRequest {
+    let urn: String = form_urlencoded::byte_serialize(account_urn.as_bytes()).collect();
+    PollRequest {
+        post: false,
+        url: format!(
+            "{}/rest/leadFormResponses?q=owner&owner=(sponsoredAccount:{urn})&leadType=(leadType:SPONSORED)\
+             &limitedToTestLeads=false&submittedAtTimeRange=(start:{},end:{})&start={start}&count={RESPONSES_PER_PAGE}",
+            api_base.trim_end_matches('/'),
+            from.timestamp_millis(),
+            to.timestamp_millis(),
+        ),
+        headers: vec![
+            ("LinkedIn-Version", LINKEDIN_VERSION.to_owned()),
+            ("X-Restli-Protocol-Version", "2.0.0".to_owned()),
+        ],
+        body: None,
+    }
+}
+
+/// Reads a page of `leadFormResponses`: each element as [`parse_response`] reads one; the next
+/// page starts after this one while `paging.total` says there are more (or, without a total,
+/// while pages come back full).
+pub fn parse_owner_responses(body: &[u8], mapping: &FieldMapping) -> Result<LeadPage, IntakeError> {
+    let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+        IntakeError::Malformed(format!("not a LinkedIn lead form responses page: {e}"))
+    })?;
+    let elements = v["elements"].as_array().ok_or_else(|| {
+        IntakeError::Malformed("LinkedIn lead form responses page without elements".into())
+    })?;
+    let leads = elements
+        .iter()
+        .map(|e| parse_response(e.to_string().as_bytes(), mapping))
+        .collect::<Result<Vec<_>, _>>()?;
+    let start = v["paging"]["start"].as_u64().unwrap_or(0);
+    let count = v["paging"]["count"]
+        .as_u64()
+        .unwrap_or(u64::from(RESPONSES_PER_PAGE));
+    let after = start + elements.len() as u64;
+    let more = match v["paging"]["total"].as_u64() {
+        Some(total) => after < total,
+        None => elements.len() as u64 >= count && !elements.is_empty(),
+    };
+    Ok(LeadPage {
+        leads,
+        next: (more && !elements.is_empty()).then(|| after.to_string()),
+    })
+}
+
 /// A Lead Sync `leadFormResponses` record: answers carry only a question id, so the source's
 /// mapping says which id is which field (unmapped answers land in `custom` by question id).
 pub fn parse_response(body: &[u8], mapping: &FieldMapping) -> Result<PlatformLead, IntakeError> {
@@ -453,5 +514,68 @@ mod tests {
             Some(1773750120456)
         );
         assert!(response_url("https://api.linkedin.com", "../x").is_err());
+    }
+}
+
+#[cfg(test)]
+mod backstop_tests {
+    use super::*;
+
+    fn page(elements: usize, start: u64, total: Option<u64>) -> Vec<u8> {
+        let els: Vec<Value> = (0..elements)
+            .map(|i| serde_json::json!({"id": format!("r-{i}"), "submittedAt": 1_773_750_120_456_i64}))
+            .collect();
+        let mut paging = serde_json::json!({"start": start, "count": 2});
+        if let Some(t) = total {
+            paging["total"] = t.into();
+        }
+        serde_json::json!({"elements": els, "paging": paging})
+            .to_string()
+            .into_bytes()
+    }
+
+    #[test]
+    fn responses_page_on_while_the_total_says_there_are_more() {
+        let m = FieldMapping::new();
+        let first = parse_owner_responses(&page(2, 0, Some(3)), &m).unwrap();
+        assert_eq!(first.leads[0].dedupe_key, "linkedin:r-0:CREATED");
+        assert_eq!(first.next.as_deref(), Some("2"));
+        assert_eq!(
+            parse_owner_responses(&page(1, 2, Some(3)), &m)
+                .unwrap()
+                .next,
+            None
+        );
+        // Without a total: on while pages come back full.
+        assert_eq!(
+            parse_owner_responses(&page(2, 0, None), &m)
+                .unwrap()
+                .next
+                .as_deref(),
+            Some("2")
+        );
+        assert_eq!(
+            parse_owner_responses(&page(1, 2, None), &m).unwrap().next,
+            None
+        );
+        assert!(parse_owner_responses(b"{}", &m).is_err());
+    }
+
+    #[test]
+    fn the_owner_query_encodes_the_account_urn_inside_the_record() {
+        let from = DateTime::from_timestamp_millis(1_000).unwrap();
+        let to = DateTime::from_timestamp_millis(2_000).unwrap();
+        let r = owner_responses_request(
+            "https://api.linkedin.com",
+            "urn:li:sponsoredAccount:5",
+            from,
+            to,
+            100,
+        );
+        assert_eq!(
+            r.url,
+            "https://api.linkedin.com/rest/leadFormResponses?q=owner&owner=(sponsoredAccount:urn%3Ali%3AsponsoredAccount%3A5)\
+             &leadType=(leadType:SPONSORED)&limitedToTestLeads=false&submittedAtTimeRange=(start:1000,end:2000)&start=100&count=100"
+        );
     }
 }

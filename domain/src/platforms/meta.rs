@@ -104,6 +104,82 @@ pub fn parse_graph_lead(body: &[u8], mapping: &FieldMapping) -> Result<PlatformL
     Ok(out)
 }
 
+/// Leads per page the backstop asks for (the Graph API's default is 25).
+const LEADS_PER_PAGE: u32 = 100;
+
+/// The backstop's poll of one form: `GET {base}/v24.0/{form_id}/leads` with the lead fields,
+/// the leads created at or after `from` (`filtering` on `time_created`, `GREATER_THAN` the
+/// second before), a page at a time from the `after` cursor.
+pub fn form_leads_request(
+    api_base: &str,
+    form_id: &str,
+    from: DateTime<Utc>,
+    after: Option<&str>,
+) -> Result<PollRequest, IntakeError> {
+    if form_id.is_empty() || !form_id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(IntakeError::Malformed("Meta form id must be digits".into()));
+    }
+    let filtering = format!(
+        r#"[{{"field":"time_created","operator":"GREATER_THAN","value":{}}}]"#,
+        from.timestamp() - 1
+    );
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query
+        .append_pair("fields", GRAPH_LEAD_FIELDS)
+        .append_pair("filtering", &filtering)
+        .append_pair("limit", &LEADS_PER_PAGE.to_string());
+    if let Some(cursor) = after {
+        query.append_pair("after", cursor);
+    }
+    Ok(PollRequest {
+        post: false,
+        url: format!(
+            "{}/{GRAPH_API_VERSION}/{form_id}/leads?{}",
+            api_base.trim_end_matches('/'),
+            query.finish()
+        ),
+        headers: Vec::new(),
+        body: None,
+    })
+}
+
+/// Reads a page of `/{form_id}/leads`: `data` holds leads as the single lead read gives them
+/// ([`parse_graph_lead`]); a next page exists when `paging.next` does, from
+/// `paging.cursors.after`.
+pub fn parse_form_leads(body: &[u8], mapping: &FieldMapping) -> Result<LeadPage, IntakeError> {
+    #[derive(Deserialize)]
+    struct Page {
+        #[serde(default)]
+        data: Vec<Value>,
+        #[serde(default)]
+        paging: Option<Paging>,
+    }
+    #[derive(Deserialize)]
+    struct Paging {
+        #[serde(default)]
+        cursors: Option<Cursors>,
+        #[serde(default)]
+        next: Option<String>,
+    }
+    #[derive(Deserialize)]
+    struct Cursors {
+        #[serde(default)]
+        after: Option<String>,
+    }
+    let page: Page = serde_json::from_slice(body)
+        .map_err(|e| IntakeError::Malformed(format!("not a Meta leads page: {e}")))?;
+    let leads = page
+        .data
+        .iter()
+        .map(|lead| parse_graph_lead(lead.to_string().as_bytes(), mapping))
+        .collect::<Result<Vec<_>, _>>()?;
+    let next = page.paging.and_then(|p| {
+        p.next?;
+        p.cursors?.after.filter(|c| !c.is_empty())
+    });
+    Ok(LeadPage { leads, next })
+}
+
 /// Meta's standard question keys.
 fn standard_field(name: &str) -> Option<&'static str> {
     Some(match name {
@@ -578,5 +654,57 @@ mod tests {
             let _ = Meta.parse(&r, &FieldMapping::new());
             let _ = parse_graph_lead(s.as_bytes(), &FieldMapping::new());
         }
+    }
+}
+
+#[cfg(test)]
+mod backstop_tests {
+    use super::*;
+
+    #[test]
+    fn a_form_poll_asks_for_leads_created_since_the_window_start_from_the_cursor() {
+        let from: DateTime<Utc> = "2026-03-12T14:00:00Z".parse().unwrap();
+        let r = form_leads_request(
+            "https://graph.facebook.com/",
+            "1298374650123456",
+            from,
+            Some("QVFI"),
+        )
+        .unwrap();
+        assert!(!r.post);
+        assert!(r
+            .url
+            .starts_with("https://graph.facebook.com/v24.0/1298374650123456/leads?fields="));
+        let query = r.url.split_once('?').unwrap().1;
+        let params: BTreeMap<String, String> = form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        assert_eq!(
+            params["filtering"],
+            format!(
+                r#"[{{"field":"time_created","operator":"GREATER_THAN","value":{}}}]"#,
+                from.timestamp() - 1
+            )
+        );
+        assert_eq!(params["after"], "QVFI");
+        assert!(form_leads_request("https://g", "12/../x", from, None).is_err());
+    }
+
+    #[test]
+    fn a_leads_page_reads_each_lead_and_a_next_cursor_only_when_there_is_a_next_page() {
+        let page = br#"{"data":[{"id":"1","created_time":"2026-03-12T14:30:00+0000",
+            "field_data":[{"name":"email","values":["a@b.io"]}]}],
+            "paging":{"cursors":{"before":"b","after":"c"},"next":"https://graph/next"}}"#;
+        let p = parse_form_leads(page, &FieldMapping::new()).unwrap();
+        assert_eq!(p.leads[0].dedupe_key, "meta:1");
+        assert_eq!(p.leads[0].fields.email.as_deref(), Some("a@b.io"));
+        assert!(!p.leads[0].requires_fetch, "the answers are in the page");
+        assert_eq!(p.next.as_deref(), Some("c"));
+        let last = br#"{"data":[],"paging":{"cursors":{"before":"b","after":"c"}}}"#;
+        assert_eq!(
+            parse_form_leads(last, &FieldMapping::new()).unwrap().next,
+            None
+        );
+        assert!(parse_form_leads(b"<html>", &FieldMapping::new()).is_err());
     }
 }

@@ -199,6 +199,26 @@ pub struct ApiRequest {
     pub headers: Vec<(&'static str, &'static str)>,
 }
 
+/// One page of a platform's answer to the backstop's poll ([`crate::backstop`]): the leads in
+/// it, each keyed as its webhook is, and where the next page starts (a cursor, a page token or
+/// an offset, as the platform pages), if there is one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeadPage {
+    pub leads: Vec<PlatformLead>,
+    pub next: Option<String>,
+}
+
+/// A poll of a platform's API, described; the adapter adds the access token (and Google's
+/// developer token) and sends it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PollRequest {
+    /// `GET`, or `POST` with `body` as JSON.
+    pub post: bool,
+    pub url: String,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Option<String>,
+}
+
 impl Incoming<'_> {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers

@@ -181,6 +181,7 @@ pub(crate) async fn take(
         source_name,
         now,
         started,
+        found_by_backstop: false,
     };
     match platform.receipt() {
         Receipt::OneLead => one_lead(&ctx, delivery, items).await,
@@ -192,8 +193,12 @@ pub(crate) async fn take(
 struct Ctx<'a> {
     deps: &'a Deps,
     source_name: &'a str,
+    /// When the leads arrived: the delivery's time, or for a lead the backstop found, the
+    /// platform's creation time.
     now: DateTime<Utc>,
     started: Instant,
+    /// The lead was found by the backstop polling the platform's API, not delivered.
+    found_by_backstop: bool,
 }
 
 /// Our own formats: the delivery is kept in its lead's transaction, pointing at that lead.
@@ -407,6 +412,7 @@ pub async fn admit_queued(deps: &Deps, message: AdmitMessage) -> Result<(), Unst
         source_name: &message.source,
         now: message.received_at,
         started: Instant::now(),
+        found_by_backstop: false,
     };
     // The items are independent leads: admitted side by side, each under its own dedupe key.
     let results: Vec<_> = futures::stream::iter(message.items)
@@ -429,9 +435,47 @@ pub async fn admit_queued(deps: &Deps, message: AdmitMessage) -> Result<(), Unst
     Ok(())
 }
 
+/// A lead the backstop found in the platform's API (the `backstop` function): admitted by
+/// the same code as a webhook's item, under the same dedupe key, so a lead the webhook
+/// captured is a duplicate here and a webhook arriving after this is a duplicate there. Its
+/// arrival is the platform's creation time (so the report shows the delay the missed webhook
+/// caused), and its `captured` event says the backstop found it. `pass_id` names the poll
+/// (its leads' `delivery_id`: the API's answer is not kept, the platform keeps the lead).
+pub async fn admit_found(
+    deps: &Deps,
+    source_name: &str,
+    pass_id: &str,
+    item: PlatformLead,
+) -> Result<(String, Taken), Unstored> {
+    let polled_at = deps.clock.now();
+    let ctx = Ctx {
+        deps,
+        source_name,
+        // A creation time ahead of our clock is the platform's clock skew: now, then.
+        now: item.submitted_at.map_or(polled_at, |t| t.min(polled_at)),
+        started: Instant::now(),
+        found_by_backstop: true,
+    };
+    let (lead_id, taken, _) = capture_one(&ctx, pass_id, item, None).await?;
+    Ok((lead_id, taken))
+}
+
+/// How long a redelivery is recognised for a source: [`REDELIVERY_WINDOW_DAYS`], or longer
+/// when the source's backstop asks further back (its first poll), so a lead the webhook
+/// captured is still known when the backstop finds it.
+fn redelivery_window(deps: &Deps, source_name: &str) -> chrono::Duration {
+    let base = chrono::Duration::days(REDELIVERY_WINDOW_DAYS);
+    let backstop = deps
+        .config
+        .source(source_name)
+        .and_then(|s| s.backstop.as_ref())
+        .map(|b| span(b.first_lookback) + span(b.overlap));
+    backstop.map_or(base, |b| b.max(base))
+}
+
 /// What became of one item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Taken {
+pub enum Taken {
     Created,
     Joined,
     Duplicate,
@@ -468,16 +512,26 @@ async fn capture_one(
         _ if lead.is_spam => format!("captured from {source_name} as spam; it will not be routed"),
         _ => format!("captured from {source_name}"),
     };
+    let (actor, summary) = if ctx.found_by_backstop {
+        let summary = format!(
+            "{summary}; found by the backstop in the platform's API (created {}), its webhook never came",
+            now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        );
+        ("backstop", summary)
+    } else {
+        ("capture", summary)
+    };
     let mut event = timeline::event_at(
         deps.clock.as_ref(),
         now,
         &lead_id,
         EventKind::Captured,
-        "capture",
+        actor,
         summary,
     );
     event.expires_at = lead.expires_at;
-    let expires = now + chrono::Duration::days(REDELIVERY_WINDOW_DAYS);
+    // From when it is stored: a lead found late keeps its key as long as one delivered now.
+    let expires = now.max(deps.clock.now()) + redelivery_window(deps, source_name);
     let is_spam = lead.is_spam;
     let moves_on_now = lead.moves_on_to_enrich();
     let kept_with_lead = delivery.is_some();

@@ -15,7 +15,7 @@ mod intake;
 pub mod replay;
 pub mod status;
 
-pub use intake::{admit_queued, Unstored};
+pub use intake::{admit_found, admit_queued, Taken, Unstored};
 
 use http::{Method, Request, Response, StatusCode};
 use leadrelay_aws::Deps;

@@ -1,0 +1,22 @@
+//! The backstop Lambda: builds its dependencies once, then runs one pass per scheduled event.
+
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+
+// One event at a time per environment: one thread, no cross-thread wake-ups.
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    let deps = leadrelay_aws::lambda::deps(
+        "backstop",
+        leadrelay_aws::deps::SecretsNeeded::BACKSTOP,
+        leadrelay_aws::deps::TemplatesNeeded::None,
+    )
+    .await?;
+    lambda_runtime::run(service_fn(
+        |event: LambdaEvent<serde_json::Value>| async move {
+            let pass = leadrelay_backstop::run_pass(deps, deps.clock.now());
+            let report = leadrelay_aws::lambda::invocation(&event.context.request_id, pass).await?;
+            Ok::<_, Error>(report)
+        },
+    ))
+    .await
+}
