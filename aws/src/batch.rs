@@ -49,6 +49,24 @@ where
     F: Fn(M) -> Fut,
     Fut: Future<Output = Result<(), E>>,
 {
+    process_at_most(CONCURRENCY, queue, messages, handler).await
+}
+
+/// [`process`] with at most `concurrency` messages at once: 1 for a handler whose messages
+/// contend on one item (routing: every lead of a team updates its rotation), where running
+/// them together only buys conflicts, each paid with another read and write.
+pub async fn process_at_most<M, E, F, Fut>(
+    concurrency: usize,
+    queue: &'static str,
+    messages: Vec<QueueMessage>,
+    handler: F,
+) -> BatchOutcome
+where
+    M: for<'de> serde::Deserialize<'de>,
+    E: MessageError,
+    F: Fn(M) -> Fut,
+    Fut: Future<Output = Result<(), E>>,
+{
     let handler = &handler;
     let failed = stream::iter(messages)
         .map(|m| async move {
@@ -76,7 +94,7 @@ where
                 }
             }
         })
-        .buffer_unordered(CONCURRENCY)
+        .buffer_unordered(concurrency.max(1))
         .filter_map(|f| async move { f })
         .collect()
         .await;

@@ -8,6 +8,7 @@
 //! lead id, a table item's key); it answers the next N matching requests, or every one until
 //! lifted. Nothing here imitates DynamoDB, SQS or SES: moto answers everything else.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -145,6 +146,9 @@ struct Rule {
 struct Shared {
     rules: Mutex<Vec<Rule>>,
     next_id: AtomicU64,
+    /// Every request passed through, by service and operation (`DynamoDB.PutItem`): what an
+    /// AWS bill would count.
+    requests: Mutex<BTreeMap<String, u64>>,
 }
 
 /// What a test set: how often it answered, and lifting it.
@@ -273,6 +277,26 @@ impl FaultProxy {
     }
 }
 
+impl FaultProxy {
+    /// The requests made through the proxy since it started, by `Service.Operation`
+    /// (`DynamoDB.TransactWriteItems`, `SQS.SendMessage`, `SES.SendEmail`), faults included.
+    pub fn requests(&self) -> BTreeMap<String, u64> {
+        self.shared.requests.lock().expect("requests lock").clone()
+    }
+}
+
+/// The service a request calls, by its protocol: `X-Amz-Target`'s prefix for the JSON
+/// protocols (DynamoDB, SQS, SSM), the query protocol's form body for SES.
+fn service(headers: &HeaderMap) -> &'static str {
+    match headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
+        Some(t) if t.starts_with("DynamoDB") => "DynamoDB",
+        Some(t) if t.starts_with("AmazonSQS") => "SQS",
+        Some(t) if t.starts_with("AmazonSSM") => "SSM",
+        Some(_) => "other",
+        None => "SES",
+    }
+}
+
 /// The operation of [`FaultProxy::go_down`]'s fault: every one.
 const ANY: &str = "*";
 
@@ -317,6 +341,14 @@ async fn forward(
     body: Bytes,
 ) -> Response {
     let op = operation(&headers, &body);
+    if let Some(op) = &op {
+        *up.shared
+            .requests
+            .lock()
+            .expect("requests lock")
+            .entry(format!("{}.{op}", service(&headers)))
+            .or_default() += 1;
+    }
     if let Some(reply) = matching(&up.shared, op.as_deref(), &body) {
         let mut r = (
             StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),

@@ -4,6 +4,7 @@
 mod backstop;
 mod binaries;
 mod capture;
+mod cost;
 mod distribution;
 mod emails;
 mod enrichment;

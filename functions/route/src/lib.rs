@@ -50,9 +50,11 @@ impl retry::Conflict for RouteError {
 /// so 5 s is ample for the last one and the send to notify.
 const RETRY_BUDGET: std::time::Duration = std::time::Duration::from_secs(25);
 
-/// A batch from the scored queue.
+/// A batch from the scored queue, one lead after another: leads of one team all update its
+/// rotation, so routing them at once would only turn into conflicts (each one more read and
+/// write), and a decision takes milliseconds.
 pub async fn handle_batch(deps: &Deps, messages: Vec<QueueMessage>) -> BatchOutcome {
-    batch::process("scored", messages, |m: LeadMessage| async move {
+    batch::process_at_most(1, "scored", messages, |m: LeadMessage| async move {
         let result = route_lead(deps, m.lead_id.clone()).await;
         sweep::park_if_permanent(deps, Step::Route, &m.lead_id, &m, result).await
     })

@@ -1,0 +1,93 @@
+//! What a lead costs in billable AWS requests, counted by the fault proxy in front of moto
+//! (it passes every request on and counts it by service and operation). The cost model in
+//! docs/architecture.md is built from what this test prints (`-- --nocapture`).
+
+use std::collections::BTreeMap;
+
+use leadrelay_aws::queue::QueueName;
+
+use crate::support::*;
+
+/// The request budget per lead, email aside: capture, enrich, route and notify together. What
+/// the pipeline makes today (3 + 4 + 4 + 8), so a change that adds a request fails here; the
+/// aim is 12 (docs/architecture.md, "What a lead costs", says where the rest would come from).
+const BUDGET_PER_LEAD: f64 = 19.0;
+
+/// Leads in the run: enough that per-lead figures are not one lead's accident, few enough
+/// that each stage's event source takes them in one batch (ten messages), as it would.
+const LEADS: usize = 5;
+
+fn lead(i: usize) -> serde_json::Value {
+    let mut l = ana();
+    l["email"] = format!("buyer{i}@customer{i}-logistics.com").into();
+    l["company"] = format!("Customer {i} Logistics").into();
+    l["phone"] = format!("(415) 555-01{i:02}").into();
+    l
+}
+
+/// Requests since `before`, by `Service.Operation`.
+fn since(before: &BTreeMap<String, u64>, now: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
+    now.iter()
+        .map(|(op, n)| (op.clone(), n - before.get(op).copied().unwrap_or(0)))
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}
+
+/// The event source mapping's calls (receiving and deleting the batch): in AWS, Lambda's
+/// pollers make them, billed per batch, not per lead. Here the local runner stands in.
+fn is_event_source(op: &str) -> bool {
+    matches!(
+        op,
+        "SQS.ReceiveMessage" | "SQS.DeleteMessageBatch" | "SQS.ChangeMessageVisibility"
+    )
+}
+
+#[tokio::test]
+async fn a_lead_costs_no_more_requests_than_its_budget_from_webhook_to_acknowledged_and_assigned() {
+    let (app, proxy) = TestApp::behind_fault_proxy().await;
+    let start = proxy.requests();
+    let mut ids = Vec::new();
+    for i in 0..LEADS {
+        ids.push(app.capture(app.signed_json(&lead(i))).await);
+    }
+    let mut stages = vec![("capture", since(&start, &proxy.requests()))];
+    for (function, queue) in [
+        ("enrich", QueueName::Captured),
+        ("route", QueueName::Scored),
+        ("notify", QueueName::Notify),
+    ] {
+        let before = proxy.requests();
+        while app.stack.poll(queue, 0).await.expect("poll") > 0 {}
+        stages.push((function, since(&before, &proxy.requests())));
+    }
+    for id in &ids {
+        let lead = app.lead(id).await;
+        assert!(lead.assignment.is_some(), "{id} has an owner");
+    }
+    assert_eq!(
+        app.sent_emails().await.len(),
+        2 * LEADS,
+        "acknowledgement and assignment each"
+    );
+
+    let mut ours = 0u64;
+    let mut report = String::from("| function | requests per lead |\n|---|---|\n");
+    for (function, ops) in &stages {
+        let line: Vec<String> = ops
+            .iter()
+            .map(|(op, n)| format!("{op} {:.1}", *n as f64 / LEADS as f64))
+            .collect();
+        report += &format!("| {function} | {} |\n", line.join(", "));
+        ours += ops
+            .iter()
+            .filter(|(op, _)| !is_event_source(op) && !op.starts_with("SES."))
+            .map(|(_, n)| n)
+            .sum::<u64>();
+    }
+    let per_lead = ours as f64 / LEADS as f64;
+    eprintln!("{report}\nper lead, excluding email and the event sources' receives: {per_lead:.1}");
+    assert!(
+        per_lead <= BUDGET_PER_LEAD,
+        "{per_lead:.1} requests per lead, over the budget of {BUDGET_PER_LEAD}:\n{report}"
+    );
+}
