@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use ::metrics::{counter, histogram, Unit};
+use ::metrics::{counter, histogram};
 
 /// The CloudWatch namespace of every metric.
 pub const NAMESPACE: &str = "Leadrelay";
@@ -97,8 +97,10 @@ fn millis(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// The units CloudWatch shows, declared once.
+/// The units CloudWatch shows, declared once (by the Lambda glue, which installs the recorder).
+#[cfg(feature = "lambda")]
 pub(crate) fn describe() {
+    use ::metrics::Unit;
     for name in [
         "LeadsCaptured",
         "LeadsRefused",

@@ -109,21 +109,7 @@ impl PlatformApi {
         for (name, value) in described.headers {
             request = request.header(name, value);
         }
-        let response = request.send().await.map_err(|e| FetchError::Request {
-            platform,
-            message: leadrelay_domain::redact::redact(&e.without_url().to_string()),
-        })?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(FetchError::Status {
-                platform,
-                status: status.as_u16(),
-            });
-        }
-        let body = response.bytes().await.map_err(|e| FetchError::Request {
-            platform,
-            message: e.without_url().to_string(),
-        })?;
+        let body = answer(platform, request).await?;
         p.parse_details(&body, mapping)
             .map_err(|e| unreadable(platform, &e))
     }
@@ -155,23 +141,32 @@ impl PlatformApi {
         if let Some(body) = &described.body {
             request = request.body(body.clone());
         }
-        let response = request.send().await.map_err(|e| FetchError::Request {
-            platform,
-            message: leadrelay_domain::redact::redact(&e.without_url().to_string()),
-        })?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(FetchError::Status {
-                platform,
-                status: status.as_u16(),
-            });
-        }
-        let body = response.bytes().await.map_err(|e| FetchError::Request {
-            platform,
-            message: e.without_url().to_string(),
-        })?;
-        Ok(body.to_vec())
+        answer(platform, request).await
     }
+}
+
+/// Sends a request to a platform's API and reads a successful answer's body. The errors name
+/// neither the URL (it may carry ids) nor anything the platform answered.
+async fn answer(
+    platform: &'static str,
+    request: reqwest::RequestBuilder,
+) -> Result<Vec<u8>, FetchError> {
+    let response = request.send().await.map_err(|e| FetchError::Request {
+        platform,
+        message: leadrelay_domain::redact::redact(&e.without_url().to_string()),
+    })?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(FetchError::Status {
+            platform,
+            status: status.as_u16(),
+        });
+    }
+    let body = response.bytes().await.map_err(|e| FetchError::Request {
+        platform,
+        message: e.without_url().to_string(),
+    })?;
+    Ok(body.to_vec())
 }
 
 /// An answer that could not be read, described without the personal data serde quotes.
