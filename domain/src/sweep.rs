@@ -266,6 +266,16 @@ impl Lead {
         Some((parked, event))
     }
 
+    /// The acknowledgement went out at `at`. The first time stays: a resend after a lapsed
+    /// claim does not move the speed-to-lead figure. `false` when there was nothing to change.
+    pub fn mark_acknowledged(&mut self, at: DateTime<Utc>) -> bool {
+        if self.acknowledged_at.is_some() {
+            return false;
+        }
+        self.acknowledged_at = Some(at);
+        true
+    }
+
     /// Notify sent this round's emails (or found them sent): the lead leaves the sweep.
     /// `false` when there was nothing to change.
     pub fn mark_notified(&mut self, round: u32) -> bool {
@@ -411,6 +421,14 @@ mod tests {
         assert!(l.mark_notified(0));
         assert!(!l.mark_notified(0), "already");
         assert_eq!(l.sweep_at(GRACE), None);
+    }
+
+    #[test]
+    fn the_first_acknowledgement_time_stays_when_the_email_goes_again() {
+        let mut l = lead();
+        assert!(l.mark_acknowledged(at("2026-03-02T10:00:05Z")));
+        assert!(!l.mark_acknowledged(at("2026-03-02T10:04:00Z")));
+        assert_eq!(l.acknowledged_at, Some(at("2026-03-02T10:00:05Z")));
     }
 
     #[test]

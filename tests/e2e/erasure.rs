@@ -253,7 +253,7 @@ async fn an_email_in_flight_when_its_person_is_erased_leaves_no_record_of_them()
     );
     let recorded = deps
         .store
-        .email_sent(&id, &key, &ack, &message_id, &event, now)
+        .email_sent(&id, &key, &ack, &message_id, &event, now, None)
         .await
         .unwrap();
     assert_eq!(recorded, Recorded::LeadErased);

@@ -57,22 +57,24 @@ impl Reply {
     /// DynamoDB: a transaction of `items` writes cancelled because another transaction holds
     /// item `conflicting` (400 `TransactionCanceledException`, reason `TransactionConflict`).
     pub fn transaction_conflict(items: usize, conflicting: usize) -> Self {
-        let reasons: Vec<serde_json::Value> = (0..items)
-            .map(|i| {
-                if i == conflicting {
-                    serde_json::json!({ "Code": "TransactionConflict", "Message": "Transaction is ongoing for the item" })
-                } else {
-                    serde_json::json!({ "Code": "None" })
-                }
-            })
-            .collect();
+        Self::transaction_cancelled(items, conflicting, "TransactionConflict")
+    }
+
+    /// DynamoDB: a transaction of `items` writes cancelled because the condition of item
+    /// `failing` did not hold (someone else wrote it since it was read).
+    pub fn transaction_condition_failed(items: usize, failing: usize) -> Self {
+        Self::transaction_cancelled(items, failing, "ConditionalCheckFailed")
+    }
+
+    fn transaction_cancelled(items: usize, failing: usize, code: &str) -> Self {
         let codes: Vec<&str> = (0..items)
-            .map(|i| {
-                if i == conflicting {
-                    "TransactionConflict"
-                } else {
-                    "None"
-                }
+            .map(|i| if i == failing { code } else { "None" })
+            .collect();
+        let reasons: Vec<serde_json::Value> = codes
+            .iter()
+            .map(|&c| match c {
+                "None" => serde_json::json!({ "Code": "None" }),
+                c => serde_json::json!({ "Code": c, "Message": "The conditional request failed" }),
             })
             .collect();
         Self::dynamodb(

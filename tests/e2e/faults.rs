@@ -101,12 +101,12 @@ async fn dynamodb_throttling_during_capture_and_routing_delays_leads_but_loses_n
     let mut leads = vec![capture_person(&app, 1).await];
     leads.push(capture_person(&app, 2).await);
 
-    // Then the writes throttled while enrich, route and notify run: puts (leads, claims,
-    // rotations) and transactions (assignments, emails recorded sent with their events) past
-    // the SDK's three attempts, so messages fail and come back.
+    // Then reads and writes throttled while enrich, route and notify run: the leads' reads
+    // and the transactions (scores, assignments with rotations, email claims, emails recorded
+    // sent with their events) past the SDK's three attempts, so messages fail and come back.
     let faults = [
         proxy
-            .fail("PutItem")
+            .fail("GetItem")
             .times(4)
             .with(Reply::throughput_exceeded()),
         proxy
@@ -157,6 +157,39 @@ async fn a_transaction_conflict_on_the_routing_transaction_is_decided_again() {
     assert_each_lead_owned_acknowledged_and_assigned_once(&app, &leads).await;
     let lead = app.lead(&leads[0].0).await;
     assert_eq!(lead.round, 0, "one assignment, no reassignment");
+}
+
+#[tokio::test]
+async fn a_lead_saved_by_someone_else_while_its_emails_go_out_keeps_each_email_once_and_ends_notified(
+) {
+    let (app, proxy) = TestApp::behind_fault_proxy().await;
+    let leads = vec![capture_person(&app, 1).await];
+    assert_eq!(app.stack.poll(QueueName::Captured, 0).await.unwrap(), 1);
+    assert_eq!(app.stack.poll(QueueName::Scored, 0).await.unwrap(), 1);
+    // The acknowledgement's record would save the lead with it; DynamoDB answers that the lead
+    // changed since notify read it (a contact recorded, a CRM update). The record is written
+    // without the lead's change, and the assignment's record then meets the lead's real newer
+    // version too: the round is marked notified on the lead as stored.
+    let moved = proxy
+        .fail("TransactWriteItems")
+        .where_body_contains(":mid")
+        .times(1)
+        .with(Reply::transaction_condition_failed(3, 0));
+    app.drain().await;
+    assert_eq!(moved.served(), 1);
+    assert_each_lead_owned_acknowledged_and_assigned_once(&app, &leads).await;
+    let lead = app.lead(&leads[0].0).await;
+    assert!(lead.notified, "the round ends notified");
+    assert!(
+        lead.acknowledged_at.is_some(),
+        "the acknowledgement's time is on the lead"
+    );
+    let emails = app.stack.deps.store.emails(&lead.lead_id).await.unwrap();
+    assert!(
+        emails.iter().all(|e| e.state == "sent"),
+        "both emails recorded sent: {emails:?}"
+    );
+    assert_eq!(emails.len(), 2);
 }
 
 #[tokio::test]

@@ -4,16 +4,28 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem, Update};
 
 use super::{aws, items, keys, Store, StoreError, TransactFailure};
 use leadrelay_domain::emails::Email;
-use leadrelay_domain::lead::LeadEvent;
+use leadrelay_domain::lead::{Lead, LeadEvent};
+
+/// What the record of an email writes to its lead.
+enum LeadWrite<'a> {
+    /// Checks it is still there; sets the acknowledgement's time on it, when given.
+    Check { acknowledged: Option<DateTime<Utc>> },
+    /// Saves it as the caller changed it, if nobody saved it since it was read.
+    Save(&'a mut Lead),
+}
 
 /// What recording an email's outcome found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Recorded {
+    /// Written, and the lead saved as the caller changed it (when it gave one).
     Recorded,
+    /// Written, but the lead the caller changed was saved by someone else since it was read,
+    /// so its change was not made: the caller makes it again on the lead as stored.
+    LeadMoved,
     /// The lead was erased on request meanwhile: nothing was written.
     LeadErased,
 }
@@ -70,29 +82,15 @@ impl Store {
         kind: &str,
         now: DateTime<Utc>,
     ) -> Result<EmailClaim, StoreError> {
-        let record = EmailRecord {
-            lead_id: lead_id.to_owned(),
-            kind: kind.to_owned(),
-            state: "pending".into(),
-            claimed_at: now,
-            sent_at: None,
-            message_id: None,
-            to: None,
-            reply_to: None,
-            subject: None,
-        };
-        let lease_over = (now - chrono::Duration::seconds(EMAIL_CLAIM_LEASE_SECS)).timestamp();
+        let claim = self.claim(lead_id, kind, now)?;
         let result = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(items::email(&record, now)?))
-            .condition_expression(
-                "attribute_not_exists(pk) OR (#s = :pending AND claimed_epoch < :lease)",
-            )
-            .expression_attribute_names("#s", "state")
-            .expression_attribute_values(":pending", AttributeValue::S("pending".into()))
-            .expression_attribute_values(":lease", AttributeValue::N(lease_over.to_string()))
+            .set_item(Some(claim.item))
+            .set_condition_expression(claim.condition_expression)
+            .set_expression_attribute_names(claim.expression_attribute_names)
+            .set_expression_attribute_values(claim.expression_attribute_values)
             .send()
             .await;
         match result {
@@ -118,6 +116,70 @@ impl Store {
         }
     }
 
+    /// Claims several emails of a lead at once and, when given, the acknowledgement window of
+    /// an address for it (see [`Store::claim_acknowledgement`]): one request where one per
+    /// email would do. `true` when all were free and are now the caller's; `false` when any
+    /// was not (sent already, in flight, the address acknowledged for another lead), and then
+    /// nothing was claimed: the caller claims one by one to learn which. A first delivery
+    /// finds them all free; only a retry pays for both ways.
+    pub async fn claim_emails(
+        &self,
+        lead_id: &str,
+        kinds: &[&str],
+        window: Option<(&str, DateTime<Utc>)>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut writes = Vec::new();
+        for kind in kinds {
+            writes.push(
+                TransactWriteItem::builder()
+                    .put(self.claim(lead_id, kind, now)?)
+                    .build(),
+            );
+        }
+        if let Some((address, until)) = window {
+            writes.push(
+                TransactWriteItem::builder()
+                    .put(self.acknowledgement_window(address, lead_id, now, until))
+                    .build(),
+            );
+        }
+        match self
+            .transact(writes, "TransactWriteItems (email claims)")
+            .await
+        {
+            Ok(()) => Ok(true),
+            Err(TransactFailure::ConditionFailed(_) | TransactFailure::Conflict) => Ok(false),
+            Err(TransactFailure::Store(e)) => Err(e),
+        }
+    }
+
+    /// The claim of one email: written when nobody holds it, or when its holder's lease ran out.
+    fn claim(&self, lead_id: &str, kind: &str, now: DateTime<Utc>) -> Result<Put, StoreError> {
+        let record = EmailRecord {
+            lead_id: lead_id.to_owned(),
+            kind: kind.to_owned(),
+            state: "pending".into(),
+            claimed_at: now,
+            sent_at: None,
+            message_id: None,
+            to: None,
+            reply_to: None,
+            subject: None,
+        };
+        let lease_over = (now - chrono::Duration::seconds(EMAIL_CLAIM_LEASE_SECS)).timestamp();
+        Ok(self
+            .put(items::email(&record, now)?)
+            .condition_expression(
+                "attribute_not_exists(pk) OR (#s = :pending AND claimed_epoch < :lease)",
+            )
+            .expression_attribute_names("#s", "state")
+            .expression_attribute_values(":pending", AttributeValue::S("pending".into()))
+            .expression_attribute_values(":lease", AttributeValue::N(lease_over.to_string()))
+            .build()
+            .expect("table, item set"))
+    }
+
     /// Confirms a claimed email went out, with its timeline event, in one write. Only while
     /// the lead and the claim are still there: a person erased while their email was being
     /// sent gets no record back ([`Recorded::LeadErased`]).
@@ -130,6 +192,7 @@ impl Store {
         message_id: &str,
         event: &LeadEvent,
         now: DateTime<Utc>,
+        changed: Option<&mut Lead>,
     ) -> Result<Recorded, StoreError> {
         let reply_to = if email.reply_to.is_some() {
             ", reply_to = :rt"
@@ -155,14 +218,27 @@ impl Store {
         }
         // The acknowledgement's time goes on the lead too (the export reads it there).
         let acknowledged = (kind == ACKNOWLEDGEMENT_KEY).then_some(now);
-        self.record(
-            lead_id,
-            update,
-            event,
-            acknowledged,
-            "TransactWriteItems (email sent)",
-        )
-        .await
+        let Some(lead) = changed else {
+            return self
+                .record(lead_id, update, event, LeadWrite::Check { acknowledged })
+                .await;
+        };
+        match self
+            .record(lead_id, update.clone(), event, LeadWrite::Save(lead))
+            .await?
+        {
+            // Saved by someone else since it was read: the record alone, as without a change.
+            Recorded::LeadMoved => {
+                match self
+                    .record(lead_id, update, event, LeadWrite::Check { acknowledged })
+                    .await?
+                {
+                    Recorded::Recorded => Ok(Recorded::LeadMoved),
+                    other => Ok(other),
+                }
+            }
+            other => Ok(other),
+        }
     }
 
     /// Records that a claimed email will not go, and why (said without personal data), with
@@ -190,8 +266,7 @@ impl Store {
             lead_id,
             update,
             event,
-            None,
-            "TransactWriteItems (email skipped)",
+            LeadWrite::Check { acknowledged: None },
         )
         .await
     }
@@ -200,44 +275,61 @@ impl Store {
     /// an erasure deletes the lead first, so nothing written after it can bring the person's
     /// address back (docs/operating.md, erasure on request).
     ///
-    /// With `acknowledged`, the lead is updated instead of only checked: it gets the
-    /// acknowledgement's time (the first one stays) and its version moves on, so a save from
-    /// a copy read before this write fails its version check and reads again, keeping it.
+    /// The lead is checked, or updated with the acknowledgement's time (the first one stays;
+    /// its version moves on, so a save from a copy read before this write fails its version
+    /// check and reads again, keeping it), or saved whole as the caller changed it if nobody
+    /// saved it since it was read ([`Recorded::LeadMoved`] if someone did: nothing written).
     async fn record(
         &self,
         lead_id: &str,
         update: aws_sdk_dynamodb::types::builders::UpdateBuilder,
         event: &LeadEvent,
-        acknowledged: Option<DateTime<Utc>>,
-        op: &'static str,
+        lead: LeadWrite<'_>,
     ) -> Result<Recorded, StoreError> {
-        let lead_write = match acknowledged {
-            None => TransactWriteItem::builder()
-                .condition_check(
-                    ConditionCheck::builder()
-                        .table_name(&self.table)
-                        .set_key(Some(items::lead_key(lead_id)))
-                        .condition_expression("attribute_exists(pk)")
-                        .build()
-                        .expect("table, key and condition set"),
+        let mut saved = None;
+        let (lead_write, op) = match lead {
+            LeadWrite::Check { acknowledged: None } => (
+                TransactWriteItem::builder()
+                    .condition_check(
+                        ConditionCheck::builder()
+                            .table_name(&self.table)
+                            .set_key(Some(items::lead_key(lead_id)))
+                            .condition_expression("attribute_exists(pk)")
+                            .build()
+                            .expect("table, key and condition set"),
+                    )
+                    .build(),
+                "TransactWriteItems (email recorded)",
+            ),
+            LeadWrite::Check {
+                acknowledged: Some(at),
+            } => (
+                TransactWriteItem::builder()
+                    .update(
+                        Update::builder()
+                            .table_name(&self.table)
+                            .set_key(Some(items::lead_key(lead_id)))
+                            .update_expression(
+                                "SET acknowledged_at = if_not_exists(acknowledged_at, :at), #v = #v + :one",
+                            )
+                            .condition_expression("attribute_exists(pk)")
+                            .expression_attribute_names("#v", "version")
+                            .expression_attribute_values(":at", AttributeValue::S(keys::time(at)))
+                            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+                            .build()
+                            .expect("table, key and expression set"),
+                    )
+                    .build(),
+                "TransactWriteItems (email recorded)",
+            ),
+            LeadWrite::Save(lead) => {
+                let (next, put) = self.lead_update(lead)?;
+                saved = Some((lead, next.version));
+                (
+                    TransactWriteItem::builder().put(put).build(),
+                    "TransactWriteItems (email recorded, lead saved)",
                 )
-                .build(),
-            Some(at) => TransactWriteItem::builder()
-                .update(
-                    Update::builder()
-                        .table_name(&self.table)
-                        .set_key(Some(items::lead_key(lead_id)))
-                        .update_expression(
-                            "SET acknowledged_at = if_not_exists(acknowledged_at, :at), #v = #v + :one",
-                        )
-                        .condition_expression("attribute_exists(pk)")
-                        .expression_attribute_names("#v", "version")
-                        .expression_attribute_values(":at", AttributeValue::S(keys::time(at)))
-                        .expression_attribute_values(":one", AttributeValue::N("1".into()))
-                        .build()
-                        .expect("table, key and expression set"),
-                )
-                .build(),
+            }
         };
         let writes = vec![
             lead_write,
@@ -253,11 +345,19 @@ impl Store {
                 .build(),
         ];
         match self.transact(writes, op).await {
-            Ok(()) => Ok(Recorded::Recorded),
-            // The lead or the claim is gone: erased while the email was on its way.
-            Err(TransactFailure::ConditionFailed(failed)) if failed.iter().any(|&i| i < 2) => {
+            Ok(()) => {
+                if let Some((lead, version)) = saved {
+                    lead.version = version;
+                }
+                Ok(Recorded::Recorded)
+            }
+            // The claim is gone: erased while the email was on its way.
+            Err(TransactFailure::ConditionFailed(failed)) if failed.contains(&1) => {
                 Ok(Recorded::LeadErased)
             }
+            // The lead changed since it was read, or it is gone: the caller's check tells.
+            Err(TransactFailure::ConditionFailed(_)) if saved.is_some() => Ok(Recorded::LeadMoved),
+            Err(TransactFailure::ConditionFailed(_)) => Ok(Recorded::LeadErased),
             Err(f) => Err(f.into()),
         }
     }
@@ -272,14 +372,14 @@ impl Store {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
+        let window = self.acknowledgement_window(address, lead_id, now, until);
         let result = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(items::acknowledged(address, lead_id, until)))
-            .condition_expression("attribute_not_exists(pk) OR expires_at < :now OR lead_id = :me")
-            .expression_attribute_values(":now", AttributeValue::N(now.timestamp().to_string()))
-            .expression_attribute_values(":me", AttributeValue::S(lead_id.to_owned()))
+            .set_item(Some(window.item))
+            .set_condition_expression(window.condition_expression)
+            .set_expression_attribute_values(window.expression_attribute_values)
             .send()
             .await;
         match result {
@@ -292,6 +392,23 @@ impl Store {
             }
             Err(e) => Err(aws("PutItem (acknowledgement window)")(e)),
         }
+    }
+
+    /// The acknowledgement window of an address for a lead: written when nobody holds it, it
+    /// lapsed, or this lead holds it already (a retry of its own acknowledgement).
+    fn acknowledgement_window(
+        &self,
+        address: &str,
+        lead_id: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Put {
+        self.put(items::acknowledged(address, lead_id, until))
+            .condition_expression("attribute_not_exists(pk) OR expires_at < :now OR lead_id = :me")
+            .expression_attribute_values(":now", AttributeValue::N(now.timestamp().to_string()))
+            .expression_attribute_values(":me", AttributeValue::S(lead_id.to_owned()))
+            .build()
+            .expect("table, item set")
     }
 
     /// Gives a claim back after a failed send, so a retry may send.

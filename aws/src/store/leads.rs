@@ -60,11 +60,37 @@ impl Store {
         lead_id: &str,
         change: impl FnMut(&mut Lead) -> Change<T>,
     ) -> Result<Option<(Lead, T)>, StoreError> {
-        // Each attempt borrows the decision for a moment (never across an await).
+        self.modify(lead_id, None, change).await
+    }
+
+    /// [`Store::modify_lead`] on a lead the caller has just read (or saved): the first
+    /// decision is made on it without reading it again; a conflict reads it again as usual.
+    pub async fn modify_read_lead<T>(
+        &self,
+        lead: Lead,
+        change: impl FnMut(&mut Lead) -> Change<T>,
+    ) -> Result<Option<(Lead, T)>, StoreError> {
+        let lead_id = lead.lead_id.clone();
+        self.modify(&lead_id, Some(lead), change).await
+    }
+
+    async fn modify<T>(
+        &self,
+        lead_id: &str,
+        read: Option<Lead>,
+        change: impl FnMut(&mut Lead) -> Change<T>,
+    ) -> Result<Option<(Lead, T)>, StoreError> {
+        // Each attempt borrows these for a moment (never across an await).
+        let read = std::sync::Mutex::new(read);
         let change = std::sync::Mutex::new(change);
         crate::retry::on_conflict(|| async {
-            let Some(mut lead) = self.get_lead(lead_id).await? else {
-                return Ok(None);
+            let first = read.lock().unwrap_or_else(|e| e.into_inner()).take();
+            let mut lead = match first {
+                Some(lead) => lead,
+                None => match self.get_lead(lead_id).await? {
+                    Some(lead) => lead,
+                    None => return Ok(None),
+                },
             };
             let decided = (change.lock().unwrap_or_else(|e| e.into_inner()))(&mut lead);
             match decided {

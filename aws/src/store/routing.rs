@@ -25,7 +25,7 @@ impl Store {
         &self,
         teams: impl IntoIterator<Item = &str>,
     ) -> Result<BTreeMap<String, TeamState>, StoreError> {
-        Ok(self.routing_reads(teams, None).await?.0)
+        Ok(self.routing_reads(None, teams).await?.1)
     }
 
     /// The owner who last took a lead of a company domain, and when.
@@ -33,21 +33,38 @@ impl Store {
         &self,
         domain: &str,
     ) -> Result<Option<(String, DateTime<Utc>)>, StoreError> {
-        Ok(self.routing_reads([], Some(domain)).await?.1)
+        let item = self.get_raw(items::account_key(domain), true).await?;
+        Ok(item.and_then(|item| {
+            let owner = item.get("owner_id").and_then(|v| v.as_s().ok()).cloned();
+            let at = item
+                .get("at")
+                .and_then(|v| v.as_s().ok())
+                .and_then(|s| s.parse().ok());
+            owner.zip(at)
+        }))
     }
 
-    /// What a routing decision reads besides the lead, in one request: every team's rotation
-    /// (strongly consistent: the save is conditional on them) and, when given, a company
-    /// domain's last owner.
+    /// What a routing decision reads, in one request: the lead and every team's rotation, all
+    /// strongly consistent (the save is conditional on them). The rotations do not depend on
+    /// the lead, so they are read with it; a learned account does ([`Store::account`], read
+    /// after, only when learning accounts).
     pub async fn routing_reads(
         &self,
+        lead_id: Option<&str>,
         teams: impl IntoIterator<Item = &str>,
-        domain: Option<&str>,
-    ) -> Result<(BTreeMap<String, TeamState>, Option<(String, DateTime<Utc>)>), StoreError> {
+    ) -> Result<(Option<Lead>, BTreeMap<String, TeamState>), StoreError> {
         let teams: Vec<&str> = teams.into_iter().collect();
-        let mut keys: Vec<_> = teams.iter().map(|t| items::rotation_key(t)).collect();
-        keys.extend(domain.map(items::account_key));
+        let mut keys: Vec<_> = lead_id.map(items::lead_key).into_iter().collect();
+        keys.extend(teams.iter().map(|t| items::rotation_key(t)));
         let mut found = self.get_many(keys, true).await?.into_iter();
+        let lead = match lead_id {
+            Some(id) => found
+                .next()
+                .flatten()
+                .map(|i| items::decode(&keys::lead_pk(id), i))
+                .transpose()?,
+            None => None,
+        };
         let mut rotations = BTreeMap::new();
         for team in teams {
             let state = found
@@ -58,15 +75,7 @@ impl Store {
                 .unwrap_or_default();
             rotations.insert(team.to_owned(), state);
         }
-        let account = found.next().flatten().and_then(|item| {
-            let owner = item.get("owner_id").and_then(|v| v.as_s().ok()).cloned();
-            let at = item
-                .get("at")
-                .and_then(|v| v.as_s().ok())
-                .and_then(|s| s.parse().ok());
-            owner.zip(at)
-        });
-        Ok((rotations, account))
+        Ok((lead, rotations))
     }
 
     /// Saves a routing decision: the lead (if unchanged since read), its events, the team's

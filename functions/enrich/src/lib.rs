@@ -62,13 +62,14 @@ pub async fn handle_batch(deps: &Deps, messages: Vec<QueueMessage>) -> BatchOutc
 /// Enriches and scores one lead, once: a redelivered message finds the lead scored and only
 /// passes it on again.
 pub async fn enrich_lead(deps: &Deps, lead_id: String) -> Result<(), EnrichError> {
-    let company = match fetch_details(deps, &lead_id).await? {
-        Some(lead) => look_up_company(deps, &lead).await,
-        None => None,
+    let Some(lead) = fetch_details(deps, &lead_id).await? else {
+        return Ok(());
     };
+    let company = look_up_company(deps, &lead).await;
+    // Decided on the lead just read; read again only if someone saved it meanwhile.
     let outcome = deps
         .store
-        .modify_lead(&lead_id, |lead| {
+        .modify_read_lead(lead, |lead| {
             match lead.score(
                 company.as_ref(),
                 &deps.config,
@@ -205,6 +206,10 @@ fn outcome(result: &LookupResult) -> &'static str {
 /// when there is nothing to score now (erased, or still pending).
 async fn fetch_details(deps: &Deps, lead_id: &str) -> Result<Option<Lead>, EnrichError> {
     let Some(lead) = deps.store.get_lead(lead_id).await? else {
+        tracing::warn!(
+            lead_id,
+            "lead not found (erased on request?); message dropped"
+        );
         return Ok(None);
     };
     if lead.stage != Stage::PendingFetch || lead.is_quarantined() {

@@ -86,6 +86,8 @@ pub async fn notify(deps: &Deps, message: NotifyMessage) -> Result<(), NotifyErr
     if lead.is_quarantined() {
         return Ok(());
     }
+    // Changed as the emails are recorded (acknowledged, notified), saved with their records.
+    let mut lead = lead;
     let now = deps.clock.now();
     match message {
         NotifyMessage::Assigned { .. } => {
@@ -93,17 +95,40 @@ pub async fn notify(deps: &Deps, message: NotifyMessage) -> Result<(), NotifyErr
                 .assignment
                 .as_ref()
                 .ok_or_else(|| NotifyError::NoOwner(lead_id.clone()))?;
-            // Try both even if one fails, then report the first failure so the message is retried;
-            // the one that went out is not sent again.
-            let ack = send(deps, &lead, EmailKind::Acknowledgement, now, "the lead").await;
             let to_owner = format!("owner {}", owner.owner_id);
-            let assigned = send(deps, &lead, EmailKind::Assignment, now, &to_owner).await;
-            ack.and(assigned)?;
+            let ack = compose(deps, &lead, &EmailKind::Acknowledgement, now);
+            let assignment = compose(deps, &lead, &EmailKind::Assignment, now);
+            let ahead =
+                claim_ahead(deps, &lead, ack.as_ref().ok().and_then(Option::as_ref), now).await?;
+            // Try both even if one fails, then report the first failure so the message is
+            // retried; the one that went out is not sent again. The assignment's record marks
+            // the round notified when the acknowledgement is settled.
+            let acked = match ack {
+                Ok(Some(email)) => {
+                    let kind = EmailKind::Acknowledgement;
+                    send_once(deps, &mut lead, kind, email, "the lead", ahead, false).await
+                }
+                Ok(None) => Ok(()),
+                Err(e) => Err(e),
+            };
+            let completes = acked.is_ok();
+            let assigned = match assignment {
+                Ok(Some(email)) => {
+                    let kind = EmailKind::Assignment;
+                    send_once(deps, &mut lead, kind, email, &to_owner, ahead, completes).await
+                }
+                Ok(None) => Ok(()),
+                Err(e) => Err(e),
+            };
+            acked.and(assigned)?;
             notified(deps, &lead).await
         }
         NotifyMessage::Unassigned { .. } => {
             let to_manager = format!("manager of team {}", deps.config.routing.fallback_team);
-            send(deps, &lead, EmailKind::Unassigned, now, &to_manager).await?;
+            let kind = EmailKind::Unassigned;
+            if let Some(email) = compose(deps, &lead, &kind, now)? {
+                send_once(deps, &mut lead, kind, email, &to_manager, Ahead::NONE, true).await?;
+            }
             notified(deps, &lead).await
         }
         NotifyMessage::Escalation { step, round, .. } => {
@@ -154,19 +179,27 @@ pub async fn notify(deps: &Deps, message: NotifyMessage) -> Result<(), NotifyErr
                         email.to.clone_from(&team.manager_email);
                     }
                     let to_whom = format!("manager of team {}", owner.team);
-                    return send_once(deps, &lead, kind, email, &to_whom).await;
+                    return send_once(deps, &mut lead, kind, email, &to_whom, Ahead::NONE, false)
+                        .await;
                 }
                 // Escalate reassigns; there is no email of its own (the new owner's
                 // assignment email says it all).
                 EscalationAction::Reassign => return Ok(()),
             };
-            send(deps, &lead, kind, now, &to_whom).await
+            match compose(deps, &lead, &kind, now)? {
+                Some(email) => {
+                    send_once(deps, &mut lead, kind, email, &to_whom, Ahead::NONE, false).await
+                }
+                None => Ok(()),
+            }
         }
     }
 }
 
-/// This round's emails are out: the lead leaves the sweep. A lead saved by someone else
-/// meanwhile is read again (under the one retry policy); a later round's lead is left alone.
+/// This round's emails are out: the lead leaves the sweep. Usually marked already, with the
+/// record of the round's last email; else (an email found sent by an earlier delivery, a lead
+/// saved by someone else meanwhile) the lead is read again (under the one retry policy). A
+/// later round's lead is left alone.
 async fn notified(deps: &Deps, lead: &Lead) -> Result<(), NotifyError> {
     if lead.notified {
         return Ok(());
@@ -247,20 +280,6 @@ pub fn compose(
     })
 }
 
-/// Composes the email and sends it once.
-async fn send(
-    deps: &Deps,
-    lead: &Lead,
-    kind: EmailKind,
-    now: DateTime<Utc>,
-    to_whom: &str,
-) -> Result<(), NotifyError> {
-    match compose(deps, lead, &kind, now)? {
-        Some(email) => send_once(deps, lead, kind, email, to_whom).await,
-        None => Ok(()),
-    }
-}
-
 /// The contacted link of this round's assignment: bound to the lead, its owner and the round,
 /// so it stops only this owner's clock (a manager's escalation email carries the owner's link:
 /// the manager records the contact on the owner's behalf).
@@ -281,6 +300,74 @@ fn contacted_url(
     ))
 }
 
+/// Claims taken ahead for a message's emails, all in one request.
+#[derive(Debug, Clone, Copy)]
+struct Ahead {
+    /// The emails' claims are held: each is sent without claiming it again.
+    claimed: bool,
+    /// The acknowledgement window of the lead's address is held too.
+    window: bool,
+}
+
+impl Ahead {
+    const NONE: Ahead = Ahead {
+        claimed: false,
+        window: false,
+    };
+}
+
+/// Claims the acknowledgement and the assignment, and the address's acknowledgement window,
+/// in one request ([`leadrelay_aws::store::Store::claim_emails`]): what a first delivery finds
+/// free. When anything was not free (a retry, an address acknowledged for another lead),
+/// nothing is held and each email claims its own as before.
+async fn claim_ahead(
+    deps: &Deps,
+    lead: &Lead,
+    acknowledgement: Option<&Email>,
+    now: DateTime<Utc>,
+) -> Result<Ahead, NotifyError> {
+    let Some(ack) = acknowledgement else {
+        // The assignment alone: its own claim is as cheap.
+        return Ok(Ahead::NONE);
+    };
+    let ack_key = email_key(lead, &EmailKind::Acknowledgement);
+    let assignment_key = email_key(lead, &EmailKind::Assignment);
+    let once_per = deps.config.email.acknowledge_once_per;
+    // A source's hourly cap is counted before the window is taken: an acknowledgement the cap
+    // refuses must not hold the address for a day.
+    let window = (!once_per.is_zero() && hourly_cap(deps, lead).is_none()).then(|| {
+        (
+            ack.to.as_str(),
+            now + leadrelay_domain::clock::span(once_per),
+        )
+    });
+    let claimed = deps
+        .store
+        .claim_emails(&lead.lead_id, &[&ack_key, &assignment_key], window, now)
+        .await?;
+    Ok(Ahead {
+        claimed,
+        window: claimed && window.is_some(),
+    })
+}
+
+/// The key an email of `kind` is claimed and recorded under. The acknowledgement goes to the
+/// person once ever; the owners' emails once per routing round (a recycled or reassigned lead
+/// has a new owner to tell).
+fn email_key(lead: &Lead, kind: &EmailKind) -> String {
+    if lead.round == 0 || matches!(kind, EmailKind::Acknowledgement) {
+        kind.key()
+    } else {
+        format!("{}@round{}", kind.key(), lead.round)
+    }
+}
+
+fn hourly_cap(deps: &Deps, lead: &Lead) -> Option<u32> {
+    deps.config
+        .source(&lead.source)
+        .and_then(|s| s.max_acknowledgements_per_hour)
+}
+
 /// Why an acknowledgement must not go, if it must not: the source's hourly cap is reached, or
 /// the address was acknowledged for another lead within `email.acknowledge_once_per`. A form
 /// is not a way to make the company's SES write to anyone, again and again; over the caps the
@@ -290,12 +377,9 @@ async fn acknowledgement_refused(
     lead: &Lead,
     address: &str,
     now: DateTime<Utc>,
+    window_held: bool,
 ) -> Result<Option<String>, NotifyError> {
-    if let Some(cap) = deps
-        .config
-        .source(&lead.source)
-        .and_then(|s| s.max_acknowledgements_per_hour)
-    {
+    if let Some(cap) = hourly_cap(deps, lead) {
         let hour = now.timestamp() / 3600;
         let window_ends = DateTime::from_timestamp((hour + 1) * 3600, 0).unwrap_or(now);
         let key = format!("acknowledgements#{}#{hour}", lead.source);
@@ -307,7 +391,7 @@ async fn acknowledgement_refused(
         }
     }
     let window = deps.config.email.acknowledge_once_per;
-    if !window.is_zero() {
+    if !window.is_zero() && !window_held {
         let until = now + leadrelay_domain::clock::span(window);
         if !deps
             .store
@@ -323,35 +407,36 @@ async fn acknowledgement_refused(
     Ok(None)
 }
 
-/// Claims the email, sends it, confirms it; on a failed send gives the claim back so the retry
-/// can send. `to_whom` names the recipient by role, never by address (no personal data in logs).
+/// Claims the email (unless held `ahead`), sends it, confirms it; on a failed send gives the
+/// claim back so the retry can send. The record saves the lead with what the email changes on
+/// it: the acknowledgement's time, and the round notified when this email `completes` it.
+/// `to_whom` names the recipient by role, never by address (no personal data in logs).
 async fn send_once(
     deps: &Deps,
-    lead: &Lead,
+    lead: &mut Lead,
     kind: EmailKind,
     email: Email,
     to_whom: &str,
+    ahead: Ahead,
+    completes: bool,
 ) -> Result<(), NotifyError> {
-    // The acknowledgement goes to the person once ever; the owners' emails once per routing
-    // round (a recycled or reassigned lead has a new owner to tell).
-    let key = if lead.round == 0 || matches!(kind, EmailKind::Acknowledgement) {
-        kind.key()
-    } else {
-        format!("{}@round{}", kind.key(), lead.round)
-    };
+    let key = email_key(lead, &kind);
     let now = deps.clock.now();
-    match deps.store.claim_email(&lead.lead_id, &key, now).await? {
-        EmailClaim::AlreadySent => return Ok(()),
-        EmailClaim::InFlight => {
-            return Err(NotifyError::InFlight {
-                lead_id: lead.lead_id.clone(),
-                kind: key,
-            });
+    if !ahead.claimed {
+        match deps.store.claim_email(&lead.lead_id, &key, now).await? {
+            EmailClaim::AlreadySent => return Ok(()),
+            EmailClaim::InFlight => {
+                return Err(NotifyError::InFlight {
+                    lead_id: lead.lead_id.clone(),
+                    kind: key,
+                });
+            }
+            EmailClaim::Claimed => {}
         }
-        EmailClaim::Claimed => {}
     }
     if matches!(kind, EmailKind::Acknowledgement) {
-        if let Some(why) = acknowledgement_refused(deps, lead, &email.to, now).await? {
+        if let Some(why) = acknowledgement_refused(deps, lead, &email.to, now, ahead.window).await?
+        {
             let event = timeline::event(
                 deps.clock.as_ref(),
                 &lead.lead_id,
@@ -405,11 +490,24 @@ async fn send_once(
         "notify",
         format!("{key} email sent to {to_whom}"),
     );
+    // What this email changes on the lead, saved with its record (no change: only checked).
+    let mut changed = lead.clone();
+    let acknowledges = matches!(kind, EmailKind::Acknowledgement) && changed.mark_acknowledged(now);
+    let notifies = completes && changed.mark_notified(lead.round);
+    let mut changed = (acknowledges || notifies).then_some(changed);
     let mut attempt = 0;
     let recorded = loop {
         match deps
             .store
-            .email_sent(&lead.lead_id, &key, &email, &message_id, &event, now)
+            .email_sent(
+                &lead.lead_id,
+                &key,
+                &email,
+                &message_id,
+                &event,
+                now,
+                changed.as_mut(),
+            )
             .await
         {
             Ok(recorded) => break recorded,
@@ -423,6 +521,11 @@ async fn send_once(
             }
         }
     };
+    // When the lead was saved by someone else meanwhile (`LeadMoved`), the record set the
+    // acknowledgement's time on the lead as stored, and `notified` reads it to mark the round.
+    if let (Recorded::Recorded, Some(saved)) = (recorded, changed) {
+        *lead = saved;
+    }
     if recorded == Recorded::LeadErased {
         // Erased on request while SES had the email: keep nothing of it.
         tracing::info!(

@@ -77,8 +77,13 @@ pub async fn route_lead(deps: &Deps, lead_id: String) -> Result<(), RouteError> 
 /// Load → decide → conditional save. The notification to send, if any.
 async fn route_once(deps: &Deps, lead_id: &str) -> Result<Option<NotifyMessage>, RouteError> {
     let lead_id = lead_id.to_owned();
+    // One request for the lead and every team's rotation (they do not depend on the lead).
+    let (lead, states) = deps
+        .store
+        .routing_reads(Some(&lead_id), deps.config.teams.keys().map(String::as_str))
+        .await?;
     // Only an erasure removes a lead: its messages have nothing left to do.
-    let Some(mut lead) = deps.store.get_lead(&lead_id).await? else {
+    let Some(mut lead) = lead else {
         tracing::warn!(
             lead_id,
             "lead not found (erased on request?); message dropped"
@@ -97,14 +102,14 @@ async fn route_once(deps: &Deps, lead_id: &str) -> Result<Option<NotifyMessage>,
     let now = deps.clock.now();
     let domain = company_domain(&lead);
     let configured = domain.as_deref().and_then(|d| configured_account(deps, d));
-    // A learned account is read with the rotations: one request for all routing reads.
+    // The domain's learned account: only when learning accounts and no configured one rules.
     let learn = domain
         .as_deref()
         .filter(|_| configured.is_none() && deps.config.routing.learn_accounts_for.is_some());
-    let (states, learned) = deps
-        .store
-        .routing_reads(deps.config.teams.keys().map(String::as_str), learn)
-        .await?;
+    let learned = match learn {
+        Some(d) => deps.store.account(d).await?,
+        None => None,
+    };
     let account = match (configured, learn) {
         (Some(a), _) => Some(a),
         (None, Some(d)) => learned_account(deps, d, learned, now),
