@@ -28,6 +28,16 @@ reads the partition; so does the wrapper. Queries on an index are left to moto.
 Request logging is off: the server's output goes nowhere, and werkzeug formatting a log line
 per request under its lock took an eighth of the server's time under load.
 
+Which service a request is for is looked up once per kind of request, not per request: moto 5
+lists its package directory (200 `stat` calls) under the dispatcher's lock on every request, a
+seventh of the server's time at ten leads a second. The list is read once at start.
+
+The app runs under waitress instead of werkzeug's development server, which closes every
+connection after one answer (it says so: it cannot drain a request body for keep-alive) and
+starts a thread per connection, so each request paid a new connection and a new thread. AWS's
+endpoints keep connections alive; waitress does too, with a fixed pool of threads. At ten leads
+a second this took a fifth off the time to the acknowledgement (scripts/bench-ack-latency).
+
 And `/moto-api/data.json?service=ses` dumps one service's models only: the full dump walks
 every model instance moto ever tracked (every DynamoDB item version included), which grows
 with each test, while the tests only read the emails SES took.
@@ -40,6 +50,7 @@ import sys
 import threading
 from urllib.parse import parse_qs, urlparse
 
+import waitress
 from moto.dynamodb import models as dynamodb_models
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
@@ -244,12 +255,27 @@ _query.__name__ = "query"
 Table.all_items = _all_items
 Table.query = _query
 
+from moto import backends as _backends  # noqa: E402
+
+_MODULES = frozenset(_backends.list_of_moto_modules())
+_backends.list_of_moto_modules = lambda: _MODULES
+
 from werkzeug.serving import WSGIRequestHandler  # noqa: E402
 
 WSGIRequestHandler.log_request = lambda self, *args, **kwargs: None
 
 # Imported after the patches: the server binds its routes to the methods when it loads.
+import moto.server  # noqa: E402
 from moto.server import main  # noqa: E402
+
+
+def _serve(host, port, app, **_werkzeug_options):
+    # Enough threads for the long polls (one per queue poller, each held up to its wait) and
+    # the requests beside them; many tests run at once against one server.
+    waitress.serve(app, host=host, port=port, threads=32, connection_limit=1000, _quiet=True)
+
+
+moto.server.run_simple = _serve
 
 if __name__ == "__main__":
     sys.exit(main())

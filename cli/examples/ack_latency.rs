@@ -1,72 +1,106 @@
-//! How long after the webhook's answer is the acknowledgement handed to SES, on the local stack?
+//! How soon after a webhook arrives is its acknowledgement handed to SES, on the local stack, at
+//! a steady arrival rate? And where does the time go?
 //!
 //! Starts the local pipeline (its own moto server, the queue pollers that stand in for Lambda's
-//! event source mappings, the HTTP routes on a free port), posts N distinct signed JSON leads one
-//! after another over real HTTP, and for each measures on the client side:
+//! event source mappings, the HTTP routes on a free port) and, for each rate, posts distinct
+//! signed JSON leads over real HTTP at that rate (open loop: a lead goes out on schedule whether
+//! or not the ones before it were answered) for a while. Then it waits for the pipeline to drain
+//! and reads each lead's timeline. Per rate it prints p50, p95, p99 and max of:
 //!
-//! - the webhook's answer: request sent → response arrived;
-//! - ack handed to SES: response arrived → the lead's "acknowledgement" email record reads
-//!   "sent" (notify marks it so right after SES accepted the message), polled every ~2 ms.
-//!
-//! One warm-up lead goes first and is not counted. Every lead is given up after 10 s (reported
-//! as a timeout), and the whole run is bounded too.
+//! - the webhook's answer (client side: request sent → response arrived);
+//! - received → acknowledgement handed to SES (the timeline's times, one clock);
+//! - and that time by stage: received → scored (the captured queue's hop and enrich), scored →
+//!   routed (the scored queue's hop and route), routed → acknowledgement handed to SES (the
+//!   notify queue's hop, the claim and SES).
 //!
 //! ```text
-//! scripts/bench-ack-latency            # 50 leads
-//! scripts/bench-ack-latency 200        # 200 leads
+//! scripts/bench-ack-latency                       # 1, 10 and 50 leads a second, 30 s each
+//! scripts/bench-ack-latency --rates 10 --seconds 60
 //! ```
 //!
-//! Optional second argument: the configuration file (default infra/config/local.toml).
+//! Each rate sends at least 60 leads (a slow rate runs longer than `--seconds`), so p99 is read
+//! from enough of them. A lead not acknowledged within 30 s of the last one sent counts as a
+//! timeout.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use chrono::{DateTime, Utc};
 use leadrelay_cli::local::{LocalStack, StackOptions};
 use leadrelay_domain::auth;
+use leadrelay_domain::lead::{EventKind, LeadEvent};
 use leadrelay_domain::{Config, SystemClock};
 
-const DEFAULT_LEADS: usize = 50;
-/// A lead whose acknowledgement is not sent by then counts as a timeout.
-const PER_LEAD_LIMIT: Duration = Duration::from_secs(10);
-/// How often the email record is looked at while waiting.
-const POLL_EVERY: Duration = Duration::from_millis(2);
-/// The whole measurement may take this long, plus `PER_LEAD_BUDGET` per lead.
-const RUN_BASE_BUDGET: Duration = Duration::from_secs(60);
-const PER_LEAD_BUDGET: Duration = Duration::from_secs(1);
+const DEFAULT_RATES: &[f64] = &[1.0, 10.0, 50.0];
+const DEFAULT_SECONDS: u64 = 30;
+/// Enough leads per rate for a p99 worth reading.
+const MIN_LEADS: usize = 60;
+/// After the last lead of a rate is sent, how long the pipeline has to acknowledge them all.
+const DRAIN_LIMIT: Duration = Duration::from_secs(30);
 
-struct Measured {
-    /// Request sent → response arrived.
-    answer: Duration,
-    /// Response arrived → acknowledgement seen as sent; `None` when it never was (timeout).
-    ack: Option<Duration>,
-    /// Server clock: lead received → acknowledgement marked sent.
-    server: Option<Duration>,
+struct Options {
+    rates: Vec<f64>,
+    seconds: u64,
+    config: PathBuf,
+}
+
+fn options() -> Result<Options> {
+    let mut o = Options {
+        rates: DEFAULT_RATES.to_vec(),
+        seconds: DEFAULT_SECONDS,
+        config: PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../infra/config/local.toml"
+        )),
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut value = || args.next().with_context(|| format!("{a} needs a value"));
+        match a.as_str() {
+            "--rates" => {
+                o.rates = value()?
+                    .split(',')
+                    .map(|r| {
+                        r.trim()
+                            .parse::<f64>()
+                            .with_context(|| format!("a rate, not {r:?}"))
+                    })
+                    .collect::<Result<_>>()?;
+            }
+            "--seconds" => o.seconds = value()?.parse().context("--seconds")?,
+            "--config" => o.config = PathBuf::from(value()?),
+            other => {
+                bail!("unknown argument {other:?} (--rates 1,10,50 --seconds 30 --config FILE)")
+            }
+        }
+    }
+    if o.rates.iter().any(|r| !(r.is_finite() && *r > 0.0)) {
+        bail!("rates must be positive leads per second");
+    }
+    Ok(o)
+}
+
+static NEXT_PHONE: AtomicU64 = AtomicU64::new(1);
+
+/// One lead's way, from the answer and its timeline.
+#[derive(Default)]
+struct Journey {
+    answer: Option<Duration>,
+    to_scored: Option<Duration>,
+    to_routed: Option<Duration>,
+    to_ack: Option<Duration>,
+    routed_to_ack: Option<Duration>,
+    scored_to_routed: Option<Duration>,
 }
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let mut args = std::env::args().skip(1);
-    let n: usize = match args.next() {
-        Some(a) => a
-            .parse()
-            .with_context(|| format!("the number of leads, not {a:?}"))?,
-        None => DEFAULT_LEADS,
-    };
-    if n == 0 {
-        bail!("the number of leads must be at least 1");
-    }
-    let config_path = args.next().map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../infra/config/local.toml"
-        ))
-    });
-    let config = Config::from_path(&config_path)?;
-
+    let o = options()?;
+    let config = Config::from_path(&o.config)?;
     eprintln!("starting the local stack (moto's server, resources, pollers)…");
-    let started = Instant::now();
     let stack = Arc::new(
         LocalStack::start(StackOptions {
             endpoint: None,
@@ -83,44 +117,26 @@ async fn main() -> Result<()> {
     let addr = listener.local_addr()?;
     let router = leadrelay_cli::local::http::router(Arc::clone(&stack));
     let server = tokio::spawn(async move { axum::serve(listener, router).await });
-    eprintln!(
-        "stack up in {} ms; webhooks on http://{addr}, emulator {}",
-        started.elapsed().as_millis(),
-        stack.endpoint
-    );
-
-    let http = reqwest::Client::builder().timeout(PER_LEAD_LIMIT).build()?;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()?;
     let url = format!("http://{addr}/v1/webhooks/json");
     // Distinct bodies across runs too: capture deduplicates on the body's digest.
     let run = ulid::Ulid::new().to_string().to_lowercase();
 
-    let warm_up = measure(&stack, &http, &url, &format!("{run}-warmup")).await?;
-    eprintln!(
-        "warm-up lead (not counted): answer {:.1} ms, ack {}",
-        ms(warm_up.answer),
-        warm_up
-            .ack
-            .map(|d| format!("{:.1} ms", ms(d)))
-            .unwrap_or_else(|| "timed out".into())
+    // One lead through first, not counted: connections open, pollers waiting.
+    let warm = post(&stack, &http, &url, &format!("{run}-warmup")).await?;
+    wait_acknowledged(&stack, std::slice::from_ref(&warm.0), DRAIN_LIMIT).await?;
+
+    println!(
+        "acknowledgement latency on the local stack (moto), signed JSON leads at a steady rate"
     );
-
-    let budget = RUN_BASE_BUDGET + PER_LEAD_BUDGET * n as u32;
-    let deadline = Instant::now() + budget;
-    let mut results = Vec::with_capacity(n);
-    let mut cut_short = false;
-    for i in 0..n {
-        if Instant::now() >= deadline {
-            cut_short = true;
-            break;
-        }
-        let m = measure(&stack, &http, &url, &format!("{run}-{i}")).await?;
-        if m.ack.is_none() {
-            eprintln!("lead {i}: acknowledgement not sent within {PER_LEAD_LIMIT:?}");
-        }
-        results.push(m);
+    for &rate in &o.rates {
+        let count = ((rate * o.seconds as f64).round() as usize).max(MIN_LEADS);
+        eprintln!("{rate} leads/s: sending {count} leads…");
+        let journeys = at_rate(&stack, &http, &url, &format!("{run}-{rate}"), rate, count).await?;
+        report(rate, count, &journeys);
     }
-
-    report(&results, n, cut_short, budget);
 
     server.abort();
     for w in workers {
@@ -129,18 +145,104 @@ async fn main() -> Result<()> {
     Ok(())
 }
 
-/// Posts one lead and waits for its acknowledgement to be handed to SES.
-async fn measure(
+/// Sends `count` leads at `rate` a second, waits for their acknowledgements, reads their ways.
+async fn at_rate(
+    stack: &Arc<LocalStack>,
+    http: &reqwest::Client,
+    url: &str,
+    tag: &str,
+    rate: f64,
+    count: usize,
+) -> Result<Vec<Journey>> {
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut sending = Vec::with_capacity(count);
+    for i in 0..count {
+        tick.tick().await;
+        let (stack, http, url, tag) = (
+            Arc::clone(stack),
+            http.clone(),
+            url.to_owned(),
+            format!("{tag}-{i}"),
+        );
+        sending.push(tokio::spawn(async move {
+            post(&stack, &http, &url, &tag).await
+        }));
+    }
+    let mut sent = Vec::with_capacity(count);
+    for s in sending {
+        sent.push(s.await.context("a sender task")??);
+    }
+    let ids: Vec<String> = sent.iter().map(|(id, _)| id.clone()).collect();
+    wait_acknowledged(stack, &ids, DRAIN_LIMIT).await?;
+    let mut journeys = Vec::with_capacity(count);
+    for (id, answer) in sent {
+        let timeline = stack.deps.store.timeline(&id).await?;
+        journeys.push(journey(answer, &timeline));
+    }
+    Ok(journeys)
+}
+
+fn journey(answer: Duration, timeline: &[LeadEvent]) -> Journey {
+    let at = |f: &dyn Fn(&LeadEvent) -> bool| timeline.iter().find(|e| f(e)).map(|e| e.at);
+    let captured = at(&|e| e.kind == EventKind::Captured);
+    let scored = at(&|e| e.kind == EventKind::Scored);
+    let routed = at(&|e| e.kind == EventKind::Routed);
+    let acked = at(&|e| {
+        e.kind == EventKind::EmailSent && e.summary.starts_with("acknowledgement email sent")
+    });
+    let between = |a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>| {
+        a.zip(b).and_then(|(a, b)| (b - a).to_std().ok())
+    };
+    Journey {
+        answer: Some(answer),
+        to_scored: between(captured, scored),
+        scored_to_routed: between(scored, routed),
+        to_routed: between(captured, routed),
+        routed_to_ack: between(routed, acked),
+        to_ack: between(captured, acked),
+    }
+}
+
+/// Waits until every lead's acknowledgement was handed to SES, or the limit passed.
+async fn wait_acknowledged(stack: &LocalStack, ids: &[String], limit: Duration) -> Result<()> {
+    let deadline = Instant::now() + limit;
+    let mut waiting: Vec<&String> = ids.iter().collect();
+    while !waiting.is_empty() && Instant::now() < deadline {
+        let mut still = Vec::new();
+        for id in waiting {
+            let sent = stack
+                .deps
+                .store
+                .emails(id)
+                .await?
+                .iter()
+                .any(|e| e.kind == "acknowledgement" && e.state == "sent");
+            if !sent {
+                still.push(id);
+            }
+        }
+        waiting = still;
+        if !waiting.is_empty() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    Ok(())
+}
+
+/// Posts one distinct signed lead; its id and the time to the answer.
+async fn post(
     stack: &LocalStack,
     http: &reqwest::Client,
     url: &str,
     tag: &str,
-) -> Result<Measured> {
+) -> Result<(String, Duration)> {
     let body = serde_json::json!({
         "email": format!("bench.{tag}@northwind-logistics.com"),
         "first_name": "Ana",
         "last_name": "Ferreira",
-        "phone": "(415) 555-2671",
+        // Distinct people: the same phone would join the first lead as a repeat submission.
+        "phone": format!("+1 415 2{:06}", NEXT_PHONE.fetch_add(1, Ordering::Relaxed)),
         "company": "Northwind Logistics",
         "job_title": "VP Operations",
         "message": "We'd like a demo for our three warehouses.",
@@ -155,101 +257,65 @@ async fn measure(
         .source("json")
         .context("the configuration has a json source with a secret")?;
     let timestamp = stack.deps.clock.now().timestamp().to_string();
-    let signature = auth::sign(secret, Some(&timestamp), None, body.as_bytes());
-
+    let key = format!("bench-{tag}");
+    let signature = auth::sign(secret, Some(&timestamp), Some(&key), body.as_bytes());
     let sent = Instant::now();
     let response = http
         .post(url)
         .header("content-type", "application/json")
         .header("x-leadrelay-timestamp", timestamp)
+        .header("idempotency-key", key)
         .header("x-leadrelay-signature", signature)
         .body(body)
         .send()
         .await
         .context("posting the lead")?;
-    let t0 = Instant::now();
-    let answer = t0 - sent;
+    let answer = sent.elapsed();
     let status = response.status();
     let v: serde_json::Value = response.json().await.unwrap_or_default();
     if status.as_u16() != 201 {
         bail!("the webhook answered {status}: {v}");
     }
-    let lead_id = v["lead_id"]
+    let id = v["lead_id"]
         .as_str()
-        .context("the webhook's answer names the lead")?
-        .to_owned();
-
-    let mut ack = None;
-    let mut sent_at = None;
-    while t0.elapsed() < PER_LEAD_LIMIT {
-        let emails = stack.deps.store.emails(&lead_id).await?;
-        if let Some(e) = emails
-            .iter()
-            .find(|e| e.kind == "acknowledgement" && e.state == "sent" && e.sent_at.is_some())
-        {
-            ack = Some(t0.elapsed());
-            sent_at = e.sent_at;
-            break;
-        }
-        tokio::time::sleep(POLL_EVERY).await;
-    }
-
-    // Outside the timing: the server clock's view, as a cross-check unaffected by polling.
-    let server = match sent_at {
-        Some(at) => stack
-            .deps
-            .store
-            .get_lead(&lead_id)
-            .await?
-            .and_then(|l| (at - l.received_at).to_std().ok()),
-        None => None,
-    };
-    Ok(Measured {
-        answer,
-        ack,
-        server,
-    })
+        .context("the webhook's answer names the lead")?;
+    Ok((id.to_owned(), answer))
 }
 
-fn report(results: &[Measured], wanted: usize, cut_short: bool, budget: Duration) {
-    let timeouts = results.iter().filter(|m| m.ack.is_none()).count();
+fn report(rate: f64, count: usize, journeys: &[Journey]) {
+    let timeouts = journeys.iter().filter(|j| j.to_ack.is_none()).count();
     println!();
-    println!("acknowledgement latency on the local stack (moto), sequential signed JSON leads");
+    println!("{rate} leads/s, {count} leads, {timeouts} not acknowledged within {DRAIN_LIMIT:?} of the last");
     println!(
-        "  leads measured  {} of {wanted}{}",
-        results.len(),
-        if cut_short {
-            format!(" (run budget of {budget:?} used up)")
-        } else {
-            String::new()
-        }
+        "  {:<40} {:>8} {:>8} {:>8} {:>8}",
+        "(ms)", "p50", "p95", "p99", "max"
     );
-    println!("  timeouts        {timeouts} (ack not sent within {PER_LEAD_LIMIT:?})");
-    println!("  {:<34} {:>8} {:>8} {:>8}", "", "p50", "p95", "max");
-    row(
-        "webhook answer (ms)",
-        results.iter().map(|m| m.answer).collect(),
-    );
-    row(
-        "answer → ack handed to SES (ms)",
-        results.iter().filter_map(|m| m.ack).collect(),
-    );
-    row(
-        "server: received → ack sent (ms)",
-        results.iter().filter_map(|m| m.server).collect(),
-    );
+    let rows: [(&str, fn(&Journey) -> Option<Duration>); 6] = [
+        ("webhook answer", |j| j.answer),
+        ("received → acknowledgement to SES", |j| j.to_ack),
+        ("  received → scored (queue, enrich)", |j| j.to_scored),
+        ("  scored → routed (queue, route)", |j| j.scored_to_routed),
+        ("  routed → ack to SES (queue, notify)", |j| {
+            j.routed_to_ack
+        }),
+        ("received → routed", |j| j.to_routed),
+    ];
+    for (label, pick) in rows {
+        row(label, journeys.iter().filter_map(pick).collect());
+    }
 }
 
 fn row(label: &str, mut v: Vec<Duration>) {
     if v.is_empty() {
-        println!("  {label:<34} {:>8} {:>8} {:>8}", "-", "-", "-");
+        println!("  {label:<40} {:>8} {:>8} {:>8} {:>8}", "-", "-", "-", "-");
         return;
     }
     v.sort();
     println!(
-        "  {label:<34} {:>8.1} {:>8.1} {:>8.1}",
+        "  {label:<40} {:>8.1} {:>8.1} {:>8.1} {:>8.1}",
         ms(percentile(&v, 50)),
         ms(percentile(&v, 95)),
+        ms(percentile(&v, 99)),
         ms(*v.last().expect("not empty"))
     );
 }
