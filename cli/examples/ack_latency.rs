@@ -290,7 +290,7 @@ fn report(rate: f64, count: usize, journeys: &[Journey]) {
         "  {:<40} {:>8} {:>8} {:>8} {:>8}",
         "(ms)", "p50", "p95", "p99", "max"
     );
-    let rows: [(&str, fn(&Journey) -> Option<Duration>); 6] = [
+    let rows: [(&str, Pick); 6] = [
         ("webhook answer", |j| j.answer),
         ("received → acknowledgement to SES", |j| j.to_ack),
         ("  received → scored (queue, enrich)", |j| j.to_scored),
@@ -304,6 +304,9 @@ fn report(rate: f64, count: usize, journeys: &[Journey]) {
         row(label, journeys.iter().filter_map(pick).collect());
     }
 }
+
+/// One figure of a lead's way.
+type Pick = fn(&Journey) -> Option<Duration>;
 
 fn row(label: &str, mut v: Vec<Duration>) {
     if v.is_empty() {
