@@ -207,6 +207,17 @@ impl LambdaProcess {
         name: &str,
         env: &[(String, String)],
     ) -> std::io::Result<Self> {
+        Self::start_command(binary, &[], name, env).await
+    }
+
+    /// [`LambdaProcess::start`] for a runtime that is a program with arguments (the Node.js
+    /// baseline of `scripts/bench-lambda`: `node runtime.mjs`).
+    pub async fn start_command(
+        program: &Path,
+        args: &[&str],
+        name: &str,
+        env: &[(String, String)],
+    ) -> std::io::Result<Self> {
         let api = RuntimeApi::start(name).await?;
         let log = std::env::temp_dir().join(format!(
             "leadrelay-lambda-{name}-{}.log",
@@ -214,8 +225,9 @@ impl LambdaProcess {
         ));
         let out = std::fs::File::create(&log)?;
         let err = out.try_clone()?;
-        let mut cmd = Command::new(binary);
-        cmd.env_clear()
+        let mut cmd = Command::new(program);
+        cmd.args(args)
+            .env_clear()
             .envs(env.iter().map(|(k, v)| (k, v)))
             .env("AWS_LAMBDA_RUNTIME_API", api.address())
             .env("AWS_LAMBDA_FUNCTION_NAME", name)

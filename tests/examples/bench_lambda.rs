@@ -5,7 +5,12 @@
 //! invocation (user + system time of the process over the invocations), peak RSS (VmHWM) and
 //! the binary's size.
 //!
-//!   bench_lambda --bin-dir target/release [--events 300] [--runs 3]
+//! With `--node DIR`, a Node.js baseline is measured the same way in the same runs: a typical
+//! form-to-DynamoDB+SES Lambda (bench/node-form: four AWS calls per submission) fed capture's
+//! events, run by `node` under the same Runtime API. Its "binary" is the size of its code with
+//! its `node_modules`, the Node runtime aside.
+//!
+//!   bench_lambda --bin-dir target/release [--events 300] [--runs 3] [--node bench/node-form]
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -44,6 +49,7 @@ struct Args {
     bin_dir: PathBuf,
     events: usize,
     runs: usize,
+    node: Option<PathBuf>,
 }
 
 fn args() -> Result<Args, Error> {
@@ -51,6 +57,7 @@ fn args() -> Result<Args, Error> {
         bin_dir: PathBuf::from("target/release"),
         events: 300,
         runs: 1,
+        node: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -59,6 +66,7 @@ fn args() -> Result<Args, Error> {
             "--bin-dir" => a.bin_dir = PathBuf::from(value()?),
             "--events" => a.events = value()?.parse()?,
             "--runs" => a.runs = value()?.parse()?,
+            "--node" => a.node = Some(PathBuf::from(value()?)),
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
@@ -123,12 +131,19 @@ async fn bench_once(args: &Args, endpoint: &str) -> Result<Vec<(String, Measure)
 
     // capture: n + 1 distinct signed deliveries (the first is the first invocation).
     let events: Vec<Value> = (0..=n).map(signed_delivery).collect();
-    let m = measure(args, "capture", &env, events, |answer| {
+    let created = |answer: &Value| {
         let (status, body) = http_answer(answer);
         (status == 201)
             .then_some(())
             .ok_or(format!("{status} {body}"))
-    })
+    };
+    let m = measure(
+        &Start::binary(args, "capture")?,
+        "capture",
+        &env,
+        events,
+        created,
+    )
     .await?;
     out.push(("capture".to_owned(), m));
 
@@ -144,26 +159,103 @@ async fn bench_once(args: &Args, endpoint: &str) -> Result<Vec<(String, Measure)
             .iter()
             .map(|m| sqs_event(&url, std::slice::from_ref(m)))
             .collect();
-        let m = measure(args, name, &env, events, |answer| {
-            match answer["batchItemFailures"].as_array() {
+        let m = measure(
+            &Start::binary(args, name)?,
+            name,
+            &env,
+            events,
+            |answer| match answer["batchItemFailures"].as_array() {
                 Some(f) if f.is_empty() => Ok(()),
                 _ => Err(answer.to_string()),
-            }
-        })
+            },
+        )
         .await?;
         out.push((name.to_owned(), m));
     }
 
     // escalate: scheduled passes.
     let events: Vec<Value> = (0..=n).map(|_| scheduled_event(Utc::now())).collect();
-    let m = measure(args, "escalate", &env, events, |answer| {
-        (answer["failed"] == 0)
-            .then_some(())
-            .ok_or(answer.to_string())
-    })
+    let m = measure(
+        &Start::binary(args, "escalate")?,
+        "escalate",
+        &env,
+        events,
+        |answer| {
+            (answer["failed"] == 0)
+                .then_some(())
+                .ok_or(answer.to_string())
+        },
+    )
     .await?;
     out.push(("escalate".to_owned(), m));
+
+    // The Node.js baseline last: it queues messages of its own on the captured queue.
+    if let Some(dir) = &args.node {
+        let events: Vec<Value> = (0..=n).map(|i| signed_delivery(n + 1 + i)).collect();
+        let mut env = env.clone();
+        env.push(("BASELINE_SENDER".into(), sender.clone()));
+        let name = "node.js baseline";
+        let m = measure(&Start::node(dir)?, name, &env, events, created).await?;
+        out.push((name.to_owned(), m));
+    }
     Ok(out)
+}
+
+/// How a function is started, and what its code weighs.
+struct Start {
+    program: PathBuf,
+    args: Vec<String>,
+    size_bytes: u64,
+}
+
+impl Start {
+    fn binary(args: &Args, name: &str) -> Result<Start, Error> {
+        let program = args.bin_dir.join(name);
+        let size_bytes = std::fs::metadata(&program)?.len();
+        Ok(Start {
+            program,
+            args: Vec::new(),
+            size_bytes,
+        })
+    }
+
+    /// `node runtime.mjs` in `dir`; its size is the code with its node_modules.
+    fn node(dir: &std::path::Path) -> Result<Start, Error> {
+        let dir = std::fs::canonicalize(dir)?;
+        let runtime = dir.join("runtime.mjs");
+        if !dir.join("node_modules").is_dir() {
+            return Err(format!("{}: run npm ci there first", dir.display()).into());
+        }
+        let program = which_node()?;
+        Ok(Start {
+            program,
+            args: vec![runtime.display().to_string()],
+            size_bytes: tree_size(&dir)?,
+        })
+    }
+}
+
+fn which_node() -> Result<PathBuf, Error> {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|d| d.join("node"))
+        .find(|p| p.is_file())
+        .ok_or_else(|| "node is not on PATH".into())
+}
+
+fn tree_size(dir: &std::path::Path) -> Result<u64, Error> {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            total += tree_size(&entry.path())?;
+        } else if kind.is_file() {
+            total += entry.metadata()?.len();
+        }
+    }
+    Ok(total)
 }
 
 /// Takes every message off a queue, at least `at_least` of them (waiting for stragglers).
@@ -190,15 +282,15 @@ async fn drain(
 }
 
 async fn measure(
-    args: &Args,
+    start: &Start,
     name: &str,
     env: &[(String, String)],
     events: Vec<Value>,
     check: impl Fn(&Value) -> Result<(), String>,
 ) -> Result<Measure, Error> {
-    let path = args.bin_dir.join(name);
-    let size_bytes = std::fs::metadata(&path)?.len();
-    let f = LambdaProcess::start(&path, name, env).await?;
+    let size_bytes = start.size_bytes;
+    let args: Vec<&str> = start.args.iter().map(String::as_str).collect();
+    let f = LambdaProcess::start_command(&start.program, &args, name, env).await?;
     let init = f
         .init()
         .await
