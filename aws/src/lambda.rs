@@ -12,6 +12,10 @@ use crate::batch::{BatchOutcome, QueueMessage};
 use crate::deps::{SecretsNeeded, TemplatesNeeded};
 use crate::Deps;
 
+/// The functions that normalise contact details as they arrive: capture, enrich (details read
+/// from a platform's API) and the backstop (leads found on a platform).
+const READS_CONTACT_DETAILS: [&str; 3] = ["capture", "enrich", "backstop"];
+
 /// Builds the dependencies from the environment, or explains why it cannot; before that,
 /// starts the logs and the metrics of the function `function` (`capture`, `enrich`, ...).
 pub async fn deps(
@@ -30,8 +34,12 @@ pub async fn deps(
         }
     };
     // What the first request would otherwise pay for, paid during init. A failure here is
-    // only a slower first request: the request itself will say what is wrong.
-    leadrelay_domain::normalize::prime();
+    // only a slower first request: the request itself will say what is wrong. Only the
+    // functions that read what people typed need the email lists and libphonenumber (about
+    // 100 ms to build); the others reuse the phone's reading kept on the lead.
+    if READS_CONTACT_DETAILS.contains(&function) {
+        leadrelay_domain::normalize::prime();
+    }
     if let Err(e) = deps.store.prime().await {
         tracing::warn!(error = %e, "could not open the connection to the table during init");
     }

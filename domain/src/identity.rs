@@ -3,14 +3,39 @@
 //! and recent joins that lead instead of starting a second one.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use super::bounds;
 use super::lead::{Lead, LeadFields};
 use super::normalize;
 
+/// A phone number as the identity keys read it: what was typed, the region it was read in, and
+/// its E.164 form when libphonenumber knows it as valid. Kept on the lead, because every save
+/// writes the lead's erasure keys and reading a phone needs libphonenumber's metadata, which
+/// takes about 100 ms to build in a new process: route, notify and escalate, which never
+/// change a lead's phone, reuse the reading and never build it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhoneReading {
+    pub raw: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub e164: Option<String>,
+}
+
 /// The identity keys of a submission: `email:<address without +tag>` and `phone:<E.164>`.
 /// `default_country` reads national phone numbers when the lead names no country.
 pub fn keys(fields: &LeadFields, default_country: Option<&str>) -> Vec<String> {
+    keys_reusing(fields, default_country, None).0
+}
+
+/// [`keys`], reusing an earlier reading of the same phone in the same region; with the
+/// reading the keys were made from (`None` when there is no phone).
+fn keys_reusing(
+    fields: &LeadFields,
+    default_country: Option<&str>,
+    earlier: Option<&PhoneReading>,
+) -> (Vec<String>, Option<PhoneReading>) {
     let mut keys = Vec::with_capacity(2);
     if let Some(base) = fields
         .email
@@ -25,22 +50,40 @@ pub fn keys(fields: &LeadFields, default_country: Option<&str>) -> Vec<String> {
         .as_deref()
         .and_then(normalize::region)
         .or_else(|| default_country.and_then(normalize::region));
-    if let Some(p) = fields
-        .phone
-        .as_deref()
-        .and_then(|p| normalize::phone(p, region))
-        .filter(|p| p.valid)
-    {
-        keys.push(format!("phone:{}", p.e164));
+    let reading = fields.phone.as_deref().map(|raw| {
+        let code = region.map(normalize::region_code);
+        match earlier.filter(|r| r.raw == raw && r.region == code) {
+            Some(same) => same.clone(),
+            None => PhoneReading {
+                e164: normalize::phone(raw, region)
+                    .filter(|p| p.valid)
+                    .map(|p| p.e164),
+                raw: raw.to_owned(),
+                region: code,
+            },
+        }
+    });
+    if let Some(e164) = reading.as_ref().and_then(|r| r.e164.as_deref()) {
+        keys.push(format!("phone:{e164}"));
     }
-    keys
+    (keys, reading)
 }
 
 /// Every identity key a lead can be found by when its person asks to be erased, spam and test
 /// leads included: those of its fields (a national number read in the lead's own region),
 /// and its number as enrich normalised it (read in the source's default country).
 pub fn erasure_keys(lead: &Lead) -> Vec<String> {
-    let mut found = keys(&lead.fields, lead.phone_region_or(None).as_deref());
+    erasure_keys_reusing(lead).0
+}
+
+/// [`erasure_keys`], reusing the lead's [`PhoneReading`] when its phone and region are the
+/// ones read before; with the reading to keep on the lead.
+pub fn erasure_keys_reusing(lead: &Lead) -> (Vec<String>, Option<PhoneReading>) {
+    let (mut found, reading) = keys_reusing(
+        &lead.fields,
+        lead.phone_region_or(None).as_deref(),
+        lead.phone_reading.as_ref(),
+    );
     let enriched = lead
         .enrichment
         .as_ref()
@@ -52,7 +95,7 @@ pub fn erasure_keys(lead: &Lead) -> Vec<String> {
             found.push(key);
         }
     }
-    found
+    (found, reading)
 }
 
 /// The email identity keys of the addresses written in a text that could not be read as a
@@ -283,6 +326,35 @@ mod tests {
                 "phone:+49301234567"
             ]
         );
+    }
+
+    #[test]
+    fn a_phone_read_before_is_reused_until_the_phone_or_its_region_changes() {
+        let mut l = lead();
+        l.fields.email = None;
+        l.fields.phone = Some("+1 415 555 2671".into());
+        let (keys, reading) = erasure_keys_reusing(&l);
+        assert_eq!(keys, vec!["phone:+14155552671"]);
+        let reading = reading.expect("a phone makes a reading");
+        assert_eq!(reading.e164.as_deref(), Some("+14155552671"));
+
+        // A reading kept on the lead answers for the same phone in the same region, whatever
+        // it says (here a different number, to show it is not read again).
+        l.phone_reading = Some(PhoneReading {
+            e164: Some("+14155550000".into()),
+            ..reading.clone()
+        });
+        assert_eq!(erasure_keys_reusing(&l).0, vec!["phone:+14155550000"]);
+
+        // Another phone, or the same digits in another region, is read afresh.
+        l.fields.phone = Some("+1 415 555 2672".into());
+        assert_eq!(erasure_keys_reusing(&l).0, vec!["phone:+14155552672"]);
+        l.fields.phone = Some("030 1234567".into());
+        l.phone_reading = erasure_keys_reusing(&l).1;
+        l.fields.country = Some("DE".into());
+        let (keys, reading) = erasure_keys_reusing(&l);
+        assert_eq!(keys, vec!["phone:+49301234567"]);
+        assert_eq!(reading.and_then(|r| r.region).as_deref(), Some("DE"));
     }
 
     #[test]

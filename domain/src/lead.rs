@@ -410,6 +410,10 @@ pub struct Lead {
         with = "chrono::serde::ts_seconds_option"
     )]
     pub expires_at: Option<DateTime<Utc>>,
+    /// The phone as its identity keys last read it (see [`crate::identity::PhoneReading`]):
+    /// a save that did not change the phone reuses it instead of reading it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_reading: Option<crate::identity::PhoneReading>,
     /// Optimistic-concurrency version: every save is conditional on it.
     #[serde(default)]
     pub version: u64,
@@ -461,6 +465,7 @@ impl Lead {
             retries: None,
             parked: None,
             expires_at: None,
+            phone_reading: None,
             version: 0,
         }
     }

@@ -106,8 +106,22 @@ pub(super) fn lead(lead: &Lead, layout: IndexLayout) -> Result<Item, StoreError>
         );
         item.insert("sla_next_at".into(), s(sla_time_key(next_at)));
     }
-    // Erasure finds a person's leads, spam and tests included, through these.
-    index_person(&mut item, &leadrelay_domain::identity::erasure_keys(lead));
+    // Erasure finds a person's leads, spam and tests included, through these. The phone is
+    // read again only when it changed since the last save (`identity::PhoneReading`).
+    let (erasure, reading) = leadrelay_domain::identity::erasure_keys_reusing(lead);
+    index_person(&mut item, &erasure);
+    match reading {
+        Some(r) => {
+            let value = serde_dynamo::to_attribute_value(&r).map_err(|e| StoreError::Encode {
+                key: pk.clone(),
+                message: e.to_string(),
+            })?;
+            item.insert("phone_reading".into(), value);
+        }
+        None => {
+            item.remove("phone_reading");
+        }
+    }
     // Parked leads have an index of their own, for the operator (`leadrelay stuck`).
     if let Some(parked) = &lead.parked {
         item.insert(PARKED_KEY_ATTRIBUTE.into(), s(PARKED_KEY));

@@ -98,8 +98,11 @@ pub async fn notify(deps: &Deps, message: NotifyMessage) -> Result<(), NotifyErr
             let to_owner = format!("owner {}", owner.owner_id);
             let ack = compose(deps, &lead, &EmailKind::Acknowledgement, now);
             let assignment = compose(deps, &lead, &EmailKind::Assignment, now);
-            let ahead =
-                claim_ahead(deps, &lead, ack.as_ref().ok().and_then(Option::as_ref), now).await?;
+            let ahead = match (&ack, &assignment) {
+                (Ok(Some(ack)), Ok(Some(_))) => claim_ahead(deps, &lead, ack, now).await?,
+                // One email to send, or one that cannot be made: each is claimed on its own.
+                _ => Ahead::NONE,
+            };
             // Try both even if one fails, then report the first failure so the message is
             // retried; the one that went out is not sent again. The assignment's record marks
             // the round notified when the acknowledgement is settled.
@@ -323,13 +326,9 @@ impl Ahead {
 async fn claim_ahead(
     deps: &Deps,
     lead: &Lead,
-    acknowledgement: Option<&Email>,
+    ack: &Email,
     now: DateTime<Utc>,
 ) -> Result<Ahead, NotifyError> {
-    let Some(ack) = acknowledgement else {
-        // The assignment alone: its own claim is as cheap.
-        return Ok(Ahead::NONE);
-    };
     let ack_key = email_key(lead, &EmailKind::Acknowledgement);
     let assignment_key = email_key(lead, &EmailKind::Assignment);
     let once_per = deps.config.email.acknowledge_once_per;
