@@ -204,27 +204,24 @@ fn journey(answer: Duration, timeline: &[LeadEvent]) -> Journey {
     }
 }
 
-/// Waits until every lead's acknowledgement was handed to SES, or the limit passed.
+/// Waits until every lead's acknowledgement was handed to SES, or the limit passed. One lead
+/// is looked at at a time, oldest first (they finish about in order): asking about every
+/// pending lead each round would load the emulator while the last ones are still on their way.
 async fn wait_acknowledged(stack: &LocalStack, ids: &[String], limit: Duration) -> Result<()> {
     let deadline = Instant::now() + limit;
-    let mut waiting: Vec<&String> = ids.iter().collect();
-    while !waiting.is_empty() && Instant::now() < deadline {
-        let mut still = Vec::new();
-        for id in waiting {
-            let sent = stack
-                .deps
-                .store
-                .emails(id)
-                .await?
+    for id in ids {
+        loop {
+            let emails = stack.deps.store.emails(id).await?;
+            if emails
                 .iter()
-                .any(|e| e.kind == "acknowledgement" && e.state == "sent");
-            if !sent {
-                still.push(id);
+                .any(|e| e.kind == "acknowledgement" && e.state == "sent")
+            {
+                break;
             }
-        }
-        waiting = still;
-        if !waiting.is_empty() {
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            if Instant::now() >= deadline {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
     Ok(())
