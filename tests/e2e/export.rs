@@ -4,8 +4,6 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Duration;
 use leadrelay_cli::export::{lines, Selection};
-use leadrelay_domain::lead::LeadStatus;
-use leadrelay_domain::lifecycle::StatusChange;
 use leadrelay_domain::Clock;
 use serde_json::Value;
 
@@ -39,16 +37,7 @@ fn ids(lines: &[Value]) -> Vec<&str> {
 async fn the_line_of_a_lead_the_pipeline_carried_and_its_owner_contacted_has_its_class_score_owner_and_times(
 ) {
     let app = TestApp::new().await;
-    let id = app.routed_lead().await;
-    app.clock.advance(Duration::minutes(3));
-    let working = StatusChange {
-        to: LeadStatus::Working,
-        reason: None,
-        recycle_at: None,
-    };
-    leadrelay_capture::status::change_status(&app.stack.deps, &id, &working, "crm:test")
-        .await
-        .unwrap();
+    let id = app.routed_lead_worked_after(Duration::minutes(3)).await;
     let lead = app.lead(&id).await;
     let score = lead.score.clone().expect("scored");
     let owner = lead.assignment.clone().expect("routed");

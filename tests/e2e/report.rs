@@ -3,8 +3,6 @@
 
 use chrono::Duration;
 use leadrelay_cli::report::read;
-use leadrelay_domain::lead::LeadStatus;
-use leadrelay_domain::lifecycle::StatusChange;
 use leadrelay_domain::report::{self, sample, Elapsed, Params};
 
 use crate::support::{t, TestApp};
@@ -23,16 +21,7 @@ fn params(since: &str, until: &str) -> Params {
 #[tokio::test]
 async fn the_report_measures_a_lead_the_pipeline_carried_and_its_owner_contacted() {
     let app = TestApp::new().await;
-    let id = app.routed_lead().await;
-    app.clock.advance(Duration::minutes(3));
-    let working = StatusChange {
-        to: LeadStatus::Working,
-        reason: None,
-        recycle_at: None,
-    };
-    leadrelay_capture::status::change_status(&app.stack.deps, &id, &working, "crm:test")
-        .await
-        .unwrap();
+    let id = app.routed_lead_worked_after(Duration::minutes(3)).await;
     let deps = &app.stack.deps;
     let history = read::history(
         &deps.store,

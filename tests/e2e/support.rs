@@ -205,6 +205,22 @@ impl TestApp {
         id
     }
 
+    /// A routed lead whose owner contacted it `after` its assignment: a CRM moved it to
+    /// working (its first contact).
+    pub async fn routed_lead_worked_after(&self, after: chrono::Duration) -> String {
+        let id = self.routed_lead().await;
+        self.clock.advance(after);
+        let working = leadrelay_domain::lifecycle::StatusChange {
+            to: leadrelay_domain::lead::LeadStatus::Working,
+            reason: None,
+            recycle_at: None,
+        };
+        leadrelay_capture::status::change_status(&self.stack.deps, &id, &working, "crm:test")
+            .await
+            .unwrap();
+        id
+    }
+
     /// Every item in this test's table (tests may scan; handlers never do).
     pub async fn items(
         &self,
