@@ -38,10 +38,11 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use chrono::{DateTime, Datelike, LocalResult, NaiveDate, NaiveDateTime, TimeDelta, TimeZone, Utc};
-use chrono_tz::Tz;
+use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc};
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+
+use crate::time_zone::TimeZone;
 
 /// How many local dates past the start a walk looks at before it counts every hour: about three
 /// years, far beyond any SLA, and small enough that a calendar that never opens costs little.
@@ -117,7 +118,7 @@ impl CalendarConfig {
     /// relative to this calendar's table (`time_zone`, `hours.mon[1]`, `holidays`), for the caller
     /// to prefix with the file and the table's own key.
     pub fn build(&self) -> Result<BusinessCalendar, String> {
-        let tz: Tz = self.time_zone.parse().map_err(|_| {
+        let tz = TimeZone::named(&self.time_zone).ok_or_else(|| {
             format!(
                 "time_zone: unknown time zone {:?} (use an IANA name such as \"Europe/Berlin\")",
                 self.time_zone
@@ -251,7 +252,7 @@ fn dates<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<NaiveDate>, D::Error> {
 /// A time zone, weekly hours and holidays; see the module docs for the rules.
 #[derive(Debug, Clone)]
 pub struct BusinessCalendar {
-    tz: Tz,
+    tz: TimeZone,
     /// Indexed by days from Monday; each day's ranges sorted by start, not overlapping.
     week: [Vec<Range>; 7],
     holidays: BTreeSet<NaiveDate>,
@@ -269,7 +270,7 @@ impl BusinessCalendar {
             }]
         };
         BusinessCalendar {
-            tz: Tz::UTC,
+            tz: TimeZone::UTC,
             week: std::array::from_fn(|_| all_day()),
             holidays: BTreeSet::new(),
             always_open: true,
@@ -277,8 +278,8 @@ impl BusinessCalendar {
     }
 
     /// The calendar's time zone.
-    pub fn time_zone(&self) -> Tz {
-        self.tz
+    pub fn time_zone(&self) -> &TimeZone {
+        &self.tz
     }
 
     /// The instant at which `business_time` of open time has passed since `start`. The clock
@@ -339,7 +340,7 @@ impl BusinessCalendar {
     /// `start`; past the horizon, one interval that never closes.
     fn walk(&self, start: DateTime<Utc>) -> Walk<'_> {
         // A range of the day before can run into today.
-        let first = start.with_timezone(&self.tz).date_naive();
+        let first = self.tz.local(start).date_naive();
         let last = first
             .checked_add_days(chrono::Days::new(HORIZON_DAYS.into()))
             .unwrap_or(NaiveDate::MAX);
@@ -356,7 +357,7 @@ impl BusinessCalendar {
 
     /// The instant of local midnight starting `day`.
     fn midnight(&self, day: NaiveDate) -> DateTime<Utc> {
-        resolve(self.tz, day.and_time(chrono::NaiveTime::MIN))
+        self.tz.resolve(day.and_time(chrono::NaiveTime::MIN))
     }
 
     /// The open intervals of the ranges that start on `day`, in order.
@@ -367,7 +368,7 @@ impl BusinessCalendar {
         let midnight = day.and_time(chrono::NaiveTime::MIN);
         let at = |minutes: u32| {
             let local = midnight + TimeDelta::minutes(minutes.into());
-            resolve(self.tz, local)
+            self.tz.resolve(local)
         };
         for r in &self.week[day.weekday().num_days_from_monday() as usize] {
             let (from, to) = (at(r.start), at(r.end));
@@ -382,38 +383,6 @@ impl BusinessCalendar {
 /// `t + d`, or the last representable instant.
 fn plus(t: DateTime<Utc>, d: TimeDelta) -> DateTime<Utc> {
     t.checked_add_signed(d).unwrap_or(DateTime::<Utc>::MAX_UTC)
-}
-
-/// The instant of a local time: the earlier one when it happens twice, the first instant after
-/// the gap when it doesn't happen at all.
-fn resolve(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
-    match tz.from_local_datetime(&local) {
-        LocalResult::Single(t) => t.to_utc(),
-        LocalResult::Ambiguous(a, b) => a.to_utc().min(b.to_utc()),
-        LocalResult::None => after_gap(tz, local),
-    }
-}
-
-/// The first instant whose local time is past `local`, which lies in a gap: the transition that
-/// made the gap. Offsets are within a day of UTC, so that instant lies within ±26 hours of `local`
-/// read as UTC; a binary search over whole seconds finds it (transitions fall on whole seconds).
-fn after_gap(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
-    let is_past = |secs: i64| {
-        DateTime::from_timestamp(secs, 0)
-            .is_some_and(|t| t.with_timezone(&tz).naive_local() > local)
-    };
-    let as_utc = local.and_utc().timestamp();
-    let mut lo = as_utc - 26 * 3600; // not past
-    let mut hi = as_utc + 26 * 3600; // past
-    while hi - lo > 1 {
-        let mid = lo + (hi - lo) / 2;
-        if is_past(mid) {
-            hi = mid;
-        } else {
-            lo = mid;
-        }
-    }
-    DateTime::from_timestamp(hi, 0).unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 struct Walk<'a> {
@@ -1026,11 +995,6 @@ mod tests {
             "typo in zone",
         ),
         (
-            r#"time_zone = "europe/berlin""#,
-            "time_zone: unknown time zone",
-            "zones are case-sensitive",
-        ),
-        (
             "time_zone = \"UTC\"\nhours = { mon = [\"9-17\"] }",
             "hours.mon[0]: \"9-17\" is not a range like \"09:00-17:00\"",
             "no minutes",
@@ -1068,6 +1032,13 @@ mod tests {
     ];
 
     #[test]
+    fn a_zone_name_is_matched_whatever_its_case_and_kept_as_the_database_spells_it() {
+        // The tz database's names are unique ignoring case, and jiff looks them up that way.
+        let cal = config(r#"time_zone = "europe/berlin""#).build().unwrap();
+        assert_eq!(cal.time_zone().name(), "Europe/Berlin");
+    }
+
+    #[test]
     fn invalid_configs_are_rejected_with_the_key() {
         for &(text, expected, why) in INVALID {
             let err = config(text).build().unwrap_err();
@@ -1098,7 +1069,7 @@ mod tests {
             ]
         );
         let cal = c.build().unwrap();
-        assert_eq!(cal.time_zone(), chrono_tz::Europe::Berlin);
+        assert_eq!(cal.time_zone().name(), "Europe/Berlin");
         assert!(cal.is_open(t("2026-03-09T08:00:00Z")), "Mon 09:00");
         assert!(!cal.is_open(t("2026-03-10T08:00:00Z")), "Tue is closed");
         // Sat 00:00 to Mon 00:00 (CET): all Saturday and Sunday 22:00-24:00.

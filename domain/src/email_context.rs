@@ -4,11 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, TimeZone, Utc};
-use chrono_tz::Tz;
+use chrono::{DateTime, TimeZone as _, Utc};
 use serde::Serialize;
 
 use crate::lead::{Assignment, Lead};
+use crate::time_zone::TimeZone;
 
 /// The email kinds that have templates, by their file name.
 pub const KINDS: [&str; 5] = [
@@ -24,7 +24,7 @@ pub const KINDS: [&str; 5] = [
 pub struct Occasion<'a> {
     pub now: DateTime<Utc>,
     /// Where times are shown: the owner's or team's calendar time zone, else UTC.
-    pub time_zone: Tz,
+    pub time_zone: &'a TimeZone,
     /// The signed "I've contacted this lead" link, in the emails that carry it.
     pub contacted_url: Option<&'a str>,
 }
@@ -113,13 +113,14 @@ pub struct Moment {
 }
 
 impl Moment {
-    fn new(t: DateTime<Utc>, tz: Tz) -> Self {
-        let local = tz.from_utc_datetime(&t.naive_utc());
+    fn new(t: DateTime<Utc>, tz: &TimeZone) -> Self {
+        let local = tz.local(t);
+        let zone = tz.abbreviation(t);
         Moment {
-            text: local.format("%a %-d %b %Y, %H:%M %Z").to_string(),
+            text: format!("{} {zone}", local.format("%a %-d %b %Y, %H:%M")),
             date: local.format("%Y-%m-%d").to_string(),
             time: local.format("%H:%M").to_string(),
-            zone: local.format("%Z").to_string(),
+            zone,
             iso: local.to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
         }
     }
@@ -142,7 +143,7 @@ pub struct SlaView {
 }
 
 impl SlaView {
-    pub(crate) fn new(due_at: DateTime<Utc>, now: DateTime<Utc>, tz: Tz) -> Self {
+    pub(crate) fn new(due_at: DateTime<Utc>, now: DateTime<Utc>, tz: &TimeZone) -> Self {
         let due = Moment::new(due_at, tz);
         let overdue = now >= due_at;
         let minutes = (now - due_at).num_minutes().abs();
@@ -151,9 +152,11 @@ impl SlaView {
         let when = if due.date == Moment::new(now, tz).date {
             format!("{} {}", due.time, due.zone)
         } else {
-            tz.from_utc_datetime(&due_at.naive_utc())
-                .format("%a %-d %b, %H:%M %Z")
-                .to_string()
+            format!(
+                "{} {}",
+                tz.local(due_at).format("%a %-d %b, %H:%M"),
+                due.zone
+            )
         };
         let status = if overdue {
             format!("first contact was due {when}, {distance} ago")
@@ -315,7 +318,7 @@ impl EmailContext {
             .into_iter()
             .find(|k| *k == kind)
             .unwrap_or("assignment");
-        let tz = Tz::Europe__Berlin;
+        let tz = &TimeZone::named("Europe/Berlin").unwrap_or(TimeZone::UTC);
         let received = Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap();
         let now = received + chrono::Duration::minutes(20);
         let some = |s: &str| Some(s.to_owned());

@@ -177,13 +177,15 @@ mod tests {
     use super::*;
     use crate::email_context::{distance, SlaView};
     use crate::test_support::{assignment_for, lead, templates};
+    use crate::time_zone::TimeZone;
     use chrono::{DateTime, Utc};
-    use chrono_tz::Tz;
+
+    static UTC: TimeZone = TimeZone::UTC;
 
     fn at(now: DateTime<Utc>, contacted_url: Option<&str>) -> Occasion<'_> {
         Occasion {
             now,
-            time_zone: Tz::UTC,
+            time_zone: &UTC,
             contacted_url,
         }
     }
@@ -329,9 +331,10 @@ mod tests {
         let l = waiting_lead();
         let a = assignment_for(&l);
         let now = l.received_at + chrono::Duration::minutes(47);
+        let berlin_zone = TimeZone::named("Europe/Berlin").unwrap();
         let berlin = Occasion {
             now,
-            time_zone: Tz::Europe__Berlin,
+            time_zone: &berlin_zone,
             contacted_url: Some("https://x.test/c"),
         };
         let e = escalation(&templates(), &l, &a, &berlin).unwrap();
@@ -354,7 +357,7 @@ mod tests {
     fn a_deadline_on_another_day_names_the_day() {
         let l = waiting_lead();
         let now = l.received_at + chrono::Duration::days(3);
-        let v = SlaView::new(l.sla.as_ref().unwrap().due_at, now, Tz::UTC);
+        let v = SlaView::new(l.sla.as_ref().unwrap().due_at, now, &TimeZone::UTC);
         assert_eq!(
             v.status,
             "first contact was due Mon 2 Mar, 10:15 UTC, 2 days ago"

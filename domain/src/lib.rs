@@ -48,6 +48,7 @@ pub mod sla;
 pub mod sweep;
 pub mod template_files;
 pub mod templates;
+pub mod time_zone;
 pub mod timeline;
 pub mod transitions;
 

@@ -495,7 +495,7 @@ fn draw(lead_id: &str, owner_id: &str) -> u64 {
 /// The day and ISO week an owner's caps count in, in their own time zone.
 fn periods(config: &Config, team: &str, o: &OwnerConfig, now: DateTime<Utc>) -> (String, String) {
     let local = match config.calendar_for(team, &o.id) {
-        Some(c) => now.with_timezone(&c.time_zone()).date_naive(),
+        Some(c) => c.time_zone().local(now).date_naive(),
         None => now.date_naive(),
     };
     let w = local.iso_week();

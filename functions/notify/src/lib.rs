@@ -3,7 +3,6 @@
 //! and kind, however often a message is delivered.
 
 use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
 use leadrelay_aws::batch::{self, BatchOutcome, QueueMessage};
 use leadrelay_aws::mailer::MailError;
 use leadrelay_aws::metrics;
@@ -17,6 +16,7 @@ use leadrelay_domain::lead::EscalationAction;
 use leadrelay_domain::lead::{EventKind, Lead};
 use leadrelay_domain::sweep::Step;
 use leadrelay_domain::templates::TemplateError;
+use leadrelay_domain::time_zone::TimeZone;
 use leadrelay_domain::{links, timeline};
 
 #[derive(Debug, thiserror::Error)]
@@ -239,14 +239,15 @@ pub fn compose(
     let time_zone = |team: &str, owner_id: &str| {
         deps.config
             .calendar_for(team, owner_id)
-            .map_or(Tz::UTC, |c| c.time_zone())
+            .map_or(TimeZone::UTC, |c| c.time_zone().clone())
     };
     Ok(match kind {
         EmailKind::Acknowledgement => {
             let owner = owner()?;
+            let zone = time_zone(&owner.team, &owner.owner_id);
             let at = Occasion {
                 now,
-                time_zone: time_zone(&owner.team, &owner.owner_id),
+                time_zone: &zone,
                 contacted_url: None,
             };
             emails::acknowledgement(templates, lead, owner, &at)?
@@ -254,9 +255,10 @@ pub fn compose(
         EmailKind::Assignment | EmailKind::Reminder { .. } | EmailKind::Escalation { .. } => {
             let owner = owner()?;
             let url = contacted_url(deps, lead, &owner.owner_id, now)?;
+            let zone = time_zone(&owner.team, &owner.owner_id);
             let at = Occasion {
                 now,
-                time_zone: time_zone(&owner.team, &owner.owner_id),
+                time_zone: &zone,
                 contacted_url: Some(&url),
             };
             let render = match kind {
@@ -269,10 +271,11 @@ pub fn compose(
         EmailKind::Unassigned => {
             let team = &deps.config.routing.fallback_team;
             let manager = &deps.config.teams[team].manager_email;
+            // No owner: the team's calendar.
+            let zone = time_zone(team, "");
             let at = Occasion {
                 now,
-                // No owner: the team's calendar.
-                time_zone: time_zone(team, ""),
+                time_zone: &zone,
                 contacted_url: None,
             };
             let why = "no active owner could take it";
