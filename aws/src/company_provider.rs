@@ -9,6 +9,8 @@ use leadrelay_domain::company::{self, CacheTtl, LookupError, LookupResult, MAX_A
 use leadrelay_domain::config::CompanyProviderConfig;
 use leadrelay_domain::secret::Secret;
 
+use crate::platform_api::HttpClient;
+
 #[derive(Debug, thiserror::Error)]
 pub enum CompanyProviderError {
     #[error("enrichment.provider.url: {0:?} cannot be a base URL")]
@@ -18,7 +20,7 @@ pub enum CompanyProviderError {
 /// A configured company provider, built once per process (in `Deps`).
 #[derive(Debug, Clone)]
 pub struct CompanyProvider {
-    http: reqwest::Client,
+    http: HttpClient,
     base: url::Url,
     key: Secret,
     timeout: Duration,
@@ -26,10 +28,9 @@ pub struct CompanyProvider {
 }
 
 impl CompanyProvider {
-    /// Over the shared HTTP client (`fetch::http_client`); the provider's own timeout applies
-    /// to each of its requests.
+    /// Over the shared HTTP client; the provider's own timeout applies to each of its requests.
     pub fn new(
-        http: reqwest::Client,
+        http: HttpClient,
         config: &CompanyProviderConfig,
         key: Secret,
     ) -> Result<Self, CompanyProviderError> {
@@ -69,6 +70,7 @@ impl CompanyProvider {
     pub async fn lookup(&self, domain: &str) -> LookupResult {
         let response = self
             .http
+            .client()
             .get(self.lookup_url(domain))
             .bearer_auth(self.key.expose())
             .header(reqwest::header::ACCEPT, "application/json")
@@ -105,7 +107,7 @@ mod tests {
 
     fn provider(url: &str) -> CompanyProvider {
         let config: CompanyProviderConfig = toml::from_str(&format!("url = {url:?}")).unwrap();
-        CompanyProvider::new(reqwest::Client::new(), &config, Secret::new("k")).unwrap()
+        CompanyProvider::new(HttpClient::default(), &config, Secret::new("k")).unwrap()
     }
 
     #[test]

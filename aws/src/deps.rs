@@ -9,7 +9,7 @@ use aws_config::SdkConfig;
 
 use crate::company_provider::{CompanyProvider, CompanyProviderError};
 use crate::mailer::Mailer;
-use crate::platform_api::PlatformApi;
+use crate::platform_api::{HttpClient, PlatformApi};
 use crate::queue::{QueueName, Queues};
 use crate::store::Store;
 use leadrelay_domain::clock::{SharedClock, SystemClock};
@@ -483,7 +483,7 @@ impl Deps {
             &config.email.sender_name,
         );
         // One HTTP client (one connection pool) for every outbound call.
-        let http = crate::platform_api::http_client();
+        let http = HttpClient::default();
         let company_provider = match (
             &config.enrichment.company_provider,
             secrets.company_provider_key(),

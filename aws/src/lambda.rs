@@ -58,23 +58,34 @@ async fn report_init_error(e: &crate::deps::DepsError) {
         "errorType": "Runtime.InitError",
         "errorMessage": e.to_string(),
     });
-    let client = match reqwest::Client::builder().build() {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e, "could not report the failed start to the runtime API");
-            return;
-        }
-    };
-    let sent = client
-        .post(format!("http://{api}/2018-06-01/runtime/init/error"))
-        .header("lambda-runtime-function-error-type", "Runtime.InitError")
-        .timeout(std::time::Duration::from_secs(2))
-        .json(&body)
-        .send()
-        .await;
-    if let Err(e) = sent {
+    if let Err(e) = post_init_error(&api, body.to_string()).await {
         tracing::error!(error = %e, "could not report the failed start to the runtime API");
     }
+}
+
+/// Over the runtime's own client (linked already for `next` and `response`): reqwest is for
+/// the functions that call platforms, and would otherwise be linked into every function for
+/// this one request.
+async fn post_init_error(
+    api: &str,
+    body: String,
+) -> Result<(), lambda_runtime_api_client::BoxError> {
+    let endpoint: http::Uri = format!("http://{api}").parse()?;
+    let client = lambda_runtime_api_client::PooledClient::builder()
+        .with_endpoint(endpoint)
+        .build();
+    let request = lambda_runtime_api_client::build_request()
+        .method(http::Method::POST)
+        .uri("/2018-06-01/runtime/init/error")
+        .header("lambda-runtime-function-error-type", "Runtime.InitError")
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(lambda_runtime_api_client::body::Body::from(body))?;
+    let response =
+        tokio::time::timeout(std::time::Duration::from_secs(2), client.call(request)).await??;
+    if !response.status().is_success() {
+        return Err(format!("the runtime API answered {}", response.status()).into());
+    }
+    Ok(())
 }
 
 /// The function's name and its metrics collector, once per process.

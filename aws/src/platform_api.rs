@@ -2,6 +2,7 @@
 //! LinkedIn Lead Sync): HTTP only; each platform module says what to ask and how to read it.
 //! Every API's base URL is configurable, so tests serve it from a local HTTP server.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use leadrelay_domain::config::SourceKind;
@@ -51,39 +52,50 @@ impl FetchError {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct PlatformApi {
-    http: reqwest::Client,
-}
-
-impl Default for PlatformApi {
-    fn default() -> Self {
-        Self::new()
-    }
+    http: HttpClient,
 }
 
 /// The HTTP client every outbound call shares (one connection pool): platform APIs and the
 /// company provider. Its timeout is the platform reads'; other callers set their own per request.
-pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(TIMEOUT)
-        .user_agent("leadrelay")
-        .build()
-        .unwrap_or_default()
+///
+/// Built on first use, not with the other dependencies: only enrich and the backstop call out,
+/// and a function whose code never asks for the client neither pays for building it at start-up
+/// nor links reqwest (link-time optimisation drops what nothing reaches). Those two build it in
+/// their `main` ([`HttpClient::prime`]) so that their first request does not.
+#[derive(Debug, Clone, Default)]
+pub struct HttpClient(Arc<OnceLock<reqwest::Client>>);
+
+impl HttpClient {
+    pub fn client(&self) -> &reqwest::Client {
+        self.0.get_or_init(|| {
+            reqwest::Client::builder()
+                .timeout(TIMEOUT)
+                .user_agent("leadrelay")
+                .build()
+                .unwrap_or_default()
+        })
+    }
+
+    /// Builds the client now, during a function's init.
+    pub fn prime(&self) {
+        self.client();
+    }
 }
 
 impl PlatformApi {
     pub fn new() -> Self {
-        Self::with_client(http_client())
+        Self::default()
     }
 
-    /// Over a shared client (see [`http_client`]).
-    pub fn with_client(http: reqwest::Client) -> Self {
+    /// Over a shared client.
+    pub fn with_client(http: HttpClient) -> Self {
         Self { http }
     }
 
     /// The client, to share with other outbound calls.
-    pub fn client(&self) -> &reqwest::Client {
+    pub fn client(&self) -> &HttpClient {
         &self.http
     }
 
@@ -105,7 +117,11 @@ impl PlatformApi {
                 platform: "this source",
             })?;
         let described = described.map_err(|e| unreadable(platform, &e))?;
-        let mut request = self.http.get(&described.url).bearer_auth(token.expose());
+        let mut request = self
+            .http
+            .client()
+            .get(&described.url)
+            .bearer_auth(token.expose());
         for (name, value) in described.headers {
             request = request.header(name, value);
         }
@@ -127,9 +143,9 @@ impl PlatformApi {
         developer_token: Option<&Secret>,
     ) -> Result<Vec<u8>, FetchError> {
         let mut request = if described.post {
-            self.http.post(&described.url)
+            self.http.client().post(&described.url)
         } else {
-            self.http.get(&described.url)
+            self.http.client().get(&described.url)
         };
         request = request.bearer_auth(token.expose());
         for (name, value) in &described.headers {

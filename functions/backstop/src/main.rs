@@ -11,6 +11,8 @@ async fn main() -> Result<(), Error> {
         leadrelay_aws::deps::TemplatesNeeded::None,
     )
     .await?;
+    // It calls platforms' APIs: the HTTP client now, not in the first request.
+    deps.platform_api.client().prime();
     lambda_runtime::run(service_fn(
         |event: LambdaEvent<serde_json::Value>| async move {
             let pass = leadrelay_backstop::run_pass(deps, deps.clock.now());

@@ -9,5 +9,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         leadrelay_aws::deps::TemplatesNeeded::None,
     )
     .await?;
+    // It calls platforms' APIs: the HTTP client now, not in the first request.
+    deps.platform_api.client().prime();
     leadrelay_aws::lambda::run_sqs(|messages| leadrelay_enrich::handle_batch(deps, messages)).await
 }
