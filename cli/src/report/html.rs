@@ -543,7 +543,8 @@ mod tests {
 }
 
 /// The page in a real browser: headless Chromium renders it with no console message and no
-/// script error. Ignored by default (it needs Chromium: `apt-get install chromium`);
+/// script error. Ignored by default (it needs Chromium: `apt-get install chromium`); CI
+/// installs Chromium and runs it (`.ci/run`);
 /// `cargo test -p leadrelay-cli -- --ignored chromium` runs it, and so does
 /// `scripts/report-screenshot` for any page.
 #[cfg(test)]
