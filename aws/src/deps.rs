@@ -50,6 +50,8 @@ pub struct SecretsNeeded {
     pub crm: bool,
     /// The company provider's API key (enrich).
     pub company_provider: bool,
+    /// A Google backstop's OAuth client secret and refresh token (the backstop).
+    pub backstop_oauth: bool,
 }
 
 impl SecretsNeeded {
@@ -60,6 +62,7 @@ impl SecretsNeeded {
         links: true,
         crm: true,
         company_provider: true,
+        backstop_oauth: true,
     };
     /// None: route and escalate.
     pub const NONE: Self = Self {
@@ -68,6 +71,7 @@ impl SecretsNeeded {
         links: false,
         crm: false,
         company_provider: false,
+        backstop_oauth: false,
     };
     /// Capture verifies webhooks, contacted links and the CRM's token.
     pub const CAPTURE: Self = Self {
@@ -82,9 +86,11 @@ impl SecretsNeeded {
         company_provider: true,
         ..Self::NONE
     };
-    /// The backstop reads platforms' APIs (access tokens, Google's developer token).
+    /// The backstop reads platforms' APIs (access tokens, Google's developer token) and mints
+    /// Google's access tokens.
     pub const BACKSTOP: Self = Self {
         platform_tokens: true,
+        backstop_oauth: true,
         ..Self::NONE
     };
     /// Notify signs contacted links.
@@ -111,6 +117,8 @@ pub struct Secrets {
     verify_tokens: BTreeMap<String, Secret>,
     access_tokens: BTreeMap<String, Secret>,
     developer_tokens: BTreeMap<String, Secret>,
+    oauth_client_secrets: BTreeMap<String, Secret>,
+    refresh_tokens: BTreeMap<String, Secret>,
     link: Option<Secret>,
     crm: Option<Secret>,
     company_provider_key: Option<Secret>,
@@ -135,6 +143,14 @@ impl Secrets {
     /// A backstop's Google Ads developer token, when the source has one.
     pub fn developer_token(&self, name: &str) -> Option<&Secret> {
         self.developer_tokens.get(name)
+    }
+
+    /// A Google backstop's OAuth client secret and refresh token, when it has `oauth`.
+    pub fn oauth(&self, name: &str) -> Option<(&Secret, &Secret)> {
+        Some((
+            self.oauth_client_secrets.get(name)?,
+            self.refresh_tokens.get(name)?,
+        ))
     }
 
     /// The key that signs contacted links (absent in functions that read no secrets).
@@ -191,6 +207,10 @@ impl Secrets {
                 Slot::VerifyToken(name) => _ = secrets.verify_tokens.insert(name, secret),
                 Slot::AccessToken(name) => _ = secrets.access_tokens.insert(name, secret),
                 Slot::DeveloperToken(name) => _ = secrets.developer_tokens.insert(name, secret),
+                Slot::OAuthClientSecret(name) => {
+                    _ = secrets.oauth_client_secrets.insert(name, secret)
+                }
+                Slot::RefreshToken(name) => _ = secrets.refresh_tokens.insert(name, secret),
                 Slot::Link => secrets.link = Some(secret),
                 Slot::Crm => secrets.crm = Some(secret),
                 Slot::CompanyProviderKey => secrets.company_provider_key = Some(secret),
@@ -216,6 +236,15 @@ impl Secrets {
                     let what = format!("source {name} backstop developer token");
                     wanted.push((Slot::DeveloperToken(name.clone()), what, r));
                 }
+            }
+            if let Some((client_secret, refresh_token)) = config
+                .source_oauth_refs(name)
+                .filter(|_| needed.backstop_oauth)
+            {
+                let what = format!("source {name} backstop oauth.client_secret");
+                wanted.push((Slot::OAuthClientSecret(name.clone()), what, client_secret));
+                let what = format!("source {name} backstop oauth.refresh_token");
+                wanted.push((Slot::RefreshToken(name.clone()), what, refresh_token));
             }
             if !needed.webhooks {
                 continue;
@@ -270,6 +299,8 @@ enum Slot {
     VerifyToken(String),
     AccessToken(String),
     DeveloperToken(String),
+    OAuthClientSecret(String),
+    RefreshToken(String),
     Link,
     Crm,
     CompanyProviderKey,
@@ -524,6 +555,20 @@ mod tests {
             .as_table_mut()
             .expect("sources")
             .insert("meta".into(), toml::Value::Table(meta));
+        let google = doc["sources"]["google"]
+            .as_table_mut()
+            .expect("google source");
+        google.insert(
+            "backstop".into(),
+            toml::Value::Table(toml::toml! {
+                customer_ids = ["123-456-7890"]
+                developer_token = "dev-token"
+                [oauth]
+                client_id = "client.apps.googleusercontent.com"
+                client_secret = "client-secret"
+                refresh_token = "refresh-token"
+            }),
+        );
         Config::from_toml(&doc.to_string(), "test").expect("config")
     }
 
@@ -551,7 +596,18 @@ mod tests {
             .unwrap();
         assert!(enrich.access_token("meta").is_some());
         assert!(enrich.source("json").is_none() && enrich.link().is_none());
-        assert!(enrich.crm().is_none());
+        assert!(enrich.crm().is_none() && enrich.oauth("google").is_none());
+
+        let backstop = Secrets::resolve(&config, SecretsNeeded::BACKSTOP, &ssm)
+            .await
+            .unwrap();
+        let (client_secret, refresh_token) = backstop.oauth("google").unwrap();
+        assert_eq!(
+            (client_secret.expose(), refresh_token.expose()),
+            ("client-secret", "refresh-token")
+        );
+        assert!(backstop.developer_token("google").is_some());
+        assert!(backstop.source("google").is_none() && backstop.link().is_none());
 
         let notify = Secrets::resolve(&config, SecretsNeeded::NOTIFY, &ssm)
             .await

@@ -2,11 +2,14 @@
 //! LinkedIn Lead Sync): HTTP only; each platform module says what to ask and how to read it.
 //! Every API's base URL is configurable, so tests serve it from a local HTTP server.
 
-use std::sync::{Arc, OnceLock};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use leadrelay_domain::config::SourceKind;
 use leadrelay_domain::intake::IntakeError;
+use leadrelay_domain::oauth::{self, AccessToken, RefreshGrant, TokenError};
 use leadrelay_domain::platforms::{self, FieldMapping, PlatformLead, PollRequest, Settings};
 use leadrelay_domain::secret::Secret;
 
@@ -28,6 +31,12 @@ pub enum FetchError {
     },
     #[error("{platform} API answered {status}")]
     Status { platform: &'static str, status: u16 },
+    /// No access token could be minted from the source's OAuth client and refresh token.
+    #[error("{platform} OAuth: {error}")]
+    Token {
+        platform: &'static str,
+        error: TokenError,
+    },
     /// The parser's words with the values it quoted left out: the answer is a person's.
     #[error("{platform} API answer cannot be read: {message}")]
     Parse {
@@ -43,6 +52,7 @@ impl FetchError {
     pub fn is_transient(&self) -> bool {
         match self {
             FetchError::Request { .. } => true,
+            FetchError::Token { error, .. } => error.is_transient(),
             FetchError::Status { status, .. } => *status == 429 || *status >= 500,
             FetchError::NoToken(_)
             | FetchError::NoApiUrl(_)
@@ -55,6 +65,9 @@ impl FetchError {
 #[derive(Debug, Clone, Default)]
 pub struct PlatformApi {
     http: HttpClient,
+    /// The access tokens minted for sources with an OAuth client, by source, kept while
+    /// usable: one token request an hour, not one per poll.
+    minted: Arc<Mutex<BTreeMap<String, AccessToken>>>,
 }
 
 /// The HTTP client every outbound call shares (one connection pool): platform APIs and the
@@ -91,7 +104,10 @@ impl PlatformApi {
 
     /// Over a shared client.
     pub fn with_client(http: HttpClient) -> Self {
-        Self { http }
+        Self {
+            http,
+            minted: Arc::default(),
+        }
     }
 
     /// The client, to share with other outbound calls.
@@ -158,6 +174,62 @@ impl PlatformApi {
             request = request.body(body.clone());
         }
         answer(platform, request).await
+    }
+}
+
+impl PlatformApi {
+    /// An access token for `source` from its OAuth client and refresh token: the one minted
+    /// before while it is usable at `now`, else a new one from the token endpoint. The errors
+    /// carry the endpoint's error code at most, never what was sent.
+    pub async fn minted_token(
+        &self,
+        platform: &'static str,
+        source: &str,
+        grant: &RefreshGrant<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Secret, FetchError> {
+        if let Some(kept) = self
+            .minted_tokens()
+            .get(source)
+            .filter(|t| t.usable_at(now))
+        {
+            return Ok(kept.token.clone());
+        }
+        let failed = |e: reqwest::Error| FetchError::Request {
+            platform,
+            message: leadrelay_domain::redact::redact(&e.without_url().to_string()),
+        };
+        let response = self
+            .http
+            .client()
+            .post(grant.token_url)
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .header(reqwest::header::ACCEPT, "application/json")
+            .body(grant.form_body().expose().to_owned())
+            .send()
+            .await
+            .map_err(failed)?;
+        let status = response.status().as_u16();
+        let body = response.bytes().await.map_err(failed)?;
+        let token = oauth::read_answer(status, &body, now)
+            .map_err(|error| FetchError::Token { platform, error })?;
+        self.minted_tokens()
+            .insert(source.to_owned(), token.clone());
+        Ok(token.token)
+    }
+
+    /// Drops the token minted for `source`: its API refused it (revoked before its time), so
+    /// the next poll mints another.
+    pub fn forget_minted_token(&self, source: &str) {
+        self.minted_tokens().remove(source);
+    }
+
+    fn minted_tokens(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, AccessToken>> {
+        // A panic elsewhere cannot leave the map half-written: insert and remove are whole.
+        self.minted.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 

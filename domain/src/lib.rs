@@ -38,6 +38,7 @@ pub mod lead;
 pub mod lifecycle;
 pub mod links;
 pub mod normalize;
+pub mod oauth;
 pub mod platforms;
 pub mod redact;
 pub mod report;

@@ -403,34 +403,174 @@ fn google_row(id: &str, submitted: &str, email: &str, name: &str) -> Value {
 
 async fn google_ads() -> StandIn {
     stand_in(|s| {
-        if !authorised(s, "local-google-oauth") || s.header("developer-token") != Some("local-dev-token") {
+        if !authorised(s, "local-google-oauth") {
             return (401, "{}".into());
         }
-        if s.method != "POST" || s.path != "/v21/customers/1234567890/googleAds:search" {
-            return (404, "{}".into());
-        }
-        let body: Value = serde_json::from_str(&s.body).unwrap();
-        let page = match body["pageToken"].as_str() {
-            None => json!({
-                "results": [
-                    google_row(WEBHOOK_LEAD_ID, "2026-03-14 02:21:44-07:00", "priya.raman@acme-robotics.io", "Priya Raman"),
-                    google_row("Ck9-second", "2026-03-14 09:30:00+00:00", "omar.haddad@example.com", "Omar Haddad"),
-                ],
-                "nextPageToken": "page-2",
-                "fieldMask": "leadFormSubmissionData.id",
-            }),
-            Some("page-2") => json!({
-                "results": [
-                    google_row("Ck9-third", "2026-03-14 09:40:00+00:00", "mia.klein@example.com", "Mia Klein"),
-                    // Older than the window: asked for only for the account's time zone.
-                    google_row("Ck9-too-old", "2026-03-06 09:40:00+00:00", "old@example.com", "Old Lead"),
-                ],
-            }),
-            Some(_) => return (400, "{}".into()),
-        };
-        (200, page.to_string())
+        google_search(s)
     })
     .await
+}
+
+/// The Google Ads API's search over `lead_form_submission_data` for customer 1234567890, in two
+/// pages, for a request already authorised.
+fn google_search(s: &Seen) -> (u16, String) {
+    if s.header("developer-token") != Some("local-dev-token") {
+        return (401, "{}".into());
+    }
+    if s.method != "POST" || s.path != "/v21/customers/1234567890/googleAds:search" {
+        return (404, "{}".into());
+    }
+    let body: Value = serde_json::from_str(&s.body).unwrap();
+    let page = match body["pageToken"].as_str() {
+        None => json!({
+            "results": [
+                google_row(WEBHOOK_LEAD_ID, "2026-03-14 02:21:44-07:00", "priya.raman@acme-robotics.io", "Priya Raman"),
+                google_row("Ck9-second", "2026-03-14 09:30:00+00:00", "omar.haddad@example.com", "Omar Haddad"),
+            ],
+            "nextPageToken": "page-2",
+            "fieldMask": "leadFormSubmissionData.id",
+        }),
+        Some("page-2") => json!({
+            "results": [
+                google_row("Ck9-third", "2026-03-14 09:40:00+00:00", "mia.klein@example.com", "Mia Klein"),
+                // Older than the window: asked for only for the account's time zone.
+                google_row("Ck9-too-old", "2026-03-06 09:40:00+00:00", "old@example.com", "Old Lead"),
+            ],
+        }),
+        Some(_) => return (400, "{}".into()),
+    };
+    (200, page.to_string())
+}
+
+/// Google's OAuth token endpoint (`/token`) and the Ads API on one stand-in. Each refresh with
+/// the right client and refresh token mints the next access token (`minted-1`, `minted-2`,
+/// ...) for an hour; the search takes only the latest. While `revoked` is set the endpoint
+/// answers as Google does for a revoked refresh token.
+async fn google_ads_with_oauth() -> (StandIn, Arc<std::sync::atomic::AtomicBool>) {
+    let minted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let revoked = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let refused = revoked.clone();
+    let api = stand_in(move |s| {
+        if s.path == "/token" {
+            let form: Vec<(String, String)> = form_urlencoded::parse(s.body.as_bytes())
+                .into_owned()
+                .collect();
+            let expected = [
+                ("grant_type", "refresh_token"),
+                ("client_id", "local-client.apps.googleusercontent.com"),
+                ("client_secret", "local-client-secret"),
+                ("refresh_token", "local-refresh-token"),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()));
+            if refused.load(Ordering::SeqCst) || form != expected || s.method != "POST" {
+                return (
+                    400,
+                    json!({"error": "invalid_grant", "error_description": "Token has been expired or revoked."}).to_string(),
+                );
+            }
+            let n = minted.fetch_add(1, Ordering::SeqCst) + 1;
+            return (
+                200,
+                json!({"access_token": format!("minted-{n}"), "expires_in": 3599, "scope": "https://www.googleapis.com/auth/adwords", "token_type": "Bearer"}).to_string(),
+            );
+        }
+        let latest = format!("minted-{}", minted.load(Ordering::SeqCst));
+        if !authorised(s, &latest) {
+            return (401, "{}".into());
+        }
+        google_search(s)
+    })
+    .await;
+    (api, revoked)
+}
+
+async fn app_with_google_oauth_backstop(api: &StandIn) -> TestApp {
+    let url = api.url.clone();
+    TestApp::with_config(move |c| {
+        *c = c.replace(
+            "secret = \"gk-7Hq2pXvL9sR4tW1z\"",
+            &format!("secret = \"gk-7Hq2pXvL9sR4tW1z\"\napi_url = \"{url}\""),
+        );
+        c.push_str(&format!(
+            "\n[sources.google.backstop]\ncustomer_ids = [\"123-456-7890\"]\ndeveloper_token = \"local-dev-token\"\nevery = \"15m\"\nfirst_lookback = \"7d\"\n\
+             [sources.google.backstop.oauth]\nclient_id = \"local-client.apps.googleusercontent.com\"\nclient_secret = \"local-client-secret\"\nrefresh_token = \"local-refresh-token\"\ntoken_url = \"{url}/token\"\n"
+        ));
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_google_backstop_mints_its_access_token_from_the_refresh_token_and_again_only_when_it_expires(
+) {
+    let (api, _) = google_ads_with_oauth().await;
+    let app = app_with_google_oauth_backstop(&api).await;
+    app.clock.set(t("2026-03-14T10:00:00Z"));
+    let report = app.stack.backstop().await.unwrap();
+    assert_eq!((report.captured, report.failed), (3, 0), "{report:?}");
+    assert_eq!(api.asked("/token").len(), 1);
+    let searches = api.asked(":search");
+    assert_eq!(searches.len(), 2, "two pages");
+    assert!(searches.iter().all(|s| authorised(s, "minted-1")));
+
+    // Twenty minutes on: the next poll is due and the token still good.
+    app.clock.set(t("2026-03-14T10:20:00Z"));
+    let report = app.stack.backstop().await.unwrap();
+    assert_eq!((report.polled, report.failed), (1, 0), "{report:?}");
+    assert_eq!(
+        api.asked("/token").len(),
+        1,
+        "the token minted at 10:00 is kept"
+    );
+    assert_eq!(api.asked(":search").len(), 4);
+
+    // An hour after it was minted the token has expired: a new one, and the search takes it.
+    app.clock.set(t("2026-03-14T11:00:00Z"));
+    let report = app.stack.backstop().await.unwrap();
+    assert_eq!((report.polled, report.failed), (1, 0), "{report:?}");
+    assert_eq!(api.asked("/token").len(), 2);
+    assert!(authorised(api.asked(":search").last().unwrap(), "minted-2"));
+    assert_eq!(
+        app.items_with_entity("lead").await,
+        3,
+        "nothing captured twice"
+    );
+}
+
+#[tokio::test]
+async fn a_revoked_refresh_token_fails_the_poll_as_needing_a_new_grant_and_leaves_the_watermark() {
+    let (api, revoked) = google_ads_with_oauth().await;
+    let app = app_with_google_oauth_backstop(&api).await;
+    revoked.store(true, Ordering::SeqCst);
+    app.clock.set(t("2026-03-14T10:00:00Z"));
+    let report = app.stack.backstop().await.unwrap();
+    assert_eq!((report.polled, report.failed), (1, 1), "{report:?}");
+    let polled = &report.details[0];
+    assert_eq!(polled.retryable, Some(false), "only a new grant helps");
+    let error = polled.error.as_deref().unwrap();
+    assert!(
+        error.contains("invalid_grant") && error.contains("authorise again"),
+        "{error}"
+    );
+    assert!(
+        !format!("{report:?}").contains("local-"),
+        "no secret in the report: {report:?}"
+    );
+    assert!(api.asked(":search").is_empty(), "no token, no search");
+    assert_eq!(
+        app.stack
+            .deps
+            .store
+            .backstop_watermark("google", "123-456-7890")
+            .await
+            .unwrap(),
+        None
+    );
+
+    // Granted again: the next poll asks the whole first window and finds every lead.
+    revoked.store(false, Ordering::SeqCst);
+    app.clock.set(t("2026-03-14T10:15:00Z"));
+    let report = app.stack.backstop().await.unwrap();
+    assert_eq!((report.captured, report.failed), (3, 0), "{report:?}");
 }
 
 #[tokio::test]

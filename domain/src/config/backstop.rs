@@ -26,6 +26,10 @@ pub struct BackstopConfig {
     /// value), read with the platform tokens.
     #[serde(default)]
     pub developer_token: Option<String>,
+    /// Google Ads: the OAuth client and refresh token the backstop mints its access tokens
+    /// from (each lasts an hour), in place of the source's `access_token`.
+    #[serde(default)]
+    pub oauth: Option<OAuthConfig>,
     /// LinkedIn: the sponsored ad account ids asked (`urn:li:sponsoredAccount:<id>` or the id).
     #[serde(default)]
     pub accounts: Vec<String>,
@@ -40,6 +44,29 @@ pub struct BackstopConfig {
     /// the platform makes visible late.
     #[serde(default = "default_overlap", with = "humantime_serde")]
     pub overlap: Duration,
+}
+
+/// `[sources.<name>.backstop.oauth]`: an OAuth 2.0 client (a Google Cloud "web application"
+/// or "desktop" client) and the refresh token a user with access to the accounts granted it
+/// (scope `https://www.googleapis.com/auth/adwords`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthConfig {
+    pub client_id: String,
+    /// A secret reference (`ssm:/name`, `env:NAME` or the value).
+    pub client_secret: String,
+    /// A secret reference.
+    pub refresh_token: String,
+    /// The token endpoint (default Google's), for a proxy or a test server.
+    #[serde(default = "default_token_url")]
+    pub token_url: String,
+}
+
+/// Google's OAuth 2.0 token endpoint.
+pub const GOOGLE_TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
+
+fn default_token_url() -> String {
+    GOOGLE_TOKEN_URL.to_owned()
 }
 
 fn default_every() -> Duration {
@@ -152,11 +179,13 @@ impl Config {
                 }
             }
             if kind != SourceKind::Google
-                && (b.login_customer_id.is_some() || b.developer_token.is_some())
+                && (b.login_customer_id.is_some()
+                    || b.developer_token.is_some()
+                    || b.oauth.is_some())
             {
                 return Err(self.invalid(
                     key,
-                    "login_customer_id and developer_token are Google Ads settings",
+                    "login_customer_id, developer_token and oauth are Google Ads settings",
                 ));
             }
             if kind == SourceKind::Google {
@@ -173,6 +202,43 @@ impl Config {
                         format!("{key}.developer_token"),
                         "the Google Ads API needs a developer token (a secret reference)",
                     ));
+                }
+                let access_token = self.sources[name].access_token.is_some();
+                match &b.oauth {
+                    None if !access_token => {
+                        return Err(self.invalid(
+                            format!("{key}.oauth"),
+                            "the Google Ads API needs an OAuth client and refresh token (or the source's access_token, which lasts an hour)",
+                        ));
+                    }
+                    Some(_) if access_token => {
+                        return Err(self.invalid(
+                            format!("{key}.oauth"),
+                            format!("the backstop mints its access tokens from oauth: remove sources.{name}.access_token"),
+                        ));
+                    }
+                    Some(o) => {
+                        if o.client_id.trim().is_empty() {
+                            return Err(
+                                self.invalid(format!("{key}.oauth.client_id"), "must not be empty")
+                            );
+                        }
+                        let url = url::Url::parse(&o.token_url).ok().filter(|u| {
+                            u.scheme() == "https"
+                                || (u.scheme() == "http"
+                                    && matches!(
+                                        u.host_str(),
+                                        Some("localhost" | "127.0.0.1" | "[::1]")
+                                    ))
+                        });
+                        if url.is_none() {
+                            return Err(self.invalid(
+                                format!("{key}.oauth.token_url"),
+                                format!("{:?}: an https URL (http only on loopback)", o.token_url),
+                            ));
+                        }
+                    }
+                    None => {}
                 }
             }
             if b.every < Duration::from_secs(60) {
@@ -270,6 +336,60 @@ mod tests {
             "customer_ids = [\"123-456-7890\"]\ndeveloper_token = \"d\"\nfirst_lookback = \"60days\"",
         )
         .unwrap();
+    }
+
+    /// A Google backstop with `table`, the source without an access token.
+    fn google_without_access_token(table: &str) -> Result<Config, String> {
+        let text = LOCAL.replacen(
+            "[sources.google]\nkind = \"google\"\n",
+            &format!("[sources.google.backstop]\ncustomer_ids = [\"123-456-7890\"]\ndeveloper_token = \"d\"\n{table}\n\n[sources.google]\nkind = \"google\"\n"),
+            1,
+        );
+        Config::from_toml(&text, "local.toml").map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_google_backstop_mints_tokens_from_an_oauth_client_or_takes_an_access_token_never_both() {
+        let oauth = "oauth = { client_id = \"123.apps.googleusercontent.com\", client_secret = \"ssm:/leadrelay/secrets/backstop/google-client-secret\", refresh_token = \"ssm:/leadrelay/secrets/backstop/google-refresh-token\" }";
+        let c = google_without_access_token(oauth).unwrap();
+        let o = c.sources["google"]
+            .backstop
+            .as_ref()
+            .unwrap()
+            .oauth
+            .as_ref()
+            .unwrap();
+        assert_eq!(o.token_url, GOOGLE_TOKEN_URL);
+        assert_eq!(o.client_id, "123.apps.googleusercontent.com");
+
+        let e = google_without_access_token("").unwrap_err();
+        assert!(
+            e.contains("sources.google.backstop.oauth: the Google Ads API needs"),
+            "{e}"
+        );
+        let e = with_backstop(
+            "google",
+            "google",
+            &format!("customer_ids = [\"123-456-7890\"]\ndeveloper_token = \"d\"\n{oauth}"),
+        )
+        .unwrap_err();
+        assert!(e.contains("remove sources.google.access_token"), "{e}");
+        let e = google_without_access_token(
+            "oauth = { client_id = \"c\", client_secret = \"s\", refresh_token = \"r\", token_url = \"http://oauth.example.com/token\" }",
+        )
+        .unwrap_err();
+        assert!(e.contains("sources.google.backstop.oauth.token_url"), "{e}");
+        google_without_access_token(
+            "oauth = { client_id = \"c\", client_secret = \"s\", refresh_token = \"r\", token_url = \"http://127.0.0.1:4010/token\" }",
+        )
+        .unwrap();
+        let e = with_backstop(
+            "meta",
+            "meta",
+            "forms = [\"1\"]\noauth = { client_id = \"c\", client_secret = \"s\", refresh_token = \"r\" }",
+        )
+        .unwrap_err();
+        assert!(e.contains("Google Ads settings"), "{e}");
     }
 
     #[test]

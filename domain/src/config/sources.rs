@@ -245,6 +245,21 @@ impl Config {
         b.developer_token.as_deref().map(SecretRef::parse)
     }
 
+    /// A Google backstop's OAuth client secret and refresh token references.
+    pub fn source_oauth_refs(&self, source: &str) -> Option<(SecretRef, SecretRef)> {
+        let o = self
+            .sources
+            .get(source)?
+            .backstop
+            .as_ref()?
+            .oauth
+            .as_ref()?;
+        Some((
+            SecretRef::parse(&o.client_secret),
+            SecretRef::parse(&o.refresh_token),
+        ))
+    }
+
     /// The base URL of a source's platform API: `LEADRELAY_<SOURCE>_API_URL`, the file, or
     /// the platform's public API (resolved at load: enrich asks on every delivery).
     pub fn source_api_url(&self, source: &str) -> Option<&str> {

@@ -19,6 +19,7 @@ use leadrelay_domain::config::backstop::{
     customer_id_digits, retrievable_for, sponsored_account_urn,
 };
 use leadrelay_domain::config::{BackstopConfig, SourceConfig, SourceKind};
+use leadrelay_domain::oauth::RefreshGrant;
 use leadrelay_domain::platforms::{google, linkedin, meta, LeadPage, PollRequest};
 use serde::Serialize;
 
@@ -238,10 +239,25 @@ async fn poll_window(
         SourceKind::Google => "google",
         _ => "linkedin",
     };
-    let token = deps
-        .secrets
-        .access_token(source_name)
-        .ok_or_else(|| FetchError::NoToken(source_name.to_owned()))?;
+    let minted = settings.oauth.as_ref().zip(deps.secrets.oauth(source_name));
+    let token = match minted {
+        Some((o, (client_secret, refresh_token))) => {
+            let grant = RefreshGrant {
+                token_url: &o.token_url,
+                client_id: &o.client_id,
+                client_secret,
+                refresh_token,
+            };
+            deps.platform_api
+                .minted_token(platform, source_name, &grant, deps.clock.now())
+                .await?
+        }
+        None => deps
+            .secrets
+            .access_token(source_name)
+            .cloned()
+            .ok_or_else(|| FetchError::NoToken(source_name.to_owned()))?,
+    };
     let developer_token = deps.secrets.developer_token(source_name);
     let api_url = deps
         .config
@@ -255,8 +271,13 @@ async fn poll_window(
             .map_err(|e| unreadable_answer(platform, &e))?;
         let body = deps
             .platform_api
-            .poll_page(platform, &request, token, developer_token)
-            .await?;
+            .poll_page(platform, &request, &token, developer_token)
+            .await
+            .inspect_err(|e| {
+                if matches!(e, FetchError::Status { status: 401, .. }) {
+                    deps.platform_api.forget_minted_token(source_name);
+                }
+            })?;
         let page = parse(kind, &body, &source.mapping, window)
             .map_err(|e| unreadable_answer(platform, &e))?;
         polled.listed += page.leads.len();
