@@ -447,9 +447,24 @@ fn google_search(s: &Seen) -> (u16, String) {
 /// ...) for an hour; the search takes only the latest. While `revoked` is set the endpoint
 /// answers as Google does for a revoked refresh token.
 async fn google_ads_with_oauth() -> (StandIn, Arc<std::sync::atomic::AtomicBool>) {
+    let (api, revoked, _) = google_ads_with_oauth_and_revocation().await;
+    (api, revoked)
+}
+
+/// As [`google_ads_with_oauth`], with a second switch: while `access_revoked` is set the API
+/// refuses every access token minted so far (a user revoked the grant's tokens; Google does
+/// so too when the user's password changes), and takes the next one minted.
+async fn google_ads_with_oauth_and_revocation() -> (
+    StandIn,
+    Arc<std::sync::atomic::AtomicBool>,
+    Arc<std::sync::atomic::AtomicBool>,
+) {
     let minted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let revoked = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let refused = revoked.clone();
+    let access_revoked = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let refused_up_to = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (access_refused, refused_through) = (access_revoked.clone(), refused_up_to.clone());
     let api = stand_in(move |s| {
         if s.path == "/token" {
             let form: Vec<(String, String)> = form_urlencoded::parse(s.body.as_bytes())
@@ -474,14 +489,17 @@ async fn google_ads_with_oauth() -> (StandIn, Arc<std::sync::atomic::AtomicBool>
                 json!({"access_token": format!("minted-{n}"), "expires_in": 3599, "scope": "https://www.googleapis.com/auth/adwords", "token_type": "Bearer"}).to_string(),
             );
         }
-        let latest = format!("minted-{}", minted.load(Ordering::SeqCst));
-        if !authorised(s, &latest) {
+        let n = minted.load(Ordering::SeqCst);
+        if access_refused.swap(false, Ordering::SeqCst) {
+            refused_through.store(n, Ordering::SeqCst);
+        }
+        if n <= refused_through.load(Ordering::SeqCst) || !authorised(s, &format!("minted-{n}")) {
             return (401, "{}".into());
         }
         google_search(s)
     })
     .await;
-    (api, revoked)
+    (api, revoked, access_revoked)
 }
 
 async fn app_with_google_oauth_backstop(api: &StandIn) -> TestApp {
@@ -534,6 +552,31 @@ async fn a_google_backstop_mints_its_access_token_from_the_refresh_token_and_aga
         3,
         "nothing captured twice"
     );
+}
+
+#[tokio::test]
+async fn an_access_token_the_api_refuses_before_its_time_is_dropped_and_the_next_poll_mints_another(
+) {
+    let (api, _, access_revoked) = google_ads_with_oauth_and_revocation().await;
+    let app = app_with_google_oauth_backstop(&api).await;
+    app.clock.set(t("2026-03-14T10:00:00Z"));
+    let report = app.stack.backstop().await.unwrap();
+    assert_eq!((report.captured, report.failed), (3, 0), "{report:?}");
+
+    // Twenty minutes on, the token (good for another half hour) is refused.
+    access_revoked.store(true, Ordering::SeqCst);
+    app.clock.set(t("2026-03-14T10:20:00Z"));
+    let report = app.stack.backstop().await.unwrap();
+    assert_eq!(report.failed, 1, "{report:?}");
+    assert!(report.details[0].error.as_deref().unwrap().contains("401"));
+    assert_eq!(api.asked("/token").len(), 1);
+
+    // The next poll does not present it again: it mints another, and goes on.
+    app.clock.set(t("2026-03-14T10:35:00Z"));
+    let report = app.stack.backstop().await.unwrap();
+    assert_eq!(report.failed, 0, "{report:?}");
+    assert_eq!(api.asked("/token").len(), 2);
+    assert!(authorised(api.asked(":search").last().unwrap(), "minted-2"));
 }
 
 #[tokio::test]
