@@ -42,7 +42,7 @@ fn binaries() -> &'static PathBuf {
     })
 }
 
-/// A stack on the shared moto server, deployed as the template deploys it: the configuration
+/// A stack on a shared moto server, deployed as the template deploys it: the configuration
 /// (the local one with its links served on the API's stage) and every secret it names in SSM,
 /// and the functions' environment.
 struct Deployed {

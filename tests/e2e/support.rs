@@ -1,8 +1,8 @@
 //! `TestApp`: a whole Leadrelay on moto's server, built by the same `LocalStack` the
 //! `leadrelay local` command uses, with an injected clock. Each test gets its own table,
-//! queues and sender address on one shared moto server.
+//! queues and sender address on one of the moto servers the tests share.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -19,19 +19,43 @@ pub const LOCAL_CONFIG: &str = include_str!("../../infra/config/local.toml");
 pub const JSON_SECRET: &str = "local-json-secret";
 pub const FORM_TOKEN: &str = "local-form-token";
 
-static MOTO: OnceCell<String> = OnceCell::const_new();
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
-async fn moto_endpoint() -> String {
-    MOTO.get_or_init(|| async {
-        // One server for the whole test binary; it stops when the binary exits.
-        MotoServer::start()
-            .await
-            .expect("moto_server starts (run scripts/bootstrap)")
-            .leak()
-    })
-    .await
-    .clone()
+/// moto's server is one Python process, and under these tests it keeps one core busy (its
+/// interpreter lock) while the test process uses a fifth of another: with one server the
+/// second core idled and the suite took 164 s here. The tests share two servers, each new
+/// stack on the one fewer live stacks use.
+const MOTO_SERVERS: usize = 2;
+static MOTO: [OnceCell<String>; MOTO_SERVERS] = [const { OnceCell::const_new() }; MOTO_SERVERS];
+static MOTO_STACKS: [AtomicUsize; MOTO_SERVERS] = [const { AtomicUsize::new(0) }; MOTO_SERVERS];
+
+/// A stack's place on one of the moto servers, given back when the stack is dropped.
+pub struct MotoTurn(usize);
+
+impl Drop for MotoTurn {
+    fn drop(&mut self) {
+        MOTO_STACKS[self.0].fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The endpoint of the moto server with the fewest live stacks (each starts at its first use
+/// and stops when the test binary exits), and the stack's place on it.
+async fn moto_endpoint() -> (String, MotoTurn) {
+    let i = (0..MOTO_SERVERS)
+        .min_by_key(|&i| MOTO_STACKS[i].load(Ordering::SeqCst))
+        .unwrap_or(0);
+    MOTO_STACKS[i].fetch_add(1, Ordering::SeqCst);
+    let turn = MotoTurn(i);
+    let endpoint = MOTO[i]
+        .get_or_init(|| async {
+            MotoServer::start()
+                .await
+                .expect("moto_server starts (run scripts/bootstrap)")
+                .leak()
+        })
+        .await
+        .clone();
+    (endpoint, turn)
 }
 
 pub fn t(s: &str) -> DateTime<Utc> {
@@ -50,6 +74,7 @@ pub struct TestApp {
     pub stack: Arc<LocalStack>,
     pub clock: ManualClock,
     pub sender: String,
+    _moto: MotoTurn,
 }
 
 impl TestApp {
@@ -66,8 +91,9 @@ impl TestApp {
     /// failed messages come back at the next receive (no 2 s wait), so a test drives retries
     /// and the dead-letter redrive by draining.
     pub async fn behind_fault_proxy() -> (Self, crate::fault_proxy::FaultProxy) {
-        let proxy = crate::fault_proxy::FaultProxy::start(&moto_endpoint().await).await;
-        let app = Self::on(proxy.endpoint.clone(), |_| {}, Some(0)).await;
+        let (moto, turn) = moto_endpoint().await;
+        let proxy = crate::fault_proxy::FaultProxy::start(&moto).await;
+        let app = Self::on((proxy.endpoint.clone(), turn), |_| {}, Some(0)).await;
         (app, proxy)
     }
 
@@ -77,7 +103,7 @@ impl TestApp {
     }
 
     async fn on(
-        endpoint: String,
+        (endpoint, moto): (String, MotoTurn),
         edit: impl FnOnce(&mut String),
         retry_delay_secs: Option<i32>,
     ) -> Self {
@@ -104,6 +130,7 @@ impl TestApp {
             stack: Arc::new(stack),
             clock,
             sender,
+            _moto: moto,
         }
     }
 
