@@ -203,14 +203,11 @@ impl Config {
                         "the Google Ads API needs a developer token (a secret reference)",
                     ));
                 }
+                // Neither oauth nor an access token is checked once the environment's
+                // overrides are read (`validate_backstop_credentials`): the token may come
+                // from LEADRELAY_<SOURCE>_ACCESS_TOKEN.
                 let access_token = self.sources[name].access_token.is_some();
                 match &b.oauth {
-                    None if !access_token => {
-                        return Err(self.invalid(
-                            format!("{key}.oauth"),
-                            "the Google Ads API needs an OAuth client and refresh token (or the source's access_token, which lasts an hour)",
-                        ));
-                    }
                     Some(_) if access_token => {
                         return Err(self.invalid(
                             format!("{key}.oauth"),
@@ -261,6 +258,29 @@ impl Config {
             }
             if b.overlap > Duration::from_secs(86_400) {
                 return Err(self.invalid(format!("{key}.overlap"), "must be at most 1 day"));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// A Google backstop has a way to an access token: its `oauth`, or the source's
+    /// `access_token` from the file or the environment. Run once the overrides are read.
+    pub(super) fn validate_backstop_credentials(&self) -> Result<(), ConfigError> {
+        for (name, source) in &self.sources {
+            let Some(b) = &source.backstop else { continue };
+            if source.kind == SourceKind::Google
+                && b.oauth.is_none()
+                && self.source_access_token_ref(name).is_none()
+            {
+                return Err(self.invalid(
+                    format!("sources.{name}.backstop.oauth"),
+                    format!(
+                        "the Google Ads API needs an OAuth client and refresh token (or an access token, which lasts an hour: sources.{name}.access_token or {})",
+                        Config::source_env_var(name, "ACCESS_TOKEN")
+                    ),
+                ));
             }
         }
         Ok(())
@@ -367,6 +387,17 @@ mod tests {
             e.contains("sources.google.backstop.oauth: the Google Ads API needs"),
             "{e}"
         );
+        assert!(e.contains("LEADRELAY_GOOGLE_ACCESS_TOKEN"), "{e}");
+        // An access token from the environment will do.
+        let text = LOCAL.replacen(
+            "[sources.google]\nkind = \"google\"\n",
+            "[sources.google.backstop]\ncustomer_ids = [\"123-456-7890\"]\ndeveloper_token = \"d\"\n\n[sources.google]\nkind = \"google\"\n",
+            1,
+        );
+        let env = |name: &str| {
+            (name == "LEADRELAY_GOOGLE_ACCESS_TOKEN").then(|| std::ffi::OsString::from("ya29.x"))
+        };
+        Config::from_toml_with_env(&text, "local.toml", &env).unwrap();
         let e = with_backstop(
             "google",
             "google",

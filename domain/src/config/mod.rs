@@ -176,6 +176,7 @@ impl Config {
         config.expand_regions()?;
         config.validate()?;
         config.env = environment::Environment::read(&config.sources, env);
+        config.validate_backstop_credentials()?;
         Ok(config)
     }
 
