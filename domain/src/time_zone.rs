@@ -57,7 +57,7 @@ impl TimeZone {
         match self.0.to_ambiguous_timestamp(civil).offset() {
             AmbiguousOffset::Unambiguous { offset } => at(offset),
             AmbiguousOffset::Fold { before, after } => at(before).min(at(after)),
-            AmbiguousOffset::Gap { .. } => self.after_gap(local),
+            AmbiguousOffset::Gap { after, .. } => self.after_gap(local, after),
         }
     }
 
@@ -67,26 +67,19 @@ impl TimeZone {
         FixedOffset::east_opt(seconds).unwrap_or(Utc.fix())
     }
 
-    /// The first instant whose local time is past `local`, which lies in a gap: the transition
-    /// that made the gap. Offsets are within a day of UTC, so that instant lies within ±26 hours
-    /// of `local` read as UTC; a binary search over whole seconds finds it (transitions fall on
-    /// whole seconds).
-    fn after_gap(&self, local: NaiveDateTime) -> DateTime<Utc> {
-        let is_past = |secs: i64| {
-            DateTime::from_timestamp(secs, 0).is_some_and(|t| self.local(t).naive_local() > local)
-        };
-        let as_utc = local.and_utc().timestamp();
-        let mut lo = as_utc - 26 * 3600; // not past
-        let mut hi = as_utc + 26 * 3600; // past
-        while hi - lo > 1 {
-            let mid = lo + (hi - lo) / 2;
-            if is_past(mid) {
-                hi = mid;
-            } else {
-                lo = mid;
-            }
-        }
-        DateTime::from_timestamp(hi, 0).unwrap_or(DateTime::<Utc>::MAX_UTC)
+    /// The first instant after the gap `local` lies in: the transition that made it, the
+    /// first one after `local` read at the offset after the gap (an instant before the
+    /// transition, since that offset is the larger).
+    fn after_gap(&self, local: NaiveDateTime, after: jiff::tz::Offset) -> DateTime<Utc> {
+        let before_transition = local.and_utc().timestamp() - i64::from(after.seconds());
+        let from = timestamp(
+            DateTime::from_timestamp(before_transition, 0).unwrap_or(DateTime::<Utc>::MIN_UTC),
+        );
+        self.0
+            .following(from)
+            .next()
+            .and_then(|t| DateTime::from_timestamp(t.timestamp().as_second(), 0))
+            .unwrap_or_else(|| local.and_utc())
     }
 }
 
