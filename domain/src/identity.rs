@@ -12,8 +12,8 @@ use super::normalize;
 /// A phone number as the identity keys read it: what was typed, the region it was read in, and
 /// its E.164 form when libphonenumber knows it as valid. Kept on the lead, because every save
 /// writes the lead's erasure keys and reading a phone needs libphonenumber's metadata, which
-/// takes about 100 ms to build in a new process: route, notify and escalate, which never
-/// change a lead's phone, reuse the reading and never build it.
+/// takes 12-17 ms of CPU (release) and about 5 MB to build in a new process: route, notify and
+/// escalate, which never change a lead's phone, reuse the reading and never build it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PhoneReading {
     pub raw: String,
