@@ -38,12 +38,23 @@ starts a thread per connection, so each request paid a new connection and a new 
 endpoints keep connections alive; waitress does too, with a fixed pool of threads. At ten leads
 a second this took a fifth off the time to the acknowledgement (scripts/bench-ack-latency).
 
+A read's answer is written as JSON directly. moto 5 walks botocore's shape of the answer for
+every attribute value (an item of 2 KB took 6.7 ms of the server's CPU for a GetItem, three
+times the cost of finding the item), while the item it holds is already in DynamoDB's wire
+form: json.dumps writes the same bytes. The operations that take this path are the ones whose
+answers were checked equal to moto's own, answer by answer, over a whole end-to-end run
+(GetItem, BatchGetItem, Query, Scan, PutItem, UpdateItem: 7,600 answers); DeleteItem is not
+among them (its answer carries a member outside the operation's shape, which the walk drops).
+The 500-lead end-to-end test took 37 s instead of 57.
+
 And `/moto-api/data.json?service=ses` dumps one service's models only: the full dump walks
 every model instance moto ever tracked (every DynamoDB item version included), which grows
 with each test, while the tests only read the emails SES took.
 """
 
+import base64
 import copy
+import datetime
 import inspect
 import json
 import sys
@@ -259,6 +270,31 @@ from moto import backends as _backends  # noqa: E402
 
 _MODULES = frozenset(_backends.list_of_moto_modules())
 _backends.list_of_moto_modules = lambda: _MODULES
+
+
+from moto.dynamodb.responses import DynamoResult  # noqa: E402
+
+_WIRE_FORM = frozenset({"GetItem", "BatchGetItem", "Query", "Scan", "PutItem", "UpdateItem"})
+_serialise_by_shape = DynamoResult.execute_result
+
+
+def _json_value(value):
+    # What the shape walk does with the two non-JSON types a DynamoDB answer holds.
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, datetime.datetime):
+        return value.timestamp()
+    raise TypeError(f"{type(value).__name__} in a DynamoDB answer")
+
+
+def _execute_result(self, context):
+    if context.operation_model.name not in _WIRE_FORM:
+        return _serialise_by_shape(self, context)
+    body = json.dumps(self.result, default=_json_value)
+    return 200, {"Content-Type": "application/x-amz-json-1.0"}, body
+
+
+DynamoResult.execute_result = _execute_result
 
 from werkzeug.serving import WSGIRequestHandler  # noqa: E402
 
