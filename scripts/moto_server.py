@@ -47,6 +47,11 @@ answers were checked equal to moto's own, answer by answer, over a whole end-to-
 among them (its answer carries a member outside the operation's shape, which the walk drops).
 The 500-lead end-to-end test took 37 s instead of 57.
 
+An item's size is checked once when moto builds it, not once per attribute: moto 5 adds the
+attributes one at a time and sums the sizes of all those already there at each, so building an
+item of 30 attributes (every write builds one) measured the item 30 times. The limit and the
+error are moto's own.
+
 And `/moto-api/data.json?service=ses` dumps one service's models only: the full dump walks
 every model instance moto ever tracked (every DynamoDB item version included), which grows
 with each test, while the tests only read the emails SES took.
@@ -295,6 +300,26 @@ def _execute_result(self, context):
 
 
 DynamoResult.execute_result = _execute_result
+
+
+from moto.dynamodb.exceptions import ItemSizeTooLarge  # noqa: E402
+from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict  # noqa: E402
+from moto.dynamodb.models.utilities import bytesize  # noqa: E402
+
+_ITEM_SIZE_LIMIT = 405000  # moto's LimitedSizeDict: DynamoDB's 400 KB, as moto measured it
+
+
+def _item_init(self, hash_key, range_key, attrs):
+    self.hash_key = hash_key
+    self.range_key = range_key
+    values = {key: DynamoType(value) for key, value in attrs.items()}
+    if sum(bytesize(key) + value.size() for key, value in values.items()) > _ITEM_SIZE_LIMIT:
+        raise ItemSizeTooLarge
+    self.attrs = LimitedSizeDict()
+    dict.update(self.attrs, values)  # the check per attribute is the one above, done once
+
+
+Item.__init__ = _item_init
 
 from werkzeug.serving import WSGIRequestHandler  # noqa: E402
 
