@@ -437,22 +437,42 @@ pub struct Deps {
 impl Deps {
     /// For the Lambda functions: AWS configuration from the environment (which honours
     /// `AWS_ENDPOINT_URL`), the configuration from `LEADRELAY_CONFIG`, the system clock.
+    ///
+    /// The table's connection is opened meanwhile, so that the first request does not pay for
+    /// it: on AWS, SSM and DynamoDB are two hosts and two TLS handshakes, and init takes the
+    /// longer of the two instead of their sum. Failing to open it is only a slower first
+    /// request (the request itself will say what is wrong), so it is logged, not returned.
     pub async fn from_env(
         secrets: SecretsNeeded,
         templates: TemplatesNeeded,
     ) -> Result<Self, DepsError> {
         let sdk = crate::sdk::load().await;
+        let resources = Resources::from_env()?;
         let location = std::env::var("LEADRELAY_CONFIG").unwrap_or_else(|_| DEFAULT_CONFIG.into());
-        let config = load_config(&location, &sdk).await?;
-        Self::build_with(
-            &sdk,
-            config,
-            Resources::from_env()?,
-            Arc::new(SystemClock),
-            secrets,
-            templates,
-        )
-        .await
+        // A client of the same configuration shares the HTTP client, and so its connections.
+        let opening = Store::new(
+            aws_sdk_dynamodb::Client::new(&sdk),
+            resources.table.clone(),
+            resources.sla_shards,
+            std::time::Duration::ZERO,
+        );
+        let build = async {
+            let config = load_config(&location, &sdk).await?;
+            Self::build_with(
+                &sdk,
+                config,
+                resources,
+                Arc::new(SystemClock),
+                secrets,
+                templates,
+            )
+            .await
+        };
+        let (deps, opened) = tokio::join!(build, opening.prime());
+        if let Err(e) = opened {
+            tracing::warn!(error = %e, "could not open the connection to the table during init");
+        }
+        deps
     }
 
     /// From explicit parts, with every secret and the templates: the local stack, the tests and

@@ -29,7 +29,8 @@ pub async fn deps(
     // that read what people typed need the email lists and libphonenumber's metadata (12-17 ms
     // of CPU in a release build); the others reuse the phone's reading kept on the lead. It is
     // built on a blocking thread while this one waits on the network (parameters from SSM, the
-    // table's connection), so init takes the longer of the two instead of their sum.
+    // table's connection: `Deps::from_env`), so init takes the longer of the two instead of
+    // their sum.
     let contact_details = READS_CONTACT_DETAILS
         .contains(&function)
         .then(|| tokio::task::spawn_blocking(leadrelay_domain::normalize::prime));
@@ -41,10 +42,6 @@ pub async fn deps(
             return Err(e.into());
         }
     };
-    // A failure here is only a slower first request: the request itself will say what is wrong.
-    if let Err(e) = deps.store.prime().await {
-        tracing::warn!(error = %e, "could not open the connection to the table during init");
-    }
     if let Some(built) = contact_details {
         // It cannot fail but by a panic, and a release build aborts on one.
         let _ = built.await;
