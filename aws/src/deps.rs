@@ -468,11 +468,15 @@ impl Deps {
             )
             .await
         };
-        let (deps, opened) = tokio::join!(build, opening.prime());
-        if let Err(e) = opened {
-            tracing::warn!(error = %e, "could not open the connection to the table during init");
-        }
-        deps
+        let open = async {
+            if let Err(e) = opening.prime().await {
+                tracing::warn!(error = %e, "could not open the connection to the table during init");
+            }
+            Ok(())
+        };
+        // A failed build ends init at once (and is reported), without waiting on the opening.
+        let (deps, ()) = tokio::try_join!(build, open)?;
+        Ok(deps)
     }
 
     /// From explicit parts, with every secret and the templates: the local stack, the tests and
