@@ -251,7 +251,7 @@ async fn connect_dead_letter(
     let (deps, deployment) = connect_to(
         config_location,
         Arc::new(SystemClock),
-        TemplatesNeeded::None,
+        TemplatesNeeded::NONE,
     )
     .await?;
     let (dlqs, method) = match deployment {
@@ -343,7 +343,7 @@ pub async fn replay(config_location: &str, delivery_id: &str) -> Result<()> {
     let deps = connect(
         config_location,
         Arc::new(SystemClock),
-        TemplatesNeeded::None,
+        TemplatesNeeded::NONE,
     )
     .await?;
     let r = leadrelay_capture::replay::replay_delivery(&deps, delivery_id).await?;
@@ -363,7 +363,7 @@ pub async fn lead(config_location: &str, lead_id: &str, json: bool) -> Result<()
     let deps = connect(
         config_location,
         Arc::new(SystemClock),
-        TemplatesNeeded::None,
+        TemplatesNeeded::NONE,
     )
     .await?;
     let Some(lead) = deps.store.get_lead(lead_id).await? else {
@@ -599,7 +599,7 @@ pub async fn status(
     let deps = connect(
         config_location,
         Arc::new(SystemClock),
-        TemplatesNeeded::None,
+        TemplatesNeeded::NONE,
     )
     .await?;
     let change = StatusChange {
@@ -623,7 +623,7 @@ pub async fn owner_away(config_location: &str, owner: &str, until: Option<&str>)
     let deps = connect(
         config_location,
         Arc::new(SystemClock),
-        TemplatesNeeded::None,
+        TemplatesNeeded::NONE,
     )
     .await?;
     leadrelay_route::set_away(&deps, owner, until).await?;
@@ -651,7 +651,7 @@ pub async fn erase(
     let deps = connect(
         config_location,
         Arc::new(SystemClock),
-        TemplatesNeeded::None,
+        TemplatesNeeded::NONE,
     )
     .await?;
     let report = if scan {
@@ -714,7 +714,7 @@ pub async fn leads(config_location: &str, args: LeadsArgs) -> Result<()> {
     let deps = connect(
         config_location,
         Arc::new(SystemClock),
-        TemplatesNeeded::None,
+        TemplatesNeeded::NONE,
     )
     .await?;
     // An operator's export; the handlers never read this way. A period is read through the
@@ -749,7 +749,7 @@ pub async fn preview(config_location: &str, file: &str, source: &str, route: boo
         let states = match connect(
             config_location,
             Arc::new(SystemClock),
-            TemplatesNeeded::None,
+            TemplatesNeeded::NONE,
         )
         .await
         {
@@ -785,7 +785,7 @@ pub async fn email_preview(
     let deps = connect(
         config_location,
         Arc::new(ManualClock::new(at)),
-        TemplatesNeeded::Load,
+        TemplatesNeeded::LOAD,
     )
     .await?;
     let email = leadrelay_cli::email_preview::preview(&deps, lead_id, kind, at).await?;
@@ -801,7 +801,7 @@ pub async fn escalate(config_location: &str, once: bool, now: Option<DateTime<Ut
     let deps = connect(
         config_location,
         Arc::new(ManualClock::new(at)),
-        TemplatesNeeded::None,
+        TemplatesNeeded::NONE,
     )
     .await?;
     let report = leadrelay_escalate::run_pass(&deps, at).await?;
@@ -818,7 +818,7 @@ pub async fn backstop(config_location: &str, now: Option<DateTime<Utc>>, json: b
     let deps = connect(
         config_location,
         Arc::new(ManualClock::new(at)),
-        TemplatesNeeded::None,
+        TemplatesNeeded::NONE,
     )
     .await?;
     let report = leadrelay_backstop::run_pass(&deps, at).await?;
@@ -855,7 +855,7 @@ pub async fn stuck(config_location: &str, retry: bool, json: bool) -> Result<()>
     let deps = connect(
         config_location,
         Arc::new(SystemClock),
-        TemplatesNeeded::None,
+        TemplatesNeeded::NONE,
     )
     .await?;
     let now = Utc::now();
@@ -1184,7 +1184,7 @@ pub async fn report(config_location: &str, args: ReportArgs) -> Result<()> {
     let (deps, deployment) = connect_to(
         config_location,
         Arc::new(SystemClock),
-        TemplatesNeeded::None,
+        TemplatesNeeded::NONE,
     )
     .await?;
     for (flag, value, known) in [

@@ -8,7 +8,7 @@ async fn main() -> Result<(), Error> {
     let deps = leadrelay_aws::lambda::deps(
         "backstop",
         leadrelay_aws::deps::SecretsNeeded::BACKSTOP,
-        leadrelay_aws::deps::TemplatesNeeded::None,
+        leadrelay_aws::deps::TemplatesNeeded::NONE,
     )
     .await?;
     // It calls platforms' APIs: the HTTP client now, not in the first request.

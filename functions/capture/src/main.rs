@@ -8,7 +8,7 @@ async fn main() -> Result<(), Error> {
     let deps = leadrelay_aws::lambda::deps(
         "capture",
         leadrelay_aws::deps::SecretsNeeded::CAPTURE,
-        leadrelay_aws::deps::TemplatesNeeded::None,
+        leadrelay_aws::deps::TemplatesNeeded::NONE,
     )
     .await?;
     lambda_http::run(service_fn(move |req: Request| async move {

@@ -6,7 +6,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let deps = leadrelay_aws::lambda::deps(
         "enrich",
         leadrelay_aws::deps::SecretsNeeded::ENRICH,
-        leadrelay_aws::deps::TemplatesNeeded::None,
+        leadrelay_aws::deps::TemplatesNeeded::NONE,
     )
     .await?;
     // It calls platforms' APIs: the HTTP client now, not in the first request.

@@ -8,7 +8,7 @@ async fn main() -> Result<(), Error> {
     let deps = leadrelay_aws::lambda::deps(
         "escalate",
         leadrelay_aws::deps::SecretsNeeded::NONE,
-        leadrelay_aws::deps::TemplatesNeeded::None,
+        leadrelay_aws::deps::TemplatesNeeded::NONE,
     )
     .await?;
     lambda_runtime::run(service_fn(

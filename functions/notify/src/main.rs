@@ -6,7 +6,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let deps = leadrelay_aws::lambda::deps(
         "notify",
         leadrelay_aws::deps::SecretsNeeded::NOTIFY,
-        leadrelay_aws::deps::TemplatesNeeded::Load,
+        leadrelay_aws::deps::TemplatesNeeded::LOAD,
     )
     .await?;
     leadrelay_aws::lambda::run_sqs(|messages| leadrelay_notify::handle_batch(deps, messages)).await

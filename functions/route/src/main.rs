@@ -6,7 +6,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let deps = leadrelay_aws::lambda::deps(
         "route",
         leadrelay_aws::deps::SecretsNeeded::NONE,
-        leadrelay_aws::deps::TemplatesNeeded::None,
+        leadrelay_aws::deps::TemplatesNeeded::NONE,
     )
     .await?;
     leadrelay_aws::lambda::run_sqs(|messages| leadrelay_route::handle_batch(deps, messages)).await
