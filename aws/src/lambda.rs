@@ -12,29 +12,74 @@ use crate::batch::{BatchOutcome, QueueMessage};
 use crate::deps::{SecretsNeeded, TemplatesNeeded};
 use crate::Deps;
 
-/// The functions that normalise contact details as they arrive: capture, enrich (details read
-/// from a platform's API) and the backstop (leads found on a platform).
-const READS_CONTACT_DETAILS: [&str; 3] = ["capture", "enrich", "backstop"];
+/// What a function builds at start-up. Each function's `main` names its own constant below, and
+/// what only some functions use is reached through a function pointer named only in their
+/// constants, so it is linked only into them: the template engine into notify, the email lists
+/// and libphonenumber's metadata into the functions that read what people typed.
+#[derive(Debug, Clone, Copy)]
+pub struct Function {
+    /// Its name in logs and metrics.
+    pub name: &'static str,
+    pub secrets: SecretsNeeded,
+    pub templates: TemplatesNeeded,
+    /// What the first request would otherwise pay for, built during init.
+    pub prime: Option<fn()>,
+}
 
-/// Builds the dependencies from the environment, or explains why it cannot; before that,
-/// starts the logs and the metrics of the function `function` (`capture`, `enrich`, ...).
-pub async fn deps(
-    function: &'static str,
-    secrets: SecretsNeeded,
-    templates: TemplatesNeeded,
-) -> Result<&'static Deps, Error> {
+/// The email lists and libphonenumber's metadata (12-17 ms of CPU in a release build), for
+/// the functions that read what people typed; the others reuse the phone's reading kept on
+/// the lead.
+const CONTACT_DETAILS: Option<fn()> = Some(leadrelay_domain::normalize::prime);
+
+pub const CAPTURE: Function = Function {
+    name: "capture",
+    secrets: SecretsNeeded::CAPTURE,
+    templates: TemplatesNeeded::NONE,
+    prime: CONTACT_DETAILS,
+};
+/// Enrich reads contact details from platforms' APIs.
+pub const ENRICH: Function = Function {
+    name: "enrich",
+    secrets: SecretsNeeded::ENRICH,
+    templates: TemplatesNeeded::NONE,
+    prime: CONTACT_DETAILS,
+};
+pub const ROUTE: Function = Function {
+    name: "route",
+    secrets: SecretsNeeded::NONE,
+    templates: TemplatesNeeded::NONE,
+    prime: None,
+};
+pub const NOTIFY: Function = Function {
+    name: "notify",
+    secrets: SecretsNeeded::NOTIFY,
+    templates: TemplatesNeeded::LOAD,
+    prime: None,
+};
+pub const ESCALATE: Function = Function {
+    name: "escalate",
+    secrets: SecretsNeeded::NONE,
+    templates: TemplatesNeeded::NONE,
+    prime: None,
+};
+/// The backstop reads leads found on platforms.
+pub const BACKSTOP: Function = Function {
+    name: "backstop",
+    secrets: SecretsNeeded::BACKSTOP,
+    templates: TemplatesNeeded::NONE,
+    prime: CONTACT_DETAILS,
+};
+
+/// Builds the dependencies of `function` from the environment, or explains why it cannot;
+/// before that, starts its logs and metrics.
+pub async fn deps(function: Function) -> Result<&'static Deps, Error> {
     crate::telemetry::init_lambda();
-    init_metrics(function);
-    // What the first request would otherwise pay for, paid during init. Only the functions
-    // that read what people typed need the email lists and libphonenumber's metadata (12-17 ms
-    // of CPU in a release build); the others reuse the phone's reading kept on the lead. It is
-    // built on a blocking thread while this one waits on the network (parameters from SSM, the
+    init_metrics(function.name);
+    // Built on a blocking thread while this one waits on the network (parameters from SSM, the
     // table's connection: `Deps::from_env`), so init takes the longer of the two instead of
     // their sum.
-    let contact_details = READS_CONTACT_DETAILS
-        .contains(&function)
-        .then(|| tokio::task::spawn_blocking(leadrelay_domain::normalize::prime));
-    let deps = match Deps::from_env(secrets, templates).await {
+    let primed = function.prime.map(tokio::task::spawn_blocking);
+    let deps = match Deps::from_env(function.secrets, function.templates).await {
         Ok(deps) => deps,
         Err(e) => {
             tracing::error!(error = %e, "cannot start");
@@ -42,7 +87,7 @@ pub async fn deps(
             return Err(e.into());
         }
     };
-    if let Some(built) = contact_details {
+    if let Some(built) = primed {
         // It cannot fail but by a panic, and a release build aborts on one.
         let _ = built.await;
     }

@@ -5,12 +5,7 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 // One event at a time per environment: one thread, no cross-thread wake-ups.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    let deps = leadrelay_aws::lambda::deps(
-        "backstop",
-        leadrelay_aws::deps::SecretsNeeded::BACKSTOP,
-        leadrelay_aws::deps::TemplatesNeeded::NONE,
-    )
-    .await?;
+    let deps = leadrelay_aws::lambda::deps(leadrelay_aws::lambda::BACKSTOP).await?;
     // It calls platforms' APIs: the HTTP client now, not in the first request.
     deps.platform_api.client().prime();
     lambda_runtime::run(service_fn(

@@ -5,12 +5,7 @@ use lambda_http::{service_fn, Error, Request, RequestExt};
 // One event at a time per environment: one thread, no cross-thread wake-ups.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    let deps = leadrelay_aws::lambda::deps(
-        "capture",
-        leadrelay_aws::deps::SecretsNeeded::CAPTURE,
-        leadrelay_aws::deps::TemplatesNeeded::NONE,
-    )
-    .await?;
+    let deps = leadrelay_aws::lambda::deps(leadrelay_aws::lambda::CAPTURE).await?;
     lambda_http::run(service_fn(move |req: Request| async move {
         let request_id = req
             .lambda_context_ref()

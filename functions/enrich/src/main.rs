@@ -3,12 +3,7 @@
 // One event at a time per environment: one thread, no cross-thread wake-ups.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let deps = leadrelay_aws::lambda::deps(
-        "enrich",
-        leadrelay_aws::deps::SecretsNeeded::ENRICH,
-        leadrelay_aws::deps::TemplatesNeeded::NONE,
-    )
-    .await?;
+    let deps = leadrelay_aws::lambda::deps(leadrelay_aws::lambda::ENRICH).await?;
     // It calls platforms' APIs: the HTTP client now, not in the first request.
     deps.platform_api.client().prime();
     leadrelay_aws::lambda::run_sqs(|messages| leadrelay_enrich::handle_batch(deps, messages)).await

@@ -5,12 +5,7 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 // One event at a time per environment: one thread, no cross-thread wake-ups.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    let deps = leadrelay_aws::lambda::deps(
-        "escalate",
-        leadrelay_aws::deps::SecretsNeeded::NONE,
-        leadrelay_aws::deps::TemplatesNeeded::NONE,
-    )
-    .await?;
+    let deps = leadrelay_aws::lambda::deps(leadrelay_aws::lambda::ESCALATE).await?;
     lambda_runtime::run(service_fn(
         |event: LambdaEvent<serde_json::Value>| async move {
             let pass = leadrelay_escalate::run_pass(deps, deps.clock.now());

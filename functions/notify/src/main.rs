@@ -3,11 +3,6 @@
 // One event at a time per environment: one thread, no cross-thread wake-ups.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let deps = leadrelay_aws::lambda::deps(
-        "notify",
-        leadrelay_aws::deps::SecretsNeeded::NOTIFY,
-        leadrelay_aws::deps::TemplatesNeeded::LOAD,
-    )
-    .await?;
+    let deps = leadrelay_aws::lambda::deps(leadrelay_aws::lambda::NOTIFY).await?;
     leadrelay_aws::lambda::run_sqs(|messages| leadrelay_notify::handle_batch(deps, messages)).await
 }

@@ -3,11 +3,6 @@
 // One event at a time per environment: one thread, no cross-thread wake-ups.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let deps = leadrelay_aws::lambda::deps(
-        "route",
-        leadrelay_aws::deps::SecretsNeeded::NONE,
-        leadrelay_aws::deps::TemplatesNeeded::NONE,
-    )
-    .await?;
+    let deps = leadrelay_aws::lambda::deps(leadrelay_aws::lambda::ROUTE).await?;
     leadrelay_aws::lambda::run_sqs(|messages| leadrelay_route::handle_batch(deps, messages)).await
 }
