@@ -14,6 +14,7 @@ use crate::queue::{QueueName, Queues};
 use crate::store::Store;
 use leadrelay_domain::clock::{SharedClock, SystemClock};
 use leadrelay_domain::config::{Config, ConfigError};
+use leadrelay_domain::identity::{PhoneReader, READ_PHONES};
 use leadrelay_domain::secret::{Secret, SecretRef};
 use leadrelay_domain::templates::{TemplateError, Templates};
 
@@ -462,6 +463,7 @@ impl Deps {
     pub async fn from_env(
         secrets: SecretsNeeded,
         templates: TemplatesNeeded,
+        read_phones: Option<PhoneReader>,
     ) -> Result<Self, DepsError> {
         let sdk = crate::sdk::load().await;
         let resources = Resources::from_env()?;
@@ -472,6 +474,7 @@ impl Deps {
             resources.table.clone(),
             resources.sla_shards,
             std::time::Duration::ZERO,
+            None,
         );
         let build = async {
             let config = load_config(&location, &sdk).await?;
@@ -482,6 +485,7 @@ impl Deps {
                 Arc::new(SystemClock),
                 secrets,
                 templates,
+                read_phones,
             )
             .await
         };
@@ -511,6 +515,7 @@ impl Deps {
             clock,
             SecretsNeeded::ALL,
             TemplatesNeeded::LOAD,
+            Some(READ_PHONES),
         )
         .await
     }
@@ -523,6 +528,7 @@ impl Deps {
         clock: SharedClock,
         needed: SecretsNeeded,
         templates: TemplatesNeeded,
+        read_phones: Option<PhoneReader>,
     ) -> Result<Self, DepsError> {
         for d in config.deprecations() {
             tracing::warn!(deprecation = %d, "configuration uses a deprecated setting");
@@ -537,6 +543,7 @@ impl Deps {
             resources.table,
             resources.sla_shards,
             config.sweep.grace,
+            read_phones,
         );
         let queues = Queues::new(
             aws_sdk_sqs::Client::new(sdk),

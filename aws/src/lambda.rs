@@ -11,6 +11,7 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 use crate::batch::{BatchOutcome, QueueMessage};
 use crate::deps::{SecretsNeeded, TemplatesNeeded};
 use crate::Deps;
+use leadrelay_domain::identity::{PhoneReader, READ_PHONES};
 
 /// What a function builds at start-up. Each function's `main` names its own constant below, and
 /// what only some functions use is reached through a function pointer named only in their
@@ -24,6 +25,8 @@ pub struct Function {
     pub templates: TemplatesNeeded,
     /// What the first request would otherwise pay for, built during init.
     pub prime: Option<fn()>,
+    /// Reads phones that changed: only in the functions that read what people typed.
+    pub read_phones: Option<PhoneReader>,
 }
 
 /// The email lists and libphonenumber's metadata (12-17 ms of CPU in a release build), for
@@ -36,6 +39,7 @@ pub const CAPTURE: Function = Function {
     secrets: SecretsNeeded::CAPTURE,
     templates: TemplatesNeeded::NONE,
     prime: CONTACT_DETAILS,
+    read_phones: Some(READ_PHONES),
 };
 /// Enrich reads contact details from platforms' APIs.
 pub const ENRICH: Function = Function {
@@ -43,24 +47,28 @@ pub const ENRICH: Function = Function {
     secrets: SecretsNeeded::ENRICH,
     templates: TemplatesNeeded::NONE,
     prime: CONTACT_DETAILS,
+    read_phones: Some(READ_PHONES),
 };
 pub const ROUTE: Function = Function {
     name: "route",
     secrets: SecretsNeeded::NONE,
     templates: TemplatesNeeded::NONE,
     prime: None,
+    read_phones: None,
 };
 pub const NOTIFY: Function = Function {
     name: "notify",
     secrets: SecretsNeeded::NOTIFY,
     templates: TemplatesNeeded::LOAD,
     prime: None,
+    read_phones: None,
 };
 pub const ESCALATE: Function = Function {
     name: "escalate",
     secrets: SecretsNeeded::NONE,
     templates: TemplatesNeeded::NONE,
     prime: None,
+    read_phones: None,
 };
 /// The backstop reads leads found on platforms.
 pub const BACKSTOP: Function = Function {
@@ -68,6 +76,7 @@ pub const BACKSTOP: Function = Function {
     secrets: SecretsNeeded::BACKSTOP,
     templates: TemplatesNeeded::NONE,
     prime: CONTACT_DETAILS,
+    read_phones: Some(READ_PHONES),
 };
 
 /// Builds the dependencies of `function` from the environment, or explains why it cannot;
@@ -79,14 +88,15 @@ pub async fn deps(function: Function) -> Result<&'static Deps, Error> {
     // table's connection: `Deps::from_env`), so init takes the longer of the two instead of
     // their sum.
     let primed = function.prime.map(tokio::task::spawn_blocking);
-    let deps = match Deps::from_env(function.secrets, function.templates).await {
-        Ok(deps) => deps,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot start");
-            report_init_error(&e).await;
-            return Err(e.into());
-        }
-    };
+    let deps =
+        match Deps::from_env(function.secrets, function.templates, function.read_phones).await {
+            Ok(deps) => deps,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start");
+                report_init_error(&e).await;
+                return Err(e.into());
+            }
+        };
     if let Some(built) = primed {
         // It cannot fail but by a panic, and a release build aborts on one.
         let _ = built.await;

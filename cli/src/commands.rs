@@ -15,6 +15,7 @@ use leadrelay_cli::local::{local_sdk_config, LocalStack, StackOptions};
 use leadrelay_domain::auth;
 use leadrelay_domain::clock::SharedClock;
 use leadrelay_domain::clock::ShiftedClock;
+use leadrelay_domain::identity::READ_PHONES;
 use leadrelay_domain::secret::Secret;
 use leadrelay_domain::{Config, ManualClock, SystemClock};
 use serde::{Deserialize, Serialize};
@@ -190,7 +191,16 @@ async fn connect_to(
         let sdk = leadrelay_aws::sdk::load().await;
         let config = load_config(config_location, &sdk).await?;
         let resources = Resources::from_env()?;
-        let deps = Deps::build_with(&sdk, config, resources, clock, all, templates).await?;
+        let deps = Deps::build_with(
+            &sdk,
+            config,
+            resources,
+            clock,
+            all,
+            templates,
+            Some(READ_PHONES),
+        )
+        .await?;
         return Ok((deps, Deployment::Aws));
     }
     let path = PathBuf::from(STATE_FILE);
@@ -214,7 +224,16 @@ async fn connect_to(
             scored,
             notify,
         });
-    let deps = Deps::build_with(&sdk, config, resources, clock, all, templates).await?;
+    let deps = Deps::build_with(
+        &sdk,
+        config,
+        resources,
+        clock,
+        all,
+        templates,
+        Some(READ_PHONES),
+    )
+    .await?;
     Ok((deps, Deployment::Local { dead_letter }))
 }
 

@@ -23,18 +23,35 @@ pub struct PhoneReading {
     pub e164: Option<String>,
 }
 
+/// Reads a typed phone number in a region: its E.164 form when libphonenumber knows it as
+/// valid.
+pub type PhoneReader = fn(&str, Option<normalize::Region>) -> Option<String>;
+
+/// Reads phones with libphonenumber's metadata. A function pointer, so that code which only
+/// re-saves leads can leave it out ([`erasure_keys_reusing`]) and libphonenumber is not linked
+/// into it.
+pub const READ_PHONES: PhoneReader = read_phone;
+
+fn read_phone(raw: &str, region: Option<normalize::Region>) -> Option<String> {
+    normalize::phone(raw, region)
+        .filter(|p| p.valid)
+        .map(|p| p.e164)
+}
+
 /// The identity keys of a submission: `email:<address without +tag>` and `phone:<E.164>`.
 /// `default_country` reads national phone numbers when the lead names no country.
 pub fn keys(fields: &LeadFields, default_country: Option<&str>) -> Vec<String> {
-    keys_reusing(fields, default_country, None).0
+    keys_reusing(fields, default_country, None, Some(READ_PHONES)).0
 }
 
 /// [`keys`], reusing an earlier reading of the same phone in the same region; with the
-/// reading the keys were made from (`None` when there is no phone).
+/// reading the keys were made from (`None` when there is no phone). Without a reader, the
+/// earlier reading is kept whatever it was read from (see [`erasure_keys_reusing`]).
 fn keys_reusing(
     fields: &LeadFields,
     default_country: Option<&str>,
     earlier: Option<&PhoneReading>,
+    read: Option<PhoneReader>,
 ) -> (Vec<String>, Option<PhoneReading>) {
     let mut keys = Vec::with_capacity(2);
     if let Some(base) = fields
@@ -50,17 +67,17 @@ fn keys_reusing(
         .as_deref()
         .and_then(normalize::region)
         .or_else(|| default_country.and_then(normalize::region));
-    let reading = fields.phone.as_deref().map(|raw| {
+    let reading = fields.phone.as_deref().and_then(|raw| {
         let code = region.map(normalize::region_code);
-        match earlier.filter(|r| r.raw == raw && r.region == code) {
-            Some(same) => same.clone(),
-            None => PhoneReading {
-                e164: normalize::phone(raw, region)
-                    .filter(|p| p.valid)
-                    .map(|p| p.e164),
+        let same = earlier.filter(|r| r.raw == raw && r.region == code);
+        match (same, read) {
+            (Some(same), _) => Some(same.clone()),
+            (None, Some(read)) => Some(PhoneReading {
+                e164: read(raw, region),
                 raw: raw.to_owned(),
                 region: code,
-            },
+            }),
+            (None, None) => earlier.cloned(),
         }
     });
     if let Some(e164) = reading.as_ref().and_then(|r| r.e164.as_deref()) {
@@ -73,16 +90,22 @@ fn keys_reusing(
 /// leads included: those of its fields (a national number read in the lead's own region),
 /// and its number as enrich normalised it (read in the source's default country).
 pub fn erasure_keys(lead: &Lead) -> Vec<String> {
-    erasure_keys_reusing(lead).0
+    erasure_keys_reusing(lead, Some(READ_PHONES)).0
 }
 
 /// [`erasure_keys`], reusing the lead's [`PhoneReading`] when its phone and region are the
-/// ones read before; with the reading to keep on the lead.
-pub fn erasure_keys_reusing(lead: &Lead) -> (Vec<String>, Option<PhoneReading>) {
+/// ones read before; with the reading to keep on the lead. Without a reader (route, notify and
+/// escalate, which never change what a person typed, and so never link libphonenumber) the
+/// lead's reading is kept as it is.
+pub fn erasure_keys_reusing(
+    lead: &Lead,
+    read: Option<PhoneReader>,
+) -> (Vec<String>, Option<PhoneReading>) {
     let (mut found, reading) = keys_reusing(
         &lead.fields,
         lead.phone_region_or(None).as_deref(),
         lead.phone_reading.as_ref(),
+        read,
     );
     let enriched = lead
         .enrichment
@@ -333,7 +356,7 @@ mod tests {
         let mut l = lead();
         l.fields.email = None;
         l.fields.phone = Some("+1 415 555 2671".into());
-        let (keys, reading) = erasure_keys_reusing(&l);
+        let (keys, reading) = erasure_keys_reusing(&l, Some(READ_PHONES));
         assert_eq!(keys, vec!["phone:+14155552671"]);
         let reading = reading.expect("a phone makes a reading");
         assert_eq!(reading.e164.as_deref(), Some("+14155552671"));
@@ -344,17 +367,43 @@ mod tests {
             e164: Some("+14155550000".into()),
             ..reading.clone()
         });
-        assert_eq!(erasure_keys_reusing(&l).0, vec!["phone:+14155550000"]);
+        assert_eq!(
+            erasure_keys_reusing(&l, Some(READ_PHONES)).0,
+            vec!["phone:+14155550000"]
+        );
 
         // Another phone, or the same digits in another region, is read afresh.
         l.fields.phone = Some("+1 415 555 2672".into());
-        assert_eq!(erasure_keys_reusing(&l).0, vec!["phone:+14155552672"]);
+        assert_eq!(
+            erasure_keys_reusing(&l, Some(READ_PHONES)).0,
+            vec!["phone:+14155552672"]
+        );
         l.fields.phone = Some("030 1234567".into());
-        l.phone_reading = erasure_keys_reusing(&l).1;
+        l.phone_reading = erasure_keys_reusing(&l, Some(READ_PHONES)).1;
         l.fields.country = Some("DE".into());
-        let (keys, reading) = erasure_keys_reusing(&l);
+        let (keys, reading) = erasure_keys_reusing(&l, Some(READ_PHONES));
         assert_eq!(keys, vec!["phone:+49301234567"]);
         assert_eq!(reading.and_then(|r| r.region).as_deref(), Some("DE"));
+    }
+
+    #[test]
+    fn without_a_reader_the_phone_read_before_is_kept_and_nothing_is_read() {
+        let mut l = lead();
+        l.fields.email = None;
+        l.fields.phone = Some("+1 415 555 2671".into());
+        l.phone_reading = erasure_keys_reusing(&l, Some(READ_PHONES)).1;
+        let (keys, reading) = erasure_keys_reusing(&l, None);
+        assert_eq!(keys, vec!["phone:+14155552671"]);
+        assert_eq!(reading, l.phone_reading);
+
+        // Code without a reader never changes a phone; if it did, the keys would still be the
+        // person's as read before, not none.
+        l.fields.phone = Some("+1 415 555 2672".into());
+        assert_eq!(erasure_keys_reusing(&l, None).0, vec!["phone:+14155552671"]);
+        assert_eq!(
+            erasure_keys_reusing(&l, Some(READ_PHONES)).0,
+            vec!["phone:+14155552672"]
+        );
     }
 
     #[test]

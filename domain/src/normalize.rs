@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
-use phonenumber::country::Id as Region;
+pub use phonenumber::country::Id as Region;
 use phonenumber::Mode;
 
 /// An email address, validated and normalised, or `None` when it is not a usable address.

@@ -80,6 +80,8 @@ pub(super) fn lead_key(lead_id: &str) -> Item {
 pub(super) struct IndexLayout {
     pub shards: u32,
     pub sweep_grace: std::time::Duration,
+    /// Reads a phone that changed since the last save; none in functions that never change one.
+    pub read_phones: Option<leadrelay_domain::identity::PhoneReader>,
 }
 
 pub(super) fn lead(lead: &Lead, layout: IndexLayout) -> Result<Item, StoreError> {
@@ -108,7 +110,8 @@ pub(super) fn lead(lead: &Lead, layout: IndexLayout) -> Result<Item, StoreError>
     }
     // Erasure finds a person's leads, spam and tests included, through these. The phone is
     // read again only when it changed since the last save (`identity::PhoneReading`).
-    let (erasure, reading) = leadrelay_domain::identity::erasure_keys_reusing(lead);
+    let (erasure, reading) =
+        leadrelay_domain::identity::erasure_keys_reusing(lead, layout.read_phones);
     index_person(&mut item, &erasure);
     match reading {
         Some(r) => {

@@ -47,6 +47,7 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
+use leadrelay_domain::identity::PhoneReader;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -115,20 +116,26 @@ pub struct Store {
     /// Where a waiting lead goes in the `sla-open` index: the sweep's grace (from the
     /// configuration, which every function loads).
     sweep_grace: std::time::Duration,
+    read_phones: Option<PhoneReader>,
 }
 
 impl Store {
+    /// `read_phones` reads a lead's phone when it changed since the lead was last saved; none
+    /// only in functions that never change what a person typed (route, notify, escalate), which
+    /// then keep the reading saved with the lead and do not link libphonenumber.
     pub fn new(
         client: Client,
         table: impl Into<String>,
         sla_shards: u32,
         sweep_grace: std::time::Duration,
+        read_phones: Option<PhoneReader>,
     ) -> Self {
         Self {
             client,
             table: table.into(),
             sla_shards: sla_shards.max(1),
             sweep_grace,
+            read_phones,
         }
     }
 
@@ -137,6 +144,7 @@ impl Store {
         items::IndexLayout {
             shards: self.sla_shards,
             sweep_grace: self.sweep_grace,
+            read_phones: self.read_phones,
         }
     }
 
