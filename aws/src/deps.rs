@@ -109,7 +109,10 @@ impl SecretsNeeded {
 /// linker leaves it out of that binary (MiniJinja and the built-in templates, about 0.5 MB of
 /// each of capture, enrich, route, escalate and the backstop).
 #[derive(Clone, Copy)]
-pub struct TemplatesNeeded(Option<fn(&Config) -> Result<Templates, TemplateError>>);
+pub struct TemplatesNeeded(Option<LoadTemplates>);
+
+/// Loads the templates a configuration names.
+type LoadTemplates = fn(&Config) -> Result<Templates, TemplateError>;
 
 impl TemplatesNeeded {
     /// The built-in templates with the configured overrides (notify, the local stack, the CLI).
