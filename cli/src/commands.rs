@@ -186,55 +186,44 @@ async fn connect_to(
     clock: SharedClock,
     templates: TemplatesNeeded,
 ) -> Result<(Deps, Deployment)> {
-    let all = SecretsNeeded::ALL;
-    if std::env::var("LEADRELAY_TABLE").is_ok() {
+    let (sdk, resources, deployment) = if std::env::var("LEADRELAY_TABLE").is_ok() {
         let sdk = leadrelay_aws::sdk::load().await;
-        let config = load_config(config_location, &sdk).await?;
-        let resources = Resources::from_env()?;
-        let deps = Deps::build_with(
-            &sdk,
-            config,
-            resources,
-            clock,
-            all,
-            templates,
-            Some(READ_PHONES),
-        )
-        .await?;
-        return Ok((deps, Deployment::Aws));
-    }
-    let path = PathBuf::from(STATE_FILE);
-    let state: LocalState = match std::fs::read_to_string(&path) {
-        Ok(text) => serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?,
-        Err(_) => bail!("no deployment to talk to: start `leadrelay local` in this folder, or set LEADRELAY_TABLE and the LEADRELAY_*_QUEUE_URL variables for AWS"),
+        (sdk, Resources::from_env()?, Deployment::Aws)
+    } else {
+        let path = PathBuf::from(STATE_FILE);
+        let state: LocalState = match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?,
+            Err(_) => bail!("no deployment to talk to: start `leadrelay local` in this folder, or set LEADRELAY_TABLE and the LEADRELAY_*_QUEUE_URL variables for AWS"),
+        };
+        let sdk = local_sdk_config(&state.endpoint).await;
+        let resources = Resources {
+            table: state.table,
+            captured_queue_url: state.captured_queue_url,
+            scored_queue_url: state.scored_queue_url,
+            notify_queue_url: state.notify_queue_url,
+            sla_shards: state.sla_shards,
+        };
+        let dead_letter = state
+            .dead_letter
+            .map(|[captured, scored, notify]| DeadLetterQueues {
+                captured,
+                scored,
+                notify,
+            });
+        (sdk, resources, Deployment::Local { dead_letter })
     };
-    let sdk = local_sdk_config(&state.endpoint).await;
     let config = load_config(config_location, &sdk).await?;
-    let resources = Resources {
-        table: state.table,
-        captured_queue_url: state.captured_queue_url,
-        scored_queue_url: state.scored_queue_url,
-        notify_queue_url: state.notify_queue_url,
-        sla_shards: state.sla_shards,
-    };
-    let dead_letter = state
-        .dead_letter
-        .map(|[captured, scored, notify]| DeadLetterQueues {
-            captured,
-            scored,
-            notify,
-        });
     let deps = Deps::build_with(
         &sdk,
         config,
         resources,
         clock,
-        all,
+        SecretsNeeded::ALL,
         templates,
         Some(READ_PHONES),
     )
     .await?;
-    Ok((deps, Deployment::Local { dead_letter }))
+    Ok((deps, deployment))
 }
 
 /// A queue named on the command line.
