@@ -23,60 +23,64 @@ pub struct Function {
     pub name: &'static str,
     pub secrets: SecretsNeeded,
     pub templates: TemplatesNeeded,
-    /// What the first request would otherwise pay for, built during init.
-    pub prime: Option<fn()>,
-    /// Reads phones that changed: only in the functions that read what people typed.
-    pub read_phones: Option<PhoneReader>,
+    /// The email lists and libphonenumber's metadata: only in the functions that read what
+    /// people typed.
+    pub contact_details: Option<ContactDetails>,
 }
 
-/// The email lists and libphonenumber's metadata (12-17 ms of CPU in a release build), for
-/// the functions that read what people typed; the others reuse the phone's reading kept on
-/// the lead.
-const CONTACT_DETAILS: Option<fn()> = Some(leadrelay_domain::normalize::prime);
+/// What reading contact details takes, as function pointers named only by the functions that
+/// do it (capture, enrich, the backstop); the others reuse the phone's reading kept on the lead.
+#[derive(Debug, Clone, Copy)]
+pub struct ContactDetails {
+    /// Builds the email lists and libphonenumber's metadata during init (12-17 ms of CPU in a
+    /// release build), so the first request does not.
+    pub prime: fn(),
+    /// Reads a lead's phone when it changed since the lead was last saved.
+    pub read_phones: PhoneReader,
+}
+
+const CONTACT_DETAILS: Option<ContactDetails> = Some(ContactDetails {
+    prime: leadrelay_domain::normalize::prime,
+    read_phones: READ_PHONES,
+});
 
 pub const CAPTURE: Function = Function {
     name: "capture",
     secrets: SecretsNeeded::CAPTURE,
     templates: TemplatesNeeded::NONE,
-    prime: CONTACT_DETAILS,
-    read_phones: Some(READ_PHONES),
+    contact_details: CONTACT_DETAILS,
 };
 /// Enrich reads contact details from platforms' APIs.
 pub const ENRICH: Function = Function {
     name: "enrich",
     secrets: SecretsNeeded::ENRICH,
     templates: TemplatesNeeded::NONE,
-    prime: CONTACT_DETAILS,
-    read_phones: Some(READ_PHONES),
+    contact_details: CONTACT_DETAILS,
 };
 pub const ROUTE: Function = Function {
     name: "route",
     secrets: SecretsNeeded::NONE,
     templates: TemplatesNeeded::NONE,
-    prime: None,
-    read_phones: None,
+    contact_details: None,
 };
 pub const NOTIFY: Function = Function {
     name: "notify",
     secrets: SecretsNeeded::NOTIFY,
     templates: TemplatesNeeded::LOAD,
-    prime: None,
-    read_phones: None,
+    contact_details: None,
 };
 pub const ESCALATE: Function = Function {
     name: "escalate",
     secrets: SecretsNeeded::NONE,
     templates: TemplatesNeeded::NONE,
-    prime: None,
-    read_phones: None,
+    contact_details: None,
 };
 /// The backstop reads leads found on platforms.
 pub const BACKSTOP: Function = Function {
     name: "backstop",
     secrets: SecretsNeeded::BACKSTOP,
     templates: TemplatesNeeded::NONE,
-    prime: CONTACT_DETAILS,
-    read_phones: Some(READ_PHONES),
+    contact_details: CONTACT_DETAILS,
 };
 
 /// Builds the dependencies of `function` from the environment, or explains why it cannot;
@@ -87,16 +91,22 @@ pub async fn deps(function: Function) -> Result<&'static Deps, Error> {
     // Built on a blocking thread while this one waits on the network (parameters from SSM, the
     // table's connection: `Deps::from_env`), so init takes the longer of the two instead of
     // their sum.
-    let primed = function.prime.map(tokio::task::spawn_blocking);
-    let deps =
-        match Deps::from_env(function.secrets, function.templates, function.read_phones).await {
-            Ok(deps) => deps,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot start");
-                report_init_error(&e).await;
-                return Err(e.into());
-            }
-        };
+    let details = function.contact_details;
+    let primed = details.map(|d| tokio::task::spawn_blocking(d.prime));
+    let deps = match Deps::from_env(
+        function.secrets,
+        function.templates,
+        details.map(|d| d.read_phones),
+    )
+    .await
+    {
+        Ok(deps) => deps,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start");
+            report_init_error(&e).await;
+            return Err(e.into());
+        }
+    };
     if let Some(built) = primed {
         // It cannot fail but by a panic, and a release build aborts on one.
         let _ = built.await;
