@@ -53,7 +53,7 @@ impl Environment {
                     let var = |key| Config::source_env_var(name, key);
                     let api_url = text(&var("API_URL"))
                         .or_else(|| s.api_url.clone())
-                        .or_else(|| s.platform(None).api_base().map(str::to_owned));
+                        .or_else(|| s.intake_kind().api_base().map(str::to_owned));
                     let source = SourceEnvironment {
                         secret: secret(&var("SECRET")),
                         verify_token: secret(&var("VERIFY_TOKEN")),

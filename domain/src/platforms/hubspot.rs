@@ -29,6 +29,9 @@ use sha2::Sha256;
 use super::*;
 use crate::auth::TIMESTAMP_TOLERANCE_SECS;
 
+/// HubSpot's public API, where a lead's details are read (a source's `api_url` overrides it).
+pub(crate) const API_BASE: &str = "https://api.hubapi.com";
+
 pub struct HubSpot;
 
 /// HubSpot's object type id of contacts.
@@ -113,10 +116,6 @@ fn epoch_millis(v: &Value) -> Option<DateTime<Utc>> {
 impl Platform for HubSpot {
     fn name(&self) -> &'static str {
         "hubspot"
-    }
-
-    fn api_base(&self) -> Option<&'static str> {
-        Some("https://api.hubapi.com")
     }
 
     fn details_request(

@@ -20,6 +20,9 @@ use sha2::Sha256;
 
 use super::*;
 
+/// LinkedIn's public API, where a lead's details are read (a source's `api_url` overrides it).
+pub(crate) const API_BASE: &str = "https://api.linkedin.com";
+
 /// LinkedIn, with the source's client secret (for the challenge answer).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LinkedIn<'a> {
@@ -94,10 +97,6 @@ impl Platform for LinkedIn<'_> {
 
     fn takes_handshake(&self) -> bool {
         true
-    }
-
-    fn api_base(&self) -> Option<&'static str> {
-        Some("https://api.linkedin.com")
     }
 
     fn details_request(

@@ -12,6 +12,9 @@ use serde_json::Value;
 
 use super::*;
 
+/// Meta's Graph API, where a lead's details are read (a source's `api_url` overrides it).
+pub(crate) const API_BASE: &str = "https://graph.facebook.com";
+
 pub struct Meta;
 
 /// The Graph API version [`fetch_url`] asks for.
@@ -311,10 +314,6 @@ impl Platform for Meta {
 
     fn takes_handshake(&self) -> bool {
         true
-    }
-
-    fn api_base(&self) -> Option<&'static str> {
-        Some("https://graph.facebook.com")
     }
 
     /// Meta's Graph API serves a lead for 90 days after it was submitted.

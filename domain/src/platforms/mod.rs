@@ -91,6 +91,21 @@ pub enum SourceKind {
     HtmlForm,
 }
 
+impl SourceKind {
+    /// The public API's base URL, for platforms whose details are read from it. Not a method
+    /// of [`Platform`]: reading the configuration asks for it, and building a `dyn Platform`
+    /// there linked every platform's parser into the functions that never take a delivery
+    /// (route, notify, escalate).
+    pub fn api_base(self) -> Option<&'static str> {
+        match self {
+            SourceKind::Meta => Some(meta::API_BASE),
+            SourceKind::LinkedIn => Some(linkedin::API_BASE),
+            SourceKind::HubSpot => Some(hubspot::API_BASE),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthScheme {
@@ -341,11 +356,6 @@ pub trait Platform: Sync {
     /// that fail are retried for this long, then the lead is parked.
     fn details_readable_for(&self) -> std::time::Duration {
         std::time::Duration::from_secs(30 * 86_400)
-    }
-
-    /// The public API's base URL, for platforms whose details are read from it.
-    fn api_base(&self) -> Option<&'static str> {
-        None
     }
 
     /// The read of one lead's details behind the id a delivery carried; `None` when the
@@ -638,4 +648,36 @@ fn own_intake(
     Ok(Intake::Leads(vec![PlatformLead::from_submission(
         submission, key,
     )]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_platform_reads_lead_details_exactly_when_it_has_a_public_api() {
+        use SourceKind::*;
+        let kinds = [
+            Json,
+            Form,
+            Tally,
+            Meta,
+            Google,
+            LinkedIn,
+            HubSpot,
+            Typeform,
+            Unbounce,
+            Webflow,
+            Calendly,
+            Jotform,
+            GravityForms,
+            HtmlForm,
+        ];
+        for kind in kinds {
+            let reads_details = platform(kind, Settings::default())
+                .details_request("https://api.example.test", "12345")
+                .is_some();
+            assert_eq!(kind.api_base().is_some(), reads_details, "{kind:?}");
+        }
+    }
 }
