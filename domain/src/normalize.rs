@@ -2,7 +2,6 @@
 //! normalising twice gives what normalising once gave.
 
 use std::borrow::Cow;
-use std::sync::OnceLock;
 
 pub use phonenumber::country::Id as Region;
 use phonenumber::Mode;
@@ -62,41 +61,33 @@ pub fn email_base(email: &str) -> Option<String> {
     Some(format!("{}@{domain}", local_part_base(local)))
 }
 
-/// A list file under domain/data: one entry a line, `#` comments. Sorted once so lookups are
-/// binary searches over the embedded text, with no copy of it.
-fn sorted_list(text: &'static str) -> Vec<&'static str> {
-    let mut v: Vec<&'static str> = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .collect();
-    v.sort_unstable();
-    v.dedup();
-    v
+/// One of the lists under domain/data (one entry a line, `#` comments, kept sorted by
+/// scripts/refresh-email-lists): the file as written and where each entry starts, found by
+/// domain/build.rs, so a lookup is a binary search with nothing built or allocated at run time.
+struct SortedList {
+    text: &'static str,
+    starts: &'static [u32],
 }
 
-const FREE_EMAIL_DOMAINS: &str = include_str!("../data/free_email_domains.txt");
-const DISPOSABLE_EMAIL_DOMAINS: &str = include_str!("../data/disposable_email_domains.txt");
-const ROLE_EMAIL_LOCAL_PARTS: &str = include_str!("../data/role_email_local_parts.txt");
+impl SortedList {
+    fn contains(&self, item: &str) -> bool {
+        self.starts
+            .binary_search_by(|&start| self.entry_at(start).cmp(item))
+            .is_ok()
+    }
 
-fn builtin_free_domains() -> &'static [&'static str] {
-    static LIST: OnceLock<Vec<&'static str>> = OnceLock::new();
-    LIST.get_or_init(|| sorted_list(FREE_EMAIL_DOMAINS))
+    fn entry_at(&self, start: u32) -> &'static str {
+        let rest = &self.text[start as usize..];
+        rest.split_once('\n').map_or(rest, |(entry, _)| entry)
+    }
+
+    #[cfg(test)]
+    fn entries(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.starts.iter().map(|&start| self.entry_at(start))
+    }
 }
 
-fn builtin_disposable_domains() -> &'static [&'static str] {
-    static LIST: OnceLock<Vec<&'static str>> = OnceLock::new();
-    LIST.get_or_init(|| sorted_list(DISPOSABLE_EMAIL_DOMAINS))
-}
-
-fn builtin_role_local_parts() -> &'static [&'static str] {
-    static LIST: OnceLock<Vec<&'static str>> = OnceLock::new();
-    LIST.get_or_init(|| sorted_list(ROLE_EMAIL_LOCAL_PARTS))
-}
-
-fn listed(list: &[&str], item: &str) -> bool {
-    list.binary_search(&item).is_ok()
-}
+include!(concat!(env!("OUT_DIR"), "/email_lists.rs"));
 
 /// A domain as the lists hold it; the common case (already ASCII lower-case) is not copied.
 fn lookup_form(domain: &str) -> Option<Cow<'_, str>> {
@@ -117,7 +108,7 @@ pub fn is_free_email_domain(domain: &str, extra: &[String]) -> bool {
     let Some(d) = lookup_form(domain) else {
         return false;
     };
-    listed(builtin_free_domains(), &d)
+    FREE_EMAIL_DOMAINS.contains(&d)
         || is_disposable_email_domain(&d)
         || extra
             .iter()
@@ -130,11 +121,10 @@ pub fn is_disposable_email_domain(domain: &str) -> bool {
     let Some(d) = lookup_form(domain) else {
         return false;
     };
-    let list = builtin_disposable_domains();
     let mut rest: &str = &d;
     // The domain, then each parent that still has a dot: never the bare top-level domain.
     while rest.contains('.') {
-        if listed(list, rest) {
+        if DISPOSABLE_EMAIL_DOMAINS.contains(rest) {
             return true;
         }
         rest = rest.split_once('.').map_or("", |(_, parent)| parent);
@@ -149,11 +139,10 @@ pub fn is_role_local_part(local: &str) -> bool {
     if base.is_empty() {
         return false;
     }
-    let list = builtin_role_local_parts();
     if base.bytes().any(|b| b.is_ascii_uppercase()) {
-        listed(list, &base.to_lowercase())
+        ROLE_EMAIL_LOCAL_PARTS.contains(&base.to_lowercase())
     } else {
-        listed(list, base)
+        ROLE_EMAIL_LOCAL_PARTS.contains(base)
     }
 }
 
@@ -285,13 +274,10 @@ pub fn national_number(e164: &str) -> Option<String> {
     Some(n.national().value().to_string())
 }
 
-/// Builds now what the first lead would otherwise wait for: the email lists and
-/// libphonenumber's metadata, both built on first use. A Lambda calls it during init, which
-/// is not billed against a request's latency.
+/// Builds now what the first lead would otherwise wait for: libphonenumber's patterns and
+/// metadata, built on first use (the North American region's, the commonest). A Lambda calls
+/// it during init, which is not billed against a request's latency.
 pub fn prime() {
-    builtin_free_domains();
-    builtin_disposable_domains();
-    builtin_role_local_parts();
     let _ = phone("+14155552671", None);
 }
 
@@ -472,18 +458,42 @@ mod tests {
         assert!(!is_role_local_part("ana"));
     }
 
+    #[test]
+    fn every_listed_entry_is_found_and_nothing_between_entries_is() {
+        for list in [
+            &FREE_EMAIL_DOMAINS,
+            &DISPOSABLE_EMAIL_DOMAINS,
+            &ROLE_EMAIL_LOCAL_PARTS,
+        ] {
+            let entries: Vec<&str> = list.entries().collect();
+            assert_eq!(entries.len(), list.starts.len());
+            for entry in &entries {
+                assert!(list.contains(entry), "{entry:?}");
+                assert!(!entry.starts_with('#') && !entry.is_empty(), "{entry:?}");
+                // A string that sorts just after the entry: between it and the next one.
+                assert!(!list.contains(&format!("{entry}\u{1}")), "{entry:?}");
+            }
+            assert!(!list.contains(""));
+            assert!(!list.contains("~~~ sorts after every entry"));
+        }
+    }
+
     /// The data files are generated by scripts/refresh-email-lists; a hand edit or a broken
     /// refresh that leaves them unsorted, duplicated or not lower-case fails here.
     #[test]
     fn the_list_files_are_sorted_lower_case_and_sizeable() {
         for (name, text, min) in [
-            ("free_email_domains.txt", FREE_EMAIL_DOMAINS, 1_000),
+            ("free_email_domains.txt", FREE_EMAIL_DOMAINS.text, 1_000),
             (
                 "disposable_email_domains.txt",
-                DISPOSABLE_EMAIL_DOMAINS,
+                DISPOSABLE_EMAIL_DOMAINS.text,
                 5_000,
             ),
-            ("role_email_local_parts.txt", ROLE_EMAIL_LOCAL_PARTS, 200),
+            (
+                "role_email_local_parts.txt",
+                ROLE_EMAIL_LOCAL_PARTS.text,
+                200,
+            ),
         ] {
             assert!(text.starts_with("# "), "{name} should name its origin");
             let entries: Vec<&str> = text
@@ -502,8 +512,8 @@ mod tests {
                 );
             }
         }
-        for d in builtin_free_domains() {
-            assert_eq!(ascii_domain(d).as_deref(), Some(*d), "free: {d:?}");
+        for d in FREE_EMAIL_DOMAINS.entries() {
+            assert_eq!(ascii_domain(d).as_deref(), Some(d), "free: {d:?}");
         }
         for r in [
             "info",
