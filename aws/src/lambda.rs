@@ -32,8 +32,9 @@ pub struct Function {
 /// do it (capture, enrich, the backstop); the others reuse the phone's reading kept on the lead.
 #[derive(Debug, Clone, Copy)]
 pub struct ContactDetails {
-    /// Builds the email lists and libphonenumber's metadata during init (12-17 ms of CPU in a
-    /// release build), so the first request does not.
+    /// Reads a phone number during init: libphonenumber compiles its parsing patterns and
+    /// builds the North American region's metadata on first use (about 5 ms of CPU in a release
+    /// build), so the first request does not.
     pub prime: fn(),
     /// Reads a lead's phone when it changed since the lead was last saved.
     pub read_phones: PhoneReader,
