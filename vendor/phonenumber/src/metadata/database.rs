@@ -86,7 +86,9 @@ impl Database {
     }
 
     /// The bundled database, each region built when first used. Builds with debug assertions
-    /// (every test run) build every region at once, so that a bad pattern or blob fails there.
+    /// (every test run) build every region once here, so that a bad pattern or blob fails
+    /// there, and drop the result: the tests then take the same build-on-first-use path as a
+    /// release build, at the price of building twice what they use.
     fn bundled() -> Database {
         let mut database = Database::empty();
         for &(id, code, main, start, end) in INDEX {
