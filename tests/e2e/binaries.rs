@@ -172,6 +172,19 @@ async fn a_lead_goes_through_the_six_real_binaries_and_ends_acknowledged_and_ass
         app.lead(&form_id).await.fields.message.as_deref(),
         Some("Bitte um Rückruf")
     );
+    // An event whose body says base64 but is not: a 400 naming it, and the process lives on.
+    let mut broken = api_gateway_event(&form, STAGE, CLIENT_IP);
+    broken["body"] = json!("not base64 at all!");
+    let answer = capture
+        .invoke(broken)
+        .await
+        .unwrap_or_else(|e| panic!("capture answers: {e}\n{}", capture.output()));
+    let (status, body) = http_answer(&answer);
+    assert_eq!(
+        (status, &body["error"]),
+        (400, &json!("malformed_body")),
+        "{body}"
+    );
 
     // enrich: both captured messages and a record that is no message, in one batch.
     let mut batch = d.take(QueueName::Captured, 2).await;
