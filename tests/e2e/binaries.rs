@@ -182,7 +182,7 @@ async fn a_lead_goes_through_the_six_real_binaries_and_ends_acknowledged_and_ass
     let (status, body) = http_answer(&answer);
     assert_eq!(
         (status, &body["error"]),
-        (400, &json!("malformed_body")),
+        (400, &json!("malformed_request")),
         "{body}"
     );
 

@@ -33,7 +33,9 @@ pub async fn serve(deps: &Deps, event: ApiGatewayV2httpRequest) -> ApiGatewayV2h
     response(answer)
 }
 
-/// Why an event cannot be read as a request: the client's fault, answered `400`.
+/// Why an event cannot be read as an HTTP request at all. API Gateway does not send such
+/// events; one that came anyway is answered `400 malformed_request` and not stored: there is
+/// no request to keep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Unreadable {
     #[error("the path or query is not a valid URL")]
@@ -45,11 +47,11 @@ pub enum Unreadable {
 impl Unreadable {
     /// The `400` that says why.
     pub fn response(self) -> Response<String> {
-        let code = match self {
-            Self::Url => "malformed_request",
-            Self::Base64Body => "malformed_body",
-        };
-        crate::json_error(StatusCode::BAD_REQUEST, code, &self.to_string())
+        crate::json_error(
+            StatusCode::BAD_REQUEST,
+            "malformed_request",
+            &self.to_string(),
+        )
     }
 }
 
@@ -225,7 +227,7 @@ mod tests {
         assert_eq!(e, Unreadable::Base64Body);
         let refused = e.response();
         assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
-        assert!(refused.body().contains("malformed_body"));
+        assert!(refused.body().contains("malformed_request"));
     }
 
     #[test]
