@@ -9,7 +9,7 @@ use leadrelay_domain::company::{self, CacheTtl, LookupError, LookupResult, MAX_A
 use leadrelay_domain::config::CompanyProviderConfig;
 use leadrelay_domain::secret::Secret;
 
-use crate::platform_api::HttpClient;
+use crate::outbound::{HttpClient, HttpError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CompanyProviderError {
@@ -68,36 +68,22 @@ impl CompanyProvider {
     /// Looks a company up by its domain. Never longer than the timeout; every failure (down,
     /// slow, an error status, an unreadable answer) is an `Err` the caller records and moves on.
     pub async fn lookup(&self, domain: &str) -> LookupResult {
-        let response = self
+        let answer = self
             .http
-            .client()
             .get(self.lookup_url(domain))
             .bearer_auth(self.key.expose())
-            .header(reqwest::header::ACCEPT, "application/json")
+            .accept_json()
             .timeout(self.timeout)
+            .max_bytes(MAX_ANSWER_BYTES)
             .send()
             .await
-            .map_err(|e| self.error(e))?;
-        let status = response.status().as_u16();
-        if response
-            .content_length()
-            .is_some_and(|n| n > MAX_ANSWER_BYTES as u64)
-        {
-            return Err(LookupError::Unreadable("answer too large".into()));
-        }
-        let body = response.bytes().await.map_err(|e| self.error(e))?;
-        company::parse_answer(status, &body)
-    }
-
-    /// Says what went wrong without the URL (which holds the domain).
-    fn error(&self, e: reqwest::Error) -> LookupError {
-        if e.is_timeout() {
-            LookupError::TimedOut(self.timeout)
-        } else if e.is_connect() {
-            LookupError::Unreachable
-        } else {
-            LookupError::Request(e.without_url().to_string())
-        }
+            .map_err(|e| match e {
+                HttpError::TimedOut(_) => LookupError::TimedOut(self.timeout),
+                HttpError::Unreachable(_) => LookupError::Unreachable,
+                HttpError::TooLarge(_) => LookupError::Unreadable("answer too large".into()),
+                e => LookupError::Request(e.to_string()),
+            })?;
+        company::parse_answer(answer.status, &answer.body)
     }
 }
 

@@ -9,7 +9,8 @@ use aws_config::SdkConfig;
 
 use crate::company_provider::{CompanyProvider, CompanyProviderError};
 use crate::mailer::Mailer;
-use crate::platform_api::{HttpClient, PlatformApi};
+use crate::outbound::HttpClient;
+use crate::platform_api::PlatformApi;
 use crate::queue::{QueueName, Queues};
 use crate::store::Store;
 use leadrelay_domain::clock::{SharedClock, SystemClock};

@@ -25,6 +25,7 @@ pub mod deps;
 pub mod lambda;
 pub mod mailer;
 pub mod metrics;
+pub mod outbound;
 pub mod platform_api;
 pub mod queue;
 pub mod retry;

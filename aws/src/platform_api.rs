@@ -3,7 +3,7 @@
 //! Every API's base URL is configurable, so tests serve it from a local HTTP server.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -13,8 +13,10 @@ use leadrelay_domain::oauth::{self, AccessToken, RefreshGrant, TokenError};
 use leadrelay_domain::platforms::{self, FieldMapping, PlatformLead, PollRequest, Settings};
 use leadrelay_domain::secret::Secret;
 
+use crate::outbound::{HttpClient, RequestBuilder};
+
 /// How long one API call may take before the fetch counts as failed (and is retried).
-const TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
@@ -70,33 +72,6 @@ pub struct PlatformApi {
     minted: Arc<Mutex<BTreeMap<String, AccessToken>>>,
 }
 
-/// The HTTP client every outbound call shares (one connection pool): platform APIs and the
-/// company provider. Its timeout is the platform reads'; other callers set their own per request.
-///
-/// Built on first use, not with the other dependencies: only enrich and the backstop call out,
-/// and a function whose code never asks for the client neither pays for building it at start-up
-/// nor links reqwest (link-time optimisation drops what nothing reaches). Those two build it in
-/// their `main` ([`HttpClient::prime`]) so that their first request does not.
-#[derive(Debug, Clone, Default)]
-pub struct HttpClient(Arc<OnceLock<reqwest::Client>>);
-
-impl HttpClient {
-    pub fn client(&self) -> &reqwest::Client {
-        self.0.get_or_init(|| {
-            reqwest::Client::builder()
-                .timeout(TIMEOUT)
-                .user_agent("leadrelay")
-                .build()
-                .unwrap_or_default()
-        })
-    }
-
-    /// Builds the client now, during a function's init.
-    pub fn prime(&self) {
-        self.client();
-    }
-}
-
 impl PlatformApi {
     pub fn new() -> Self {
         Self::default()
@@ -133,11 +108,7 @@ impl PlatformApi {
                 platform: "this source",
             })?;
         let described = described.map_err(|e| unreadable(platform, &e))?;
-        let mut request = self
-            .http
-            .client()
-            .get(&described.url)
-            .bearer_auth(token.expose());
+        let mut request = self.http.get(&described.url).bearer_auth(token.expose());
         for (name, value) in described.headers {
             request = request.header(name, value);
         }
@@ -159,9 +130,9 @@ impl PlatformApi {
         developer_token: Option<&Secret>,
     ) -> Result<Vec<u8>, FetchError> {
         let mut request = if described.post {
-            self.http.client().post(&described.url)
+            self.http.post(&described.url)
         } else {
-            self.http.client().get(&described.url)
+            self.http.get(&described.url)
         };
         request = request.bearer_auth(token.expose());
         for (name, value) in &described.headers {
@@ -195,26 +166,19 @@ impl PlatformApi {
         {
             return Ok(kept.token.clone());
         }
-        let failed = |e: reqwest::Error| FetchError::Request {
-            platform,
-            message: leadrelay_domain::redact::redact(&e.without_url().to_string()),
-        };
-        let response = self
+        let answer = self
             .http
-            .client()
             .post(grant.token_url)
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded",
-            )
-            .header(reqwest::header::ACCEPT, "application/json")
-            .body(grant.form_body().expose().to_owned())
+            .content_type("application/x-www-form-urlencoded")
+            .accept_json()
+            .body(grant.form_body().expose())
             .send()
             .await
-            .map_err(failed)?;
-        let status = response.status().as_u16();
-        let body = response.bytes().await.map_err(failed)?;
-        let token = oauth::read_answer(status, &body, now)
+            .map_err(|e| FetchError::Request {
+                platform,
+                message: e.to_string(),
+            })?;
+        let token = oauth::read_answer(answer.status, &answer.body, now)
             .map_err(|error| FetchError::Token { platform, error })?;
         self.minted_tokens()
             .insert(source.to_owned(), token.clone());
@@ -237,24 +201,19 @@ impl PlatformApi {
 /// neither the URL (it may carry ids) nor anything the platform answered.
 async fn answer(
     platform: &'static str,
-    request: reqwest::RequestBuilder,
+    request: RequestBuilder<'_>,
 ) -> Result<Vec<u8>, FetchError> {
-    let response = request.send().await.map_err(|e| FetchError::Request {
+    let answer = request.send().await.map_err(|e| FetchError::Request {
         platform,
-        message: leadrelay_domain::redact::redact(&e.without_url().to_string()),
+        message: e.to_string(),
     })?;
-    let status = response.status();
-    if !status.is_success() {
+    if !(200..300).contains(&answer.status) {
         return Err(FetchError::Status {
             platform,
-            status: status.as_u16(),
+            status: answer.status,
         });
     }
-    let body = response.bytes().await.map_err(|e| FetchError::Request {
-        platform,
-        message: e.without_url().to_string(),
-    })?;
-    Ok(body.to_vec())
+    Ok(answer.body)
 }
 
 /// An answer that could not be read, described without the personal data serde quotes.
