@@ -1,8 +1,8 @@
 //! Compiles the built-in email templates into the crate: every file under the repository's
 //! `templates/` folder becomes an entry of `BUILTIN_TEMPLATES`, so a Lambda renders emails
 //! without reading any file, and a template added to the folder needs no code change.
-//! Indexes the email lists under `data/`: where each entry starts, so a lookup is a binary
-//! search over the file as written, with nothing sorted or allocated at run time.
+//! Compiles the email lists under `data/` into finite-state sets (the `fst` crate), so a lookup
+//! walks the set compiled into the binary, with nothing built or allocated at run time.
 
 use std::path::{Path, PathBuf};
 
@@ -42,38 +42,41 @@ fn main() {
         lists.push_str(&email_list(
             name,
             &Path::new(&manifest_dir).join("data").join(file),
+            &out_dir,
         ));
     }
     std::fs::write(out_dir.join("email_lists.rs"), lists).expect("OUT_DIR is writable");
 }
 
-/// A `SortedList` of one list file: its text and the offset of each entry (`#` comments and
-/// blank lines skipped). A binary search needs the entries in order: an unsorted file (a hand
-/// edit) stops the build here.
-fn email_list(name: &str, file: &Path) -> String {
+/// A `ListSet` of one list file: its entries (`#` comments and blank lines skipped) compiled
+/// into a finite-state set, written to `OUT_DIR`. The set needs the entries in order: an
+/// unsorted file (a hand edit) stops the build here.
+fn email_list(name: &str, file: &Path, out_dir: &Path) -> String {
     println!("cargo:rerun-if-changed={}", file.display());
     let text =
         std::fs::read_to_string(file).unwrap_or_else(|e| panic!("reading {}: {e}", file.display()));
-    let mut starts = Vec::new();
+    let mut set = fst::SetBuilder::memory();
     let mut previous: Option<&str> = None;
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        let entry = line.trim_end_matches('\n');
-        if !entry.is_empty() && !entry.starts_with('#') {
-            assert!(
-                entry.trim() == entry && previous.is_none_or(|p| p < entry),
-                "{}: {entry:?} is out of order, repeated or padded (scripts/refresh-email-lists)",
-                file.display()
-            );
-            starts.push(u32::try_from(offset).expect("a list under 4 GB"));
-            previous = Some(entry);
+    for entry in text.split('\n') {
+        if entry.is_empty() || entry.starts_with('#') {
+            continue;
         }
-        offset += line.len();
+        assert!(
+            entry.trim() == entry && previous.is_none_or(|p| p < entry),
+            "{}: {entry:?} is out of order, repeated or padded (scripts/refresh-email-lists)",
+            file.display()
+        );
+        set.insert(entry).expect("entries in order");
+        previous = Some(entry);
     }
+    let bytes = set.into_inner().expect("an in-memory set");
+    let set_file = out_dir.join(format!("{}.fst", name.to_lowercase()));
+    std::fs::write(&set_file, bytes).expect("OUT_DIR is writable");
     let path = file.canonicalize().expect("list file exists");
     let path = path.to_str().expect("list paths are UTF-8");
+    let set_path = set_file.to_str().expect("OUT_DIR is UTF-8");
     format!(
-        "static {name}: SortedList = SortedList {{ text: include_str!({path:?}), starts: &{starts:?} }};\n"
+        "static {name}: ListSet = ListSet {{ set: include_bytes!({set_path:?}), #[cfg(test)] text: include_str!({path:?}) }};\n"
     )
 }
 
