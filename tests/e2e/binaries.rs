@@ -364,6 +364,14 @@ async fn a_lead_goes_through_the_six_real_binaries_and_ends_acknowledged_and_ass
         ),
         "the caller's source name is no dimension: {capture_metrics:?}"
     );
+    assert!(
+        has(
+            &capture_metrics,
+            "LeadsRefused",
+            &[("Source", "unknown"), ("Reason", "malformed_request")]
+        ),
+        "an event that is no HTTP request is counted too: {capture_metrics:?}"
+    );
     let enrich_metrics = lambda_output(&enrich);
     assert!(
         has(&enrich_metrics, "MessagesFailed", &[("Queue", "captured")]),

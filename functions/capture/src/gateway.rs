@@ -15,7 +15,7 @@ use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse
 use aws_lambda_events::encodings::Body as EventBody;
 use base64::Engine;
 use http::{header, HeaderValue, Request, Response, StatusCode};
-use leadrelay_aws::Deps;
+use leadrelay_aws::{metrics, Deps};
 
 use crate::Body;
 
@@ -28,7 +28,11 @@ pub struct CalledPath(pub String);
 pub async fn serve(deps: &Deps, event: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
     let answer = match request(event) {
         Ok(req) => crate::handle(deps, req).await,
-        Err(e) => e.response(),
+        Err(e) => {
+            // Nothing of an unreadable event names a configured source.
+            metrics::lead_refused(metrics::UNKNOWN_SOURCE, "malformed_request");
+            e.response()
+        }
     };
     response(answer)
 }
