@@ -25,6 +25,10 @@ use http::header::{HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE,
 use http::Method;
 use http_body_util::{BodyExt, Limited};
 
+/// How long one call may take, unless its caller says otherwise ([`RequestBuilder::timeout`]):
+/// a platform's API past it counts as failed, and the read is tried again later.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The longest answer read from any outbound call: the largest page a platform's API answers
 /// is well under it, and a larger one is refused, not buffered.
 pub const MAX_ANSWER_BYTES: usize = 8 << 20;
@@ -118,7 +122,7 @@ impl<'a> RequestBuilder<'a> {
             url,
             headers: vec![(USER_AGENT, HeaderValue::from_static("leadrelay"))],
             body: Vec::new(),
-            timeout: crate::platform_api::TIMEOUT,
+            timeout: TIMEOUT,
             max_bytes: MAX_ANSWER_BYTES,
             invalid: None,
         }

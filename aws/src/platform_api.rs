@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use leadrelay_domain::config::SourceKind;
@@ -14,9 +13,6 @@ use leadrelay_domain::platforms::{self, FieldMapping, PlatformLead, PollRequest,
 use leadrelay_domain::secret::Secret;
 
 use crate::outbound::{HttpClient, RequestBuilder};
-
-/// How long one API call may take before the fetch counts as failed (and is retried).
-pub(crate) const TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
