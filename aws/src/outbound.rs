@@ -264,35 +264,87 @@ mod tests {
         assert!(!e.to_string().contains("secret"), "{e}");
     }
 
-    /// A server on loopback that answers every connection with `answer`, as written.
-    async fn answering(answer: &'static [u8]) -> String {
+    /// A server on loopback that answers every connection with `answer`, as written, and
+    /// hands over each request it read (lower-cased).
+    async fn answering(
+        answer: &'static [u8],
+    ) -> (String, tokio::sync::mpsc::UnboundedReceiver<String>) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/", listener.local_addr().unwrap());
+        let (requests, received) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(async move {
             while let Ok((mut socket, _)) = listener.accept().await {
-                let mut request = [0; 4096];
-                let _ = socket.read(&mut request).await;
+                // The head, then as many bytes of body as it announces.
+                let mut request = Vec::new();
+                let mut chunk = [0; 4096];
+                loop {
+                    let text = String::from_utf8_lossy(&request).to_lowercase();
+                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                        let length = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length: "))
+                            .and_then(|n| n.trim().parse().ok())
+                            .unwrap_or(0);
+                        if body.len() >= length {
+                            break;
+                        }
+                    }
+                    match socket.read(&mut chunk).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => request.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let _ = requests.send(String::from_utf8_lossy(&request).to_lowercase());
                 let _ = socket.write_all(answer).await;
                 let _ = socket.shutdown().await;
             }
         });
-        url
+        (url, received)
     }
 
     #[tokio::test]
     async fn an_answer_of_any_status_is_read_whole() {
-        let url =
+        let (url, _) =
             answering(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 4\r\n\r\nbusy").await;
         let a = HttpClient::default().get(url).send().await.unwrap();
         assert_eq!((a.status, a.body.as_slice()), (503, &b"busy"[..]));
     }
 
     #[tokio::test]
+    async fn a_request_names_its_host_and_client_and_carries_its_token_and_body() {
+        let (url, mut requests) =
+            answering(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}").await;
+        let host = url
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned();
+        HttpClient::default()
+            .post(format!("{url}token"))
+            .bearer_auth("t0k")
+            .content_type("application/x-www-form-urlencoded")
+            .body("grant_type=refresh_token")
+            .send()
+            .await
+            .unwrap();
+        let request = requests.recv().await.unwrap();
+        for line in [
+            "post /token http/1.1\r\n",
+            &format!("\r\nhost: {host}\r\n"),
+            "\r\nuser-agent: leadrelay\r\n",
+            "\r\nauthorization: bearer t0k\r\n",
+            "\r\ncontent-type: application/x-www-form-urlencoded\r\n",
+            "\r\n\r\ngrant_type=refresh_token",
+        ] {
+            assert!(request.contains(line), "{line:?} not in {request:?}");
+        }
+    }
+
+    #[tokio::test]
     async fn an_answer_larger_than_the_bound_is_refused_whether_announced_or_not() {
-        let announced =
+        let (announced, _) =
             answering(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n0123456789").await;
-        let chunked = answering(
+        let (chunked, _) = answering(
             b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n",
         )
         .await;
