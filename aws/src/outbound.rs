@@ -4,7 +4,7 @@
 //! It is the AWS SDK's own HTTPS connector (`aws-smithy-http-client`: hyper, rustls with ring,
 //! the machine's trusted roots, which the SDK's clients have read already), so the functions
 //! that call out link no second HTTP stack: reqwest, its own trust store and its HTTP/2 client
-//! were about 250 KB of enrich and the backstop (docs/development.md). What this adds over the
+//! were about 370 KB of enrich and of the backstop (docs/development.md). What this adds over the
 //! connector is what the callers need and nothing else: one deadline for the whole exchange,
 //! a bound on the answer's size, and errors that say whether another try may do better.
 //! Redirects are not followed (no API here answers with one, and following one would resend
