@@ -12,7 +12,7 @@ use leadrelay_domain::oauth::{self, AccessToken, RefreshGrant, TokenError};
 use leadrelay_domain::platforms::{self, FieldMapping, PlatformLead, PollRequest, Settings};
 use leadrelay_domain::secret::Secret;
 
-use crate::outbound::{HttpClient, RequestBuilder};
+use crate::outbound::{HttpClient, HttpError, RequestBuilder};
 
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
@@ -22,10 +22,12 @@ pub enum FetchError {
     NoApiUrl(String),
     #[error("reading lead details from {platform} is not supported yet")]
     Unsupported { platform: &'static str },
-    #[error("{platform} API request failed: {message}")]
+    /// No usable answer: unreachable, too slow, too large; its error says whether another try
+    /// may do better.
+    #[error("{platform} API request failed: {error}")]
     Request {
         platform: &'static str,
-        message: String,
+        error: HttpError,
     },
     #[error("{platform} API answered {status}")]
     Status { platform: &'static str, status: u16 },
@@ -45,11 +47,12 @@ pub enum FetchError {
 
 impl FetchError {
     /// Whether reading again later may succeed: the platform was unreachable, slow, busy or
-    /// failing. A missing token, an unsupported platform, a refused request (4xx but 429) or an
-    /// answer we cannot read will fail the same way until someone changes something.
+    /// failing. A missing token, an unsupported platform, a refused request (4xx but 429), an
+    /// answer too large to take or one we cannot read will fail the same way until someone
+    /// changes something.
     pub fn is_transient(&self) -> bool {
         match self {
-            FetchError::Request { .. } => true,
+            FetchError::Request { error, .. } => error.is_transient(),
             FetchError::Token { error, .. } => error.is_transient(),
             FetchError::Status { status, .. } => *status == 429 || *status >= 500,
             FetchError::NoToken(_)
@@ -170,10 +173,7 @@ impl PlatformApi {
             .body(grant.form_body().expose())
             .send()
             .await
-            .map_err(|e| FetchError::Request {
-                platform,
-                message: e.to_string(),
-            })?;
+            .map_err(|error| FetchError::Request { platform, error })?;
         let token = oauth::read_answer(answer.status, &answer.body, now)
             .map_err(|error| FetchError::Token { platform, error })?;
         self.minted_tokens()
@@ -199,10 +199,10 @@ async fn answer(
     platform: &'static str,
     request: RequestBuilder<'_>,
 ) -> Result<Vec<u8>, FetchError> {
-    let answer = request.send().await.map_err(|e| FetchError::Request {
-        platform,
-        message: e.to_string(),
-    })?;
+    let answer = request
+        .send()
+        .await
+        .map_err(|error| FetchError::Request { platform, error })?;
     if !(200..300).contains(&answer.status) {
         return Err(FetchError::Status {
             platform,
@@ -222,5 +222,22 @@ fn unreadable(platform: &'static str, e: &IntakeError) -> FetchError {
     FetchError::Parse {
         platform,
         message: leadrelay_domain::redact::redact(&e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_read_is_tried_again_after_a_failed_exchange_but_not_after_an_answer_too_large() {
+        let request = |error| FetchError::Request {
+            platform: "Meta",
+            error,
+        };
+        assert!(request(HttpError::Unreachable("refused".into())).is_transient());
+        assert!(request(HttpError::TimedOut(crate::outbound::TIMEOUT)).is_transient());
+        assert!(!request(HttpError::TooLarge(8)).is_transient());
+        assert!(!request(HttpError::Invalid("header".into())).is_transient());
     }
 }
