@@ -457,8 +457,9 @@ pub struct Deps {
 }
 
 impl Deps {
-    /// For the Lambda functions: AWS configuration from the environment (which honours
-    /// `AWS_ENDPOINT_URL`), the configuration from `LEADRELAY_CONFIG`, the system clock.
+    /// For the Lambda functions: AWS configuration from the environment Lambda gives a function
+    /// ([`crate::sdk::from_lambda_environment`], which honours `AWS_ENDPOINT_URL`), the
+    /// configuration from `LEADRELAY_CONFIG`, the system clock.
     ///
     /// The table's connection is opened meanwhile, so that the first request does not pay for
     /// it: on AWS, SSM and DynamoDB are two hosts and two TLS handshakes, and init takes the
@@ -469,7 +470,7 @@ impl Deps {
         templates: TemplatesNeeded,
         read_phones: Option<PhoneReader>,
     ) -> Result<Self, DepsError> {
-        let sdk = crate::sdk::load().await;
+        let sdk = crate::sdk::from_lambda_environment().await;
         let resources = Resources::from_env()?;
         let location = std::env::var("LEADRELAY_CONFIG").unwrap_or_else(|_| DEFAULT_CONFIG.into());
         // A client of the same configuration shares the HTTP client, and so its connections.

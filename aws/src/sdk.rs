@@ -1,20 +1,79 @@
-//! The AWS SDK's configuration, loaded the one way every entry point uses: the default
-//! provider chain (environment, profile, container and instance credentials, `AWS_ENDPOINT_URL`)
-//! over one HTTPS client with rustls and ring (the SDK's default TLS stack is off:
-//! see the workspace Cargo.toml).
+//! The AWS SDK's configuration, over one HTTPS client with rustls and ring (the SDK's default
+//! TLS stack is off: see the workspace Cargo.toml), loaded one of two ways:
+//!
+//! - [`load`]: the SDK's default provider chain (environment, profile files, SSO, container and
+//!   instance credentials, assumed roles through STS), for the CLI and the local stack, which
+//!   run wherever an engineer's credentials are;
+//! - [`from_lambda_environment`]: what a Lambda function is given, read from its environment
+//!   only. A function's execution role's credentials and its region are always in its
+//!   environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
+//!   `AWS_REGION`): the default chain's other providers, profile parsing and STS client would
+//!   only be linked into each function (about 0.3 MB) and, at init, look for files that are not
+//!   there.
 
+use std::time::Duration;
+
+use aws_config::environment::{
+    EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider,
+};
+use aws_config::identity::IdentityCache;
+use aws_config::meta::region::ProvideRegion;
 use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_smithy_async::rt::sleep::default_async_sleep;
+use aws_smithy_async::time::SharedTimeSource;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use aws_smithy_types::retry::RetryConfig;
+use aws_smithy_types::timeout::TimeoutConfig;
+
+/// The SDK's connect timeout when nothing sets one (aws-config's default, kept the same for the
+/// functions).
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
+
+fn https_client() -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
 
 /// The configuration loader with our HTTPS client; callers may set more before `load`.
 pub fn loader() -> ConfigLoader {
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .build_https();
-    aws_config::defaults(BehaviorVersion::latest()).http_client(http)
+    aws_config::defaults(BehaviorVersion::latest()).http_client(https_client())
 }
 
-/// The configuration from the environment.
+/// The configuration from the default provider chain.
 pub async fn load() -> SdkConfig {
     loader().load().await
+}
+
+/// A Lambda function's configuration: the region and the credentials from the environment
+/// Lambda gives the function, and the endpoint from `AWS_ENDPOINT_URL` when it is set (the
+/// tests and `leadrelay local` point it at the emulator). Retries (standard, three attempts),
+/// the connect timeout and the identity cache are the SDK's defaults, as [`load`] would set them;
+/// the SDK's other `AWS_*` settings are not read.
+pub async fn from_lambda_environment() -> SdkConfig {
+    let region = EnvironmentVariableRegionProvider::new().region().await;
+    let credentials = EnvironmentVariableCredentialsProvider::new();
+    let mut sdk = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(region)
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
+        .identity_cache(IdentityCache::lazy().build())
+        .http_client(https_client())
+        .time_source(SharedTimeSource::default())
+        .retry_config(RetryConfig::standard())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .build(),
+        );
+    sdk.set_sleep_impl(default_async_sleep());
+    if let Some(url) = std::env::var("AWS_ENDPOINT_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+    {
+        sdk = sdk.endpoint_url(url);
+    }
+    sdk.build()
 }
