@@ -11,6 +11,10 @@
 //! its `node_modules`, the Node runtime aside.
 //!
 //!   bench_lambda --bin-dir target/release [--events 300] [--runs 3] [--node bench/node-form]
+//!
+//! With `--runner "PROGRAM ARGS"`, each binary is run by that program (its path the last
+//! argument): `scripts/build-lambdas --run` runs the arm64 build under `qemu-aarch64`, where
+//! every answer is checked as here but the times and memory are the emulator's.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -50,6 +54,7 @@ struct Args {
     events: usize,
     runs: usize,
     node: Option<PathBuf>,
+    runner: Vec<String>,
 }
 
 fn args() -> Result<Args, Error> {
@@ -58,6 +63,7 @@ fn args() -> Result<Args, Error> {
         events: 300,
         runs: 1,
         node: None,
+        runner: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -67,6 +73,7 @@ fn args() -> Result<Args, Error> {
             "--events" => a.events = value()?.parse()?,
             "--runs" => a.runs = value()?.parse()?,
             "--node" => a.node = Some(PathBuf::from(value()?)),
+            "--runner" => a.runner = value()?.split_whitespace().map(str::to_owned).collect(),
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
@@ -210,11 +217,20 @@ struct Start {
 
 impl Start {
     fn binary(args: &Args, name: &str) -> Result<Start, Error> {
-        let program = args.bin_dir.join(name);
-        let size_bytes = std::fs::metadata(&program)?.len();
+        let binary = args.bin_dir.join(name);
+        let size_bytes = std::fs::metadata(&binary)?.len();
+        let Some((runner, runner_args)) = args.runner.split_first() else {
+            return Ok(Start {
+                program: binary,
+                args: Vec::new(),
+                size_bytes,
+            });
+        };
+        let mut args = runner_args.to_vec();
+        args.push(binary.display().to_string());
         Ok(Start {
-            program,
-            args: Vec::new(),
+            program: PathBuf::from(runner),
+            args,
             size_bytes,
         })
     }
