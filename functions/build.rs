@@ -9,7 +9,10 @@
 //!
 //! Cargo tells a build script the profile but not its panic strategy (`CARGO_CFG_PANIC` is the
 //! target's default), so the release profile is the condition, and a release build told to
-//! unwind (`CARGO_PROFILE_RELEASE_PANIC=unwind`, e.g. to profile with call graphs) keeps them.
+//! unwind through the environment (`CARGO_PROFILE_RELEASE_PANIC=unwind`) keeps them. A release
+//! build told to unwind any other way (Cargo.toml, `--config`) would abort on every panic, so
+//! the script also sets `cfg(no_unwind_tables)`, and each function's `main.rs` refuses to
+//! compile with it and `cfg(panic = "unwind")` ([`leadrelay_aws::release_panics_abort`]).
 //! The linker script is added to the linker's default layout (`INSERT`), which GNU ld, lld
 //! (Rust's default linker on x86_64 Linux) and zig's (the arm64 build's) all keep.
 
@@ -20,6 +23,7 @@ fn main() {
     let script = Path::new("../no-unwind-tables.ld");
     println!("cargo::rerun-if-changed={}", script.display());
     println!("cargo::rerun-if-env-changed=CARGO_PROFILE_RELEASE_PANIC");
+    println!("cargo::rustc-check-cfg=cfg(no_unwind_tables)");
     let release = env::var("PROFILE").as_deref() == Ok("release");
     let unwinds = env::var("CARGO_PROFILE_RELEASE_PANIC").as_deref() == Ok("unwind");
     let elf = env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux");
@@ -27,5 +31,6 @@ fn main() {
         let manifest = env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
         let script = Path::new(&manifest).join(script);
         println!("cargo::rustc-link-arg-bins=-Wl,-T,{}", script.display());
+        println!("cargo::rustc-cfg=no_unwind_tables");
     }
 }

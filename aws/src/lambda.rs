@@ -13,6 +13,22 @@ use crate::deps::{SecretsNeeded, TemplatesNeeded};
 use crate::Deps;
 use leadrelay_domain::identity::{PhoneReader, READ_PHONES};
 
+/// Refuses to compile a function's release build that unwinds: `functions/build.rs` links a
+/// release build without unwinding tables (`cfg(no_unwind_tables)`), so a panic in it could not
+/// unwind and would abort where `lambda_runtime` would have answered with an error. To unwind,
+/// set `CARGO_PROFILE_RELEASE_PANIC=unwind` in the environment: the build script sees that and
+/// keeps the tables. Each function's `main.rs` calls it once.
+#[macro_export]
+macro_rules! release_panics_abort {
+    () => {
+        #[cfg(all(no_unwind_tables, panic = "unwind"))]
+        compile_error!(
+            "this release build unwinds, but functions/build.rs links it without unwinding \
+             tables: set CARGO_PROFILE_RELEASE_PANIC=unwind in the environment instead"
+        );
+    };
+}
+
 /// What a function builds at start-up. Each function's `main` names its own constant below, and
 /// what only some functions use is reached through a function pointer named only in their
 /// constants, so it is linked only into them: the template engine into notify, the email lists

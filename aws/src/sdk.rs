@@ -8,7 +8,7 @@
 //!   only. A function's execution role's credentials and its region are always in its
 //!   environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
 //!   `AWS_REGION`): the default chain's other providers, profile parsing and STS client would
-//!   only be linked into each function (about 0.3 MB) and, at init, look for files that are not
+//!   only be linked into each function (about 0.5 MB) and, at init, look for files that are not
 //!   there.
 
 use std::time::Duration;
@@ -27,8 +27,7 @@ use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 
-/// The SDK's connect timeout when nothing sets one (aws-config's default, kept the same for the
-/// functions).
+/// The connect timeout aws-config and the SDK's clients default to, pinned for the functions.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
 
 fn https_client() -> SharedHttpClient {
@@ -49,9 +48,10 @@ pub async fn load() -> SdkConfig {
 
 /// A Lambda function's configuration: the region and the credentials from the environment
 /// Lambda gives the function, and the endpoint from `AWS_ENDPOINT_URL` when it is set (the
-/// tests and `leadrelay local` point it at the emulator). Retries (standard, three attempts),
-/// the connect timeout and the identity cache are the SDK's defaults, as [`load`] would set them;
-/// the SDK's other `AWS_*` settings are not read.
+/// tests point it at the emulator; one that is not a URL is ignored with a warning, as the SDK's
+/// chain ignores it). Retries (standard, three attempts), the connect timeout and the identity
+/// cache pin what the chain and the clients default to; the SDK's other `AWS_*` settings are
+/// not read (docs/operating.md).
 pub async fn from_lambda_environment() -> SdkConfig {
     let region = EnvironmentVariableRegionProvider::new().region().await;
     let credentials = EnvironmentVariableCredentialsProvider::new();
@@ -69,11 +69,14 @@ pub async fn from_lambda_environment() -> SdkConfig {
                 .build(),
         );
     sdk.set_sleep_impl(default_async_sleep());
-    if let Some(url) = std::env::var("AWS_ENDPOINT_URL")
-        .ok()
-        .filter(|url| !url.is_empty())
-    {
-        sdk = sdk.endpoint_url(url);
+    if let Ok(url) = std::env::var("AWS_ENDPOINT_URL") {
+        let url = url.trim();
+        if url::Url::parse(url).is_ok() {
+            sdk = sdk.endpoint_url(url);
+        } else if !url.is_empty() {
+            // The value is not logged: a URL may carry credentials.
+            tracing::warn!("AWS_ENDPOINT_URL is not a URL; ignored");
+        }
     }
     sdk.build()
 }

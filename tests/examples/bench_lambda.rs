@@ -1,4 +1,4 @@
-//! Measures the five function binaries as Lambda starts them (run by `scripts/bench-lambda`):
+//! Measures the six function binaries as Lambda starts them (run by `scripts/bench-lambda`):
 //! each a child process under the Runtime API emulator, against moto's server, with its
 //! configuration and secrets in SSM. Per function: init (process start → first poll of
 //! `next`), the first invocation, the median and p99 of the following ones, CPU per
@@ -195,6 +195,23 @@ async fn bench_once(args: &Args, endpoint: &str) -> Result<Vec<(String, Measure)
     )
     .await?;
     out.push(("escalate".to_owned(), m));
+
+    // backstop: scheduled polls. The local configuration asks no platform, so a pass polls
+    // nothing: its figures are init and the pass's own cost, which is little beside a real poll.
+    let events: Vec<Value> = (0..=n).map(|_| scheduled_event(Utc::now())).collect();
+    let m = measure(
+        &Start::binary(args, "backstop")?,
+        "backstop",
+        &env,
+        events,
+        |answer| {
+            (answer["failed"] == 0)
+                .then_some(())
+                .ok_or(answer.to_string())
+        },
+    )
+    .await?;
+    out.push(("backstop".to_owned(), m));
 
     // The Node.js baseline last: it queues messages of its own on the captured queue.
     if let Some(dir) = &args.node {

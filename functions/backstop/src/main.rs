@@ -1,5 +1,7 @@
 //! The backstop Lambda: builds its dependencies once, then runs one pass per scheduled event.
 
+leadrelay_aws::release_panics_abort!();
+
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
 // One event at a time per environment: one thread, no cross-thread wake-ups.

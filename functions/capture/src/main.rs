@@ -1,5 +1,7 @@
 //! The capture Lambda: builds its dependencies once, then serves API Gateway HTTP API events.
 
+leadrelay_aws::release_panics_abort!();
+
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 

@@ -1,5 +1,7 @@
 //! The enrich Lambda: builds its dependencies once, then consumes its SQS queue.
 
+leadrelay_aws::release_panics_abort!();
+
 // One event at a time per environment: one thread, no cross-thread wake-ups.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
