@@ -14,7 +14,7 @@
 //! the script also sets `cfg(no_unwind_tables)`, and each function's `main.rs` refuses to
 //! compile with it and `cfg(panic = "unwind")` ([`leadrelay_aws::release_panics_abort`]).
 //! The linker script is added to the linker's default layout (`INSERT`), which GNU ld, lld
-//! (Rust's default linker on x86_64 Linux) and zig's (the arm64 build's) all keep.
+//! (Rust's default linker on x86_64 Linux since 1.90) and zig's (the arm64 build's) all keep.
 
 use std::env;
 use std::path::Path;

@@ -180,38 +180,18 @@ async fn bench_once(args: &Args, endpoint: &str) -> Result<Vec<(String, Measure)
         out.push((name.to_owned(), m));
     }
 
-    // escalate: scheduled passes.
-    let events: Vec<Value> = (0..=n).map(|_| scheduled_event(Utc::now())).collect();
-    let m = measure(
-        &Start::binary(args, "escalate")?,
-        "escalate",
-        &env,
-        events,
-        |answer| {
+    // escalate and the backstop: scheduled passes. The local configuration asks no platform, so
+    // a backstop pass polls nothing: its figures are init and the pass's own cost.
+    for name in ["escalate", "backstop"] {
+        let events: Vec<Value> = (0..=n).map(|_| scheduled_event(Utc::now())).collect();
+        let m = measure(&Start::binary(args, name)?, name, &env, events, |answer| {
             (answer["failed"] == 0)
                 .then_some(())
                 .ok_or(answer.to_string())
-        },
-    )
-    .await?;
-    out.push(("escalate".to_owned(), m));
-
-    // backstop: scheduled polls. The local configuration asks no platform, so a pass polls
-    // nothing: its figures are init and the pass's own cost, which is little beside a real poll.
-    let events: Vec<Value> = (0..=n).map(|_| scheduled_event(Utc::now())).collect();
-    let m = measure(
-        &Start::binary(args, "backstop")?,
-        "backstop",
-        &env,
-        events,
-        |answer| {
-            (answer["failed"] == 0)
-                .then_some(())
-                .ok_or(answer.to_string())
-        },
-    )
-    .await?;
-    out.push(("backstop".to_owned(), m));
+        })
+        .await?;
+        out.push((name.to_owned(), m));
+    }
 
     // The Node.js baseline last: it queues messages of its own on the captured queue.
     if let Some(dir) = &args.node {
