@@ -48,8 +48,8 @@ pub async fn load() -> SdkConfig {
 
 /// A Lambda function's configuration: the region and the credentials from the environment
 /// Lambda gives the function, and the endpoint from `AWS_ENDPOINT_URL` when it is set (the
-/// tests point it at the emulator; one that is not a URL is ignored with a warning, as the SDK's
-/// chain ignores it). Retries (standard, three attempts), the connect timeout and the identity
+/// tests point it at the emulator; one that is not an HTTP(S) URL is ignored with a warning, as
+/// the SDK's chain ignores an invalid one). Retries (standard, three attempts), the connect timeout and the identity
 /// cache pin what the chain and the clients default to; the SDK's other `AWS_*` settings are
 /// not read (docs/operating.md).
 pub async fn from_lambda_environment() -> SdkConfig {
@@ -69,14 +69,64 @@ pub async fn from_lambda_environment() -> SdkConfig {
                 .build(),
         );
     sdk.set_sleep_impl(default_async_sleep());
-    if let Ok(url) = std::env::var("AWS_ENDPOINT_URL") {
-        let url = url.trim();
-        if url::Url::parse(url).is_ok() {
-            sdk = sdk.endpoint_url(url);
-        } else if !url.is_empty() {
+    if let Ok(value) = std::env::var("AWS_ENDPOINT_URL") {
+        match endpoint_url(&value) {
+            Ok(Some(url)) => sdk = sdk.endpoint_url(url),
+            Ok(None) => {}
             // The value is not logged: a URL may carry credentials.
-            tracing::warn!("AWS_ENDPOINT_URL is not a URL; ignored");
+            Err(NotAnEndpoint) => tracing::warn!("AWS_ENDPOINT_URL is not an http(s) URL; ignored"),
         }
     }
     sdk.build()
+}
+
+/// `AWS_ENDPOINT_URL` does not name an HTTP(S) endpoint.
+#[derive(Debug, PartialEq)]
+struct NotAnEndpoint;
+
+/// The endpoint an `AWS_ENDPOINT_URL` value names, trimmed; none when it is empty.
+fn endpoint_url(value: &str) -> Result<Option<&str>, NotAnEndpoint> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    match url::Url::parse(value) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+            Ok(Some(value))
+        }
+        _ => Err(NotAnEndpoint),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_endpoint_url_is_taken_trimmed_and_an_empty_one_is_none() {
+        assert_eq!(
+            endpoint_url(" http://127.0.0.1:5000\n"),
+            Ok(Some("http://127.0.0.1:5000"))
+        );
+        assert_eq!(
+            endpoint_url("https://dynamodb.eu-west-1.amazonaws.com"),
+            Ok(Some("https://dynamodb.eu-west-1.amazonaws.com"))
+        );
+        assert_eq!(endpoint_url(""), Ok(None));
+        assert_eq!(endpoint_url("  "), Ok(None));
+    }
+
+    #[test]
+    fn an_endpoint_url_without_an_http_scheme_and_host_is_refused() {
+        // "localhost:4566" parses as a URL of scheme "localhost".
+        for value in [
+            "localhost:4566",
+            "127.0.0.1:5000",
+            "ftp://example.com",
+            "http://",
+            "not a url",
+        ] {
+            assert_eq!(endpoint_url(value), Err(NotAnEndpoint), "{value}");
+        }
+    }
 }
