@@ -285,3 +285,42 @@ async fn fifty_large_repeat_submissions_leave_one_lead_under_the_documented_item
     let stored = item_bytes(&lead_item.unwrap());
     assert!(stored < MAX_LEAD_ITEM_BYTES, "{stored} bytes stored");
 }
+
+/// A person's first submissions are written without reading their keys first; when several
+/// arrive at once, one makes the lead and each of the others learns from its refused write
+/// whose the keys are, and joins it.
+#[tokio::test]
+async fn ten_first_submissions_of_one_person_at_once_make_one_lead_the_others_join() {
+    let app = TestApp::new().await;
+    let submissions = (0..10).map(|i| {
+        let mut s = ana();
+        s["message"] = format!("Question number {i}").into();
+        app.send(app.signed_json(&s))
+    });
+    let answers = futures::future::join_all(submissions).await;
+
+    let created: Vec<&serde_json::Value> = answers
+        .iter()
+        .filter(|(status, _)| *status == StatusCode::CREATED)
+        .map(|(_, body)| body)
+        .collect();
+    assert_eq!(created.len(), 1, "one lead made: {answers:?}");
+    let id = created[0]["lead_id"].as_str().unwrap();
+    for (status, body) in &answers {
+        assert!(
+            *status == StatusCode::CREATED || body["joined"] == true,
+            "{status} {body}"
+        );
+        assert_eq!(body["lead_id"], id, "{body}");
+    }
+    app.drain().await;
+    assert_eq!(app.lead(id).await.submissions, 10);
+    assert_eq!(app.items_with_entity("lead").await, 1);
+    assert_eq!(
+        app.emails_to("ana.ferreira@northwind-logistics.com")
+            .await
+            .len(),
+        1,
+        "one acknowledgement"
+    );
+}

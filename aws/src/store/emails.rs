@@ -352,7 +352,7 @@ impl Store {
                 Ok(Recorded::Recorded)
             }
             // The claim is gone: erased while the email was on its way.
-            Err(TransactFailure::ConditionFailed(failed)) if failed.contains(&1) => {
+            Err(TransactFailure::ConditionFailed(failed)) if failed.at(1) => {
                 Ok(Recorded::LeadErased)
             }
             // The lead changed since it was read, or it is gone: the caller's check tells.

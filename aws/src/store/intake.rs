@@ -1,13 +1,17 @@
 //! Capture and join: the transactions that take a submission in (lead, event, delivery,
 //! redelivery key, identity keys), the raw deliveries, and the persons behind the keys.
 
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{aws, items, keys, Store, StoreError, TransactFailure};
 use leadrelay_domain::intake::IntakeError;
 use leadrelay_domain::lead::{Lead, LeadEvent};
+
+const ALL_OLD: ReturnValuesOnConditionCheckFailure = ReturnValuesOnConditionCheckFailure::AllOld;
 
 /// A delivery as it arrived, kept so it can be replayed (invariant 2 in docs/architecture.md).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -111,6 +115,10 @@ pub enum Captured {
     Duplicate {
         lead_id: String,
     },
+    /// Nothing was written: these identity keys (by position in the write's `persons`) no
+    /// longer point where the write expected, and this is what each holds now, from the failed
+    /// write's own answer. The caller decides again on it without reading.
+    KeysMoved(Vec<(usize, Option<Person>)>),
 }
 
 /// A person's identity key pointing at their latest lead.
@@ -222,10 +230,13 @@ impl Store {
         items::index_person(&mut idem, &leadrelay_domain::identity::erasure_keys(lead));
         let idem_key = items::key_of(&idem);
         let put = |p: Put| TransactWriteItem::builder().put(p).build();
+        // A write whose condition fails answers with the item it found (`ALL_OLD`): the
+        // redelivery key's lead, a person key's person, without another read.
         let mut writes = vec![
             put(self
                 .put(idem)
                 .condition_expression("attribute_not_exists(pk)")
+                .return_values_on_condition_check_failure(ALL_OLD)
                 .build()
                 .expect("table, item set")),
             put(lead_put),
@@ -240,8 +251,11 @@ impl Store {
                 .build()
                 .expect("table, item set")));
         }
+        let first_person = writes.len();
         for link in persons {
-            let p = self.put(items::person(link, event.at));
+            let p = self
+                .put(items::person(link, event.at))
+                .return_values_on_condition_check_failure(ALL_OLD);
             let p = match &link.expected_lead_id {
                 None => p.condition_expression("attribute_not_exists(pk)"),
                 Some(id) => p
@@ -250,29 +264,50 @@ impl Store {
             };
             writes.push(put(p.build().expect("table, item set")));
         }
-        match self.transact(writes, op).await {
-            Ok(()) => Ok(Captured::Created),
-            // The redelivery key (item 0) exists: this submission was taken before.
-            Err(TransactFailure::ConditionFailed(failed)) if failed.contains(&0) => {
-                let existing = self.get_raw(idem_key, true).await?;
-                let lead_id = existing
-                    .as_ref()
-                    .and_then(|i| i.get("lead_id"))
-                    .and_then(|v| v.as_s().ok())
-                    .cloned();
-                match lead_id {
-                    Some(lead_id) => Ok(Captured::Duplicate { lead_id }),
-                    // The key expired between the failed write and the read: vanishingly rare;
-                    // the caller retries and the next attempt creates the lead.
-                    None => Err(StoreError::Conflict),
-                }
-            }
-            // The lead or a person key moved on since they were read.
-            Err(TransactFailure::ConditionFailed(_) | TransactFailure::Conflict) => {
-                Err(StoreError::Conflict)
-            }
-            Err(TransactFailure::Store(e)) => Err(e),
+        let failed = match self.transact(writes, op).await {
+            Ok(()) => return Ok(Captured::Created),
+            Err(TransactFailure::ConditionFailed(failed)) => failed,
+            // A concurrent transaction on the same items: read again and decide again.
+            Err(TransactFailure::Conflict) => return Err(StoreError::Conflict),
+            Err(TransactFailure::Store(e)) => return Err(e),
+        };
+        // The redelivery key (item 0) exists: this submission was taken before.
+        if failed.at(0) {
+            let mut failed = failed;
+            let existing = match failed.take(0) {
+                Some(item) => Some(item),
+                None => self.get_raw(idem_key, true).await?,
+            };
+            let lead_id = existing
+                .as_ref()
+                .and_then(|i| i.get("lead_id"))
+                .and_then(|v| v.as_s().ok())
+                .cloned();
+            return match lead_id {
+                Some(lead_id) => Ok(Captured::Duplicate { lead_id }),
+                // The key expired between the failed write and the read: vanishingly rare;
+                // the caller retries and the next attempt creates the lead.
+                None => Err(StoreError::Conflict),
+            };
         }
+        // The lead moved on since it was read: read again and decide again.
+        if (1..first_person).any(|i| failed.at(i)) {
+            return Err(StoreError::Conflict);
+        }
+        let mut moved = Vec::new();
+        for (position, item) in failed.since(first_person) {
+            let link = position - first_person;
+            let key = &persons[link].identity_key;
+            let now = match (item, &persons[link].expected_lead_id) {
+                (Some(item), _) => Some(items::decode(&keys::person_pk(key), item)?),
+                // Expected to point at a lead, and gone: erased meanwhile.
+                (None, Some(_)) => None,
+                // Expected free, taken, and no item in the answer: only a read tells.
+                (None, None) => return Err(StoreError::Conflict),
+            };
+            moved.push((link, now));
+        }
+        Ok(Captured::KeysMoved(moved))
     }
 
     /// The person an identity key belongs to, and their latest lead.

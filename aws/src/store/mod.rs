@@ -49,6 +49,9 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 use leadrelay_domain::identity::PhoneReader;
 
+/// An item as the SDK holds it.
+type Item = HashMap<String, AttributeValue>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// DynamoDB refused or did not answer. The SDK's error is kept as the source, so
@@ -275,8 +278,9 @@ impl Store {
             Ok(_) => return Ok(()),
             Err(e) => e,
         };
-        // One reason per item, in order ("None" for the items that were fine).
-        let reasons: Vec<String> = err
+        // One reason per item, in order ("None" for the items that were fine), with the stored
+        // item where the write asked for it (`ReturnValuesOnConditionCheckFailure`).
+        let reasons = err
             .as_service_error()
             .and_then(|s| match s {
                 TransactWriteItemsError::TransactionCanceledException(c) => {
@@ -284,22 +288,22 @@ impl Store {
                 }
                 _ => None,
             })
-            .unwrap_or_default()
-            .into_iter()
-            .map(|r| r.code.unwrap_or_default())
-            .collect();
-        let failed: Vec<usize> = reasons
+            .unwrap_or_default();
+        let failed: Vec<(usize, Option<Item>)> = reasons
             .iter()
             .enumerate()
-            .filter(|(_, c)| *c == "ConditionalCheckFailed")
-            .map(|(i, _)| i)
+            .filter(|(_, r)| r.code.as_deref() == Some("ConditionalCheckFailed"))
+            .map(|(i, r)| (i, r.item.clone()))
             .collect();
         if !failed.is_empty() {
-            return Err(TransactFailure::ConditionFailed(failed));
+            return Err(TransactFailure::ConditionFailed(Failed(failed)));
         }
         // A concurrent transaction on the same items: as good as a lost condition, so
         // the caller reads again and decides again under the one retry policy.
-        if reasons.iter().any(|c| c == "TransactionConflict") {
+        if reasons
+            .iter()
+            .any(|r| r.code.as_deref() == Some("TransactionConflict"))
+        {
             return Err(TransactFailure::Conflict);
         }
         Err(TransactFailure::Store(aws(op)(err)))
@@ -317,11 +321,34 @@ fn at_version(
 }
 
 enum TransactFailure {
-    /// The items (by position) whose condition failed.
-    ConditionFailed(Vec<usize>),
+    ConditionFailed(Failed),
     /// Cancelled for a concurrent transaction on the same items.
     Conflict,
     Store(StoreError),
+}
+
+/// The items (by position) of a cancelled transaction whose condition failed, each with what
+/// was stored when its write asked for it and there was an item.
+struct Failed(Vec<(usize, Option<Item>)>);
+
+impl Failed {
+    /// Whether the item at `position` failed its condition.
+    fn at(&self, position: usize) -> bool {
+        self.0.iter().any(|(i, _)| *i == position)
+    }
+
+    /// The stored item of the failed position `position`, taken out.
+    fn take(&mut self, position: usize) -> Option<Item> {
+        self.0
+            .iter_mut()
+            .find(|(i, _)| *i == position)
+            .and_then(|(_, item)| item.take())
+    }
+
+    /// The failed positions from `first` on, each with the item stored there.
+    fn since(self, first: usize) -> impl Iterator<Item = (usize, Option<Item>)> {
+        self.0.into_iter().filter(move |(i, _)| *i >= first)
+    }
 }
 
 /// A lost condition or a concurrent transaction: either way someone else wrote first.

@@ -40,8 +40,12 @@ pub(crate) async fn admit(
     } else {
         Vec::new()
     };
-    // Another submission of the same person won: read again and decide again.
+    // Most submissions are a person's first, so the first round reads nothing: it writes as
+    // if none of the person's keys were taken, each on condition that it is not. After that,
+    // another submission of the same person won: read again and decide again.
+    let mut first_round = true;
     retry::on_conflict(|| {
+        let assumed = std::mem::take(&mut first_round).then(|| vec![None; keys.len()]);
         admit_once(
             deps,
             &lead,
@@ -50,13 +54,16 @@ pub(crate) async fn admit(
             idempotency_key,
             key_expires_at,
             &keys,
+            assumed,
         )
     })
     .await
 }
 
-/// One round of read → decide → conditional write. A fresh copy of the submission each round:
-/// its person id and first touch are decided on what is stored now.
+/// One round: the persons behind `keys` (as `assumed`, or read), then decide → conditional
+/// write. A key that turned out to be taken fails the write, whose answer says what it holds
+/// now: decided and written once more on that, still without a read.
+#[allow(clippy::too_many_arguments)]
 async fn admit_once(
     deps: &Deps,
     lead: &Lead,
@@ -65,14 +72,65 @@ async fn admit_once(
     idempotency_key: &str,
     key_expires_at: DateTime<Utc>,
     keys: &[String],
+    assumed: Option<Vec<Option<Person>>>,
 ) -> Result<Admitted, StoreError> {
+    let mut persons = match assumed {
+        Some(persons) => persons,
+        None => deps.store.persons(keys).await?,
+    };
+    for _ in 0..2 {
+        // On the heap: the deciding and writing is the largest state of capture's future, and
+        // a handler's future lives on the stack of the thread that polls it.
+        let round = Box::pin(decide_and_write(
+            deps,
+            lead,
+            delivery,
+            captured,
+            idempotency_key,
+            key_expires_at,
+            keys,
+            &persons,
+        ))
+        .await?;
+        match round {
+            Round::Done(admitted) => return Ok(admitted),
+            Round::KeysMoved(moved) => {
+                for (i, now) in moved {
+                    persons[i] = now;
+                }
+            }
+        }
+    }
+    Err(StoreError::Conflict)
+}
+
+/// What one write of a submission came to.
+enum Round {
+    Done(Admitted),
+    /// Nothing written: these keys (by position) hold this now.
+    KeysMoved(Vec<(usize, Option<Person>)>),
+}
+
+/// Decides on `persons` (what each of `keys` holds) where the submission goes, and writes it
+/// on condition that they still hold that. A fresh copy of the submission each time: its person
+/// id and first touch are decided on what is stored now.
+#[allow(clippy::too_many_arguments)]
+async fn decide_and_write(
+    deps: &Deps,
+    lead: &Lead,
+    delivery: Option<&RawDelivery>,
+    captured: &LeadEvent,
+    idempotency_key: &str,
+    key_expires_at: DateTime<Utc>,
+    keys: &[String],
+    persons: &[Option<Person>],
+) -> Result<Round, StoreError> {
     let now = captured.at;
     let mut lead = lead.clone();
-    let persons: Vec<Option<Person>> = deps.store.persons(keys).await?;
-    let (open, earlier) = open_lead(deps, &persons, now).await?;
+    let (open, earlier) = open_lead(deps, persons, now).await?;
     let links = |lead_id: &str, person_id: &str| -> Vec<PersonLink> {
         keys.iter()
-            .zip(&persons)
+            .zip(persons)
             .map(|(key, p)| PersonLink {
                 identity_key: key.clone(),
                 person_id: person_id.to_owned(),
@@ -81,7 +139,7 @@ async fn admit_once(
             })
             .collect()
     };
-    let result = match open {
+    match open {
         Some(mut existing) => {
             identity::join(&mut existing, &lead);
             let event = resubmitted(deps, &existing, &lead, now);
@@ -97,7 +155,8 @@ async fn admit_once(
             });
             let source = lead.source.clone();
             let person_links = links(&existing.lead_id, &person_id);
-            deps.store
+            let written = deps
+                .store
                 .join(
                     &mut existing,
                     delivery.as_ref(),
@@ -107,13 +166,13 @@ async fn admit_once(
                     &person_links,
                     &source,
                 )
-                .await
-                .map(|c| match c {
-                    Captured::Created => Admitted::Joined {
-                        lead_id: existing.lead_id.clone(),
-                    },
-                    Captured::Duplicate { lead_id } => Admitted::Duplicate { lead_id },
-                })
+                .await?;
+            Ok(round(
+                written,
+                Admitted::Joined {
+                    lead_id: existing.lead_id,
+                },
+            ))
         }
         None => {
             // A person seen before (an earlier, closed or old lead) keeps their id.
@@ -128,7 +187,8 @@ async fn admit_once(
             }
             // First touch is the person's, from their earliest lead on record.
             lead.first_touch = earlier.as_ref().and_then(|l| l.first_touch()).cloned();
-            deps.store
+            let written = deps
+                .store
                 .capture(
                     &lead,
                     delivery,
@@ -137,14 +197,19 @@ async fn admit_once(
                     key_expires_at,
                     &links(&lead.lead_id, &person_id),
                 )
-                .await
-                .map(|c| match c {
-                    Captured::Created => Admitted::Created,
-                    Captured::Duplicate { lead_id } => Admitted::Duplicate { lead_id },
-                })
+                .await?;
+            Ok(round(written, Admitted::Created))
         }
-    };
-    result
+    }
+}
+
+/// The round a write came to, `created` when it wrote.
+fn round(written: Captured, created: Admitted) -> Round {
+    match written {
+        Captured::Created => Round::Done(created),
+        Captured::Duplicate { lead_id } => Round::Done(Admitted::Duplicate { lead_id }),
+        Captured::KeysMoved(moved) => Round::KeysMoved(moved),
+    }
 }
 
 /// The person's open, recent lead, if they have one; else their latest lead on record.
