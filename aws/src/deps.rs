@@ -175,6 +175,12 @@ impl Secrets {
         ))
     }
 
+    /// Whether a platform's API is to be called: some source has an access token or an
+    /// OAuth client to mint one.
+    pub fn calls_platform_apis(&self) -> bool {
+        !self.access_tokens.is_empty() || !self.refresh_tokens.is_empty()
+    }
+
     /// The key that signs contacted links (absent in functions that read no secrets).
     pub fn link(&self) -> Option<&Secret> {
         self.link.as_ref()
@@ -457,6 +463,13 @@ pub struct Deps {
 }
 
 impl Deps {
+    /// Whether this function calls anything outside AWS (a platform's API, the company
+    /// provider). Only then is the outbound client worth building during init: it reads the
+    /// machine's trusted roots.
+    pub fn calls_out(&self) -> bool {
+        self.secrets.calls_platform_apis() || self.company_provider.is_some()
+    }
+
     /// For the Lambda functions: AWS configuration from the environment Lambda gives a function
     /// ([`crate::sdk::from_lambda_environment`], which honours `AWS_ENDPOINT_URL`), the
     /// configuration from `LEADRELAY_CONFIG`, the system clock.

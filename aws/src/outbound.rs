@@ -2,7 +2,8 @@
 //! token endpoints and the company provider.
 //!
 //! It is the AWS SDK's own HTTPS connector (`aws-smithy-http-client`: hyper, rustls with ring,
-//! the machine's trusted roots, which the SDK's clients have read already), so the functions
+//! the machine's trusted roots: a platform's API is anyone's certificate authority's, unlike
+//! AWS's endpoints, which the SDK's clients trust Amazon's roots for), so the functions
 //! that call out link no second HTTP stack: reqwest, its own trust store and its HTTP/2 client
 //! were about 370 KB of enrich and of the backstop (docs/development.md). What this adds over the
 //! connector is what the callers need and nothing else: one deadline for the whole exchange,
@@ -71,8 +72,8 @@ pub struct Answer {
 
 /// The shared client. Built on first use, not with the other dependencies: only enrich and the
 /// backstop call out, and a function whose code never asks for it pays nothing at start-up.
-/// Those two build it in their `main` ([`HttpClient::prime`]) so that their first request
-/// does not.
+/// Those two build it in their `main` ([`HttpClient::prime`]) when their configuration has them
+/// call out ([`crate::Deps::calls_out`]), so that their first request does not.
 #[derive(Debug, Clone, Default)]
 pub struct HttpClient(Arc<OnceLock<Connector>>);
 

@@ -22,7 +22,7 @@ use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_smithy_async::rt::sleep::default_async_sleep;
 use aws_smithy_async::time::SharedTimeSource;
-use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
@@ -31,9 +31,55 @@ use aws_smithy_types::timeout::TimeoutConfig;
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
 
 fn https_client() -> SharedHttpClient {
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .build_https()
+    https_client_trusting(AwsRoots::System)
+}
+
+/// Amazon Trust Services' root certificates (the file says where they are published).
+const AMAZON_TRUST_SERVICES: &[u8] = include_bytes!("amazon-trust-services.pem");
+
+/// The roots the SDK's HTTPS client trusts in a Lambda function, from `LEADRELAY_AWS_ROOTS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AwsRoots {
+    /// Amazon Trust Services' roots only (the default): every AWS endpoint's certificate chains
+    /// to one of them. Nothing is read from the disk at init: the machine's store is about 150
+    /// certificates to read and parse (Debian's, as this project's test machines have, holds
+    /// them twice, as a bundle and one file each), which was about half of a function's init,
+    /// and a certificate authority added to the image cannot vouch for an AWS endpoint.
+    Amazon,
+    /// The machine's store: for a partition whose endpoints chain elsewhere, or an endpoint
+    /// (`AWS_ENDPOINT_URL`) behind a TLS-inspecting proxy.
+    System,
+}
+
+/// `LEADRELAY_AWS_ROOTS` does not name a trust store.
+#[derive(Debug, PartialEq)]
+struct UnknownRoots;
+
+/// The roots a `LEADRELAY_AWS_ROOTS` value names (case and surrounding space aside); unset
+/// or empty is [`AwsRoots::Amazon`].
+fn aws_roots(value: Option<&str>) -> Result<AwsRoots, UnknownRoots> {
+    match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("") | Some("amazon") => Ok(AwsRoots::Amazon),
+        Some("system") => Ok(AwsRoots::System),
+        Some(_) => Err(UnknownRoots),
+    }
+}
+
+fn https_client_trusting(roots: AwsRoots) -> SharedHttpClient {
+    let trust = match roots {
+        AwsRoots::Amazon => TrustStore::empty().with_pem_certificate(AMAZON_TRUST_SERVICES),
+        AwsRoots::System => TrustStore::default(),
+    };
+    let builder = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring));
+    match TlsContext::builder().with_trust_store(trust).build() {
+        Ok(context) => builder.tls_context(context).build_https(),
+        // The builder refuses nothing today; should it ever, the SDK's default store still works.
+        Err(e) => {
+            tracing::warn!(error = %e, "TLS roots not applied; the machine's store is used");
+            builder.build_https()
+        }
+    }
 }
 
 /// The configuration loader with our HTTPS client; callers may set more before `load`.
@@ -49,10 +95,19 @@ pub async fn load() -> SdkConfig {
 /// A Lambda function's configuration: the region and the credentials from the environment
 /// Lambda gives the function, and the endpoint from `AWS_ENDPOINT_URL` when it is set (the
 /// tests point it at the emulator; one that is not an HTTP(S) URL is ignored with a warning, as
-/// the SDK's chain ignores an invalid one). Retries (standard, three attempts), the connect timeout and the identity
+/// the SDK's chain ignores an invalid one). Its HTTPS client trusts Amazon Trust Services' roots,
+/// or the machine's with `LEADRELAY_AWS_ROOTS=system` ([`AwsRoots`]). Retries (standard, three attempts), the connect timeout and the identity
 /// cache pin what the chain and the clients default to; the SDK's other `AWS_*` settings are
 /// not read (docs/operating.md).
 pub async fn from_lambda_environment() -> SdkConfig {
+    let roots = aws_roots(std::env::var("LEADRELAY_AWS_ROOTS").ok().as_deref()).unwrap_or_else(
+        |UnknownRoots| {
+            tracing::warn!(
+                "LEADRELAY_AWS_ROOTS is neither amazon nor system; Amazon's roots are trusted"
+            );
+            AwsRoots::Amazon
+        },
+    );
     let region = EnvironmentVariableRegionProvider::new().region().await;
     let credentials = EnvironmentVariableCredentialsProvider::new();
     let mut sdk = SdkConfig::builder()
@@ -60,7 +115,7 @@ pub async fn from_lambda_environment() -> SdkConfig {
         .region(region)
         .credentials_provider(SharedCredentialsProvider::new(credentials))
         .identity_cache(IdentityCache::lazy().build())
-        .http_client(https_client())
+        .http_client(https_client_trusting(roots))
         .time_source(SharedTimeSource::default())
         .retry_config(RetryConfig::standard())
         .timeout_config(
@@ -128,5 +183,65 @@ mod tests {
         ] {
             assert_eq!(endpoint_url(value), Err(NotAnEndpoint), "{value}");
         }
+    }
+    #[test]
+    fn amazons_roots_are_the_default_and_system_is_asked_for_by_name() {
+        assert_eq!(aws_roots(None), Ok(AwsRoots::Amazon));
+        assert_eq!(aws_roots(Some("")), Ok(AwsRoots::Amazon));
+        assert_eq!(aws_roots(Some("amazon")), Ok(AwsRoots::Amazon));
+        assert_eq!(aws_roots(Some(" System\n")), Ok(AwsRoots::System));
+        assert_eq!(aws_roots(Some("native")), Err(UnknownRoots));
+    }
+
+    /// The embedded roots are Amazon Trust Services' own, by the SHA-256 fingerprints
+    /// published at https://www.amazontrust.com/repository/, and nothing else.
+    #[test]
+    fn the_embedded_roots_are_amazon_trust_services_by_their_published_fingerprints() {
+        use base64::Engine;
+        use sha2::Digest;
+        let text = std::str::from_utf8(AMAZON_TRUST_SERVICES).unwrap();
+        let fingerprints: Vec<String> = text
+            .split("-----BEGIN CERTIFICATE-----")
+            .skip(1)
+            .map(|block| {
+                let body: String = block
+                    .split("-----END CERTIFICATE-----")
+                    .next()
+                    .unwrap()
+                    .split_whitespace()
+                    .collect();
+                let der = base64::engine::general_purpose::STANDARD
+                    .decode(body)
+                    .unwrap();
+                hex::encode_upper(sha2::Sha256::digest(der))
+            })
+            .collect();
+        assert_eq!(
+            fingerprints,
+            [
+                // Amazon Root CA 1 to 4
+                "8ECDE6884F3D87B1125BA31AC3FCB13D7016DE7F57CC904FE1CB97C6AE98196E",
+                "1BA5B2AA8C65401A82960118F80BEC4F62304D83CEC4713A19C39C011EA46DB4",
+                "18CE6CFE7BF14E60B2E347B8DFE868CB31D02EBB3ADA271569F50343B46DB3A4",
+                "E35D28419ED02025CFA69038CD623962458DA5C695FBDEA3C22B0BFB25897092",
+                // Starfield Services Root Certificate Authority - G2
+                "568D6905A2C88708A4B3025190EDCFEDB1974A606A13C6E5290FCB2AE63EDAB5",
+            ]
+        );
+    }
+
+    /// The client is built with the roots (a certificate its TLS stack could not read would
+    /// panic here, not in a function's init).
+    #[tokio::test]
+    async fn a_client_trusting_amazons_roots_builds_its_tls_configuration() {
+        use aws_smithy_runtime_api::client::http::HttpClient;
+        use aws_smithy_runtime_api::client::runtime_components::RuntimeComponentsBuilder;
+        let client = https_client_trusting(AwsRoots::Amazon);
+        let components = RuntimeComponentsBuilder::for_tests()
+            .with_time_source(Some(SharedTimeSource::default()))
+            .with_sleep_impl(default_async_sleep())
+            .build()
+            .unwrap();
+        let _connector = client.http_connector(&Default::default(), &components);
     }
 }

@@ -8,8 +8,10 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     let deps = leadrelay_aws::lambda::deps(leadrelay_aws::lambda::BACKSTOP).await?;
-    // It calls platforms' APIs: the HTTP client now, not in the first request.
-    deps.platform_api.client().prime();
+    // When it calls platforms' APIs: the HTTP client now, not in the first request.
+    if deps.calls_out() {
+        deps.platform_api.client().prime();
+    }
     lambda_runtime::run(service_fn(
         |event: LambdaEvent<serde_json::Value>| async move {
             let pass = leadrelay_backstop::run_pass(deps, deps.clock.now());

@@ -6,7 +6,9 @@ leadrelay_aws::release_panics_abort!();
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let deps = leadrelay_aws::lambda::deps(leadrelay_aws::lambda::ENRICH).await?;
-    // It calls platforms' APIs: the HTTP client now, not in the first request.
-    deps.platform_api.client().prime();
+    // When it calls platforms' APIs: the HTTP client now, not in the first request.
+    if deps.calls_out() {
+        deps.platform_api.client().prime();
+    }
     leadrelay_aws::lambda::run_sqs(|messages| leadrelay_enrich::handle_batch(deps, messages)).await
 }
