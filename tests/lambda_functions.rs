@@ -164,6 +164,7 @@ pub async fn deploy(
             "LEADRELAY_CONFIG".into(),
             format!("ssm:{}", layout.config_parameter),
         ),
+        ("LEADRELAY_SECRETS_PATH".into(), layout.secrets_path.clone()),
         (
             "LEADRELAY_SLA_SHARDS".into(),
             resources.sla_shards.to_string(),
