@@ -561,7 +561,7 @@ impl Deps {
     /// ([`crate::sdk::from_lambda_environment`], which honours `AWS_ENDPOINT_URL`), the
     /// configuration from `LEADRELAY_CONFIG`, the system clock. With `LEADRELAY_SECRETS_PATH`,
     /// the function's secrets are read where the template keeps them while the configuration
-    /// is read ([`read_ahead`]).
+    /// is read (`read_ahead`).
     ///
     /// The table's connection is opened meanwhile, so that the first request does not pay for
     /// it: on AWS, SSM and DynamoDB are two hosts and two TLS handshakes, and init takes the
