@@ -106,6 +106,19 @@ pub fn deployed_config(text: &str, layout: &SsmLayout) -> (String, Vec<(String, 
     (text, secrets)
 }
 
+/// The configuration with only the sources named in `keep` (all when `keep` is empty): a
+/// deployment's few, where the local one has every platform's.
+pub fn only_sources(text: &str, keep: &[&str]) -> String {
+    let mut doc: toml::Table = text.parse().expect("the configuration is TOML");
+    if let (false, Some(sources)) = (
+        keep.is_empty(),
+        doc.get_mut("sources").and_then(|s| s.as_table_mut()),
+    ) {
+        sources.retain(|name, _| keep.contains(&name));
+    }
+    toml::to_string(&doc).expect("the configuration serialises")
+}
+
 /// Puts the configuration (a String parameter) and its secrets (SecureString) into SSM, and
 /// returns the environment every function gets: the template's variables, the SDK's endpoint
 /// pointing at the emulator, fake credentials and the region.

@@ -12,8 +12,8 @@ use leadrelay_aws::deps::Resources;
 use leadrelay_aws::queue::QueueName;
 use leadrelay_domain::lead::{EventKind, LeadStatus, Stage};
 use leadrelay_e2e::lambda_functions::{
-    api_gateway_event, binary, debug_binaries_dir, deploy, http_answer, scheduled_event, sqs_event,
-    take_messages, LambdaProcess, SsmLayout, FUNCTIONS,
+    api_gateway_event, binary, debug_binaries_dir, deploy, http_answer, only_sources,
+    scheduled_event, sqs_event, take_messages, LambdaProcess, SsmLayout, FUNCTIONS,
 };
 use leadrelay_e2e::lambda_runtime_api::InvocationError;
 use serde_json::{json, Value};
@@ -575,21 +575,13 @@ async fn a_secret_missing_from_ssm_stops_capture_at_init_with_its_name() {
     assert!(!e.error_message.contains("local-json-secret"));
 }
 
-/// The deployed configuration with only the sources `keep`.
-fn only_sources(text: &mut String, keep: &[&str]) {
-    let mut doc: toml::Table = text.parse().expect("TOML");
-    let sources = doc["sources"].as_table_mut().expect("sources");
-    sources.retain(|name, _| keep.contains(&name));
-    *text = doc.to_string();
-}
-
 /// A cold start waits for one round trip to SSM: capture reads its secrets where the template
 /// keeps them while it reads the configuration, and after it, reads none by name. (A folder of
 /// more than ten secrets, a page, leaves the rest to a read by name after the configuration.)
 #[tokio::test]
 async fn capture_reads_its_configuration_and_its_secrets_in_one_round_at_init() {
     let (d, proxy) =
-        Deployed::behind_fault_proxy(|c| only_sources(c, &["json", "meta", "form"])).await;
+        Deployed::behind_fault_proxy(|c| *c = only_sources(c, &["json", "meta", "form"])).await;
     let ssm = |requests: std::collections::BTreeMap<String, u64>| {
         requests
             .into_iter()
