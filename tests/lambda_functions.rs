@@ -106,19 +106,6 @@ pub fn deployed_config(text: &str, layout: &SsmLayout) -> (String, Vec<(String, 
     (text, secrets)
 }
 
-/// The configuration with only the sources named in `keep` (all when `keep` is empty): a
-/// deployment's few, where the local one has every platform's.
-pub fn only_sources(text: &str, keep: &[&str]) -> String {
-    let mut doc: toml::Table = text.parse().expect("the configuration is TOML");
-    if let (false, Some(sources)) = (
-        keep.is_empty(),
-        doc.get_mut("sources").and_then(|s| s.as_table_mut()),
-    ) {
-        sources.retain(|name, _| keep.contains(&name));
-    }
-    toml::to_string(&doc).expect("the configuration serialises")
-}
-
 /// Puts the configuration (a String parameter) and its secrets (SecureString) into SSM, and
 /// returns the environment every function gets: the template's variables, the SDK's endpoint
 /// pointing at the emulator, fake credentials and the region.
@@ -177,7 +164,6 @@ pub async fn deploy(
             "LEADRELAY_CONFIG".into(),
             format!("ssm:{}", layout.config_parameter),
         ),
-        ("LEADRELAY_SECRETS_PATH".into(), layout.secrets_path.clone()),
         (
             "LEADRELAY_SLA_SHARDS".into(),
             resources.sla_shards.to_string(),

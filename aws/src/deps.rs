@@ -57,27 +57,6 @@ pub struct SecretsNeeded {
 }
 
 impl SecretsNeeded {
-    /// Where the secrets of the kinds needed live under the template's secrets path `root`
-    /// (docs/operating.md): the folders to read whole, and the single names.
-    fn layout(self, root: &str) -> (Vec<String>, Vec<String>) {
-        let root = root.trim_end_matches('/');
-        let pick = |wanted: bool, leaf: &str| wanted.then(|| format!("{root}/{leaf}"));
-        let folders = [
-            pick(self.webhooks, "webhooks"),
-            pick(self.platform_tokens, "platform-tokens"),
-            pick(self.backstop_oauth, "backstop"),
-        ];
-        let names = [
-            pick(self.links, "links"),
-            pick(self.crm, "crm"),
-            pick(self.company_provider, "enrichment"),
-        ];
-        (
-            folders.into_iter().flatten().collect(),
-            names.into_iter().flatten().collect(),
-        )
-    }
-
     /// Every secret: the local stack, the tests and the CLI.
     pub const ALL: Self = Self {
         webhooks: true,
@@ -226,26 +205,15 @@ impl Secrets {
         needed: SecretsNeeded,
         ssm: &aws_sdk_ssm::Client,
     ) -> Result<Self, DepsError> {
-        Self::resolve_knowing(config, needed, ssm, BTreeMap::new()).await
-    }
-
-    /// [`Secrets::resolve`], with SSM parameters already read (by name): those are not read
-    /// again.
-    async fn resolve_knowing(
-        config: &Config,
-        needed: SecretsNeeded,
-        ssm: &aws_sdk_ssm::Client,
-        mut from_ssm: BTreeMap<String, String>,
-    ) -> Result<Self, DepsError> {
         let wanted = Self::wanted(config, needed)?;
         let names: Vec<&str> = wanted
             .iter()
             .filter_map(|(_, _, r)| match r {
-                SecretRef::Ssm(name) if !from_ssm.contains_key(name) => Some(name.as_str()),
+                SecretRef::Ssm(name) => Some(name.as_str()),
                 _ => None,
             })
             .collect();
-        from_ssm.extend(ssm_parameters(ssm, &names).await?);
+        let mut from_ssm = ssm_parameters(ssm, &names).await?;
         let mut secrets = Self::default();
         for (slot, what, r) in wanted {
             let err = |message: String| DepsError::Secret {
@@ -366,8 +334,7 @@ enum Slot {
     CompanyProviderKey,
 }
 
-/// The most names one `GetParameters` call takes, and the most parameters a page of
-/// `GetParametersByPath` holds.
+/// The most names one `GetParameters` call takes.
 const SSM_NAMES_PER_CALL: usize = 10;
 
 /// Reads SSM parameters by name, decrypted: one `GetParameters` call per ten names, all at
@@ -376,9 +343,6 @@ async fn ssm_parameters(
     ssm: &aws_sdk_ssm::Client,
     names: &[&str],
 ) -> Result<BTreeMap<String, String>, DepsError> {
-    if names.is_empty() {
-        return Ok(BTreeMap::new());
-    }
     let mut unique: Vec<&str> = names.to_vec();
     unique.sort_unstable();
     unique.dedup();
@@ -407,57 +371,6 @@ async fn ssm_parameters(
         }
     }
     Ok(found)
-}
-
-/// Reads, all at once, the secrets a function may need from where the template's layout puts
-/// them under `root` (`LEADRELAY_SECRETS_PATH`): the first page of each folder
-/// (`GetParametersByPath`) and the single names (`GetParameters`). Meant to run while the
-/// configuration is read, so that a cold start waits for one round trip to SSM, not two: the
-/// configuration says which secrets are needed, and those found here are not read again. A
-/// read that fails, or a folder larger than a page, only leaves more to read by name
-/// afterwards, as without this.
-async fn read_ahead(
-    ssm: &aws_sdk_ssm::Client,
-    root: &str,
-    needed: SecretsNeeded,
-) -> BTreeMap<String, String> {
-    let (folders, names) = needed.layout(root);
-    let folders = folders.iter().map(|folder| async move {
-        let page = ssm
-            .get_parameters_by_path()
-            .path(folder)
-            .recursive(true)
-            .with_decryption(true)
-            .max_results(SSM_NAMES_PER_CALL as i32)
-            .send()
-            .await;
-        match page {
-            Ok(page) => page.parameters.unwrap_or_default(),
-            Err(e) => {
-                tracing::warn!(
-                    folder = %folder,
-                    error = %aws_sdk_ssm::error::DisplayErrorContext(&e),
-                    "secrets not read ahead; each is read by name"
-                );
-                Vec::new()
-            }
-        }
-    });
-    let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    let (folders, by_name) = tokio::join!(
-        futures::future::join_all(folders),
-        ssm_parameters(ssm, &names)
-    );
-    let mut found: BTreeMap<String, String> = folders
-        .into_iter()
-        .flatten()
-        .filter_map(|p| Some((p.name?, p.value?)))
-        .collect();
-    match by_name {
-        Ok(by_name) => found.extend(by_name),
-        Err(e) => tracing::warn!(error = %e, "secrets not read ahead; each is read by name"),
-    }
-    found
 }
 
 async fn ssm_parameter(ssm: &aws_sdk_ssm::Client, name: &str) -> Result<String, String> {
@@ -559,9 +472,7 @@ impl Deps {
 
     /// For the Lambda functions: AWS configuration from the environment Lambda gives a function
     /// ([`crate::sdk::from_lambda_environment`], which honours `AWS_ENDPOINT_URL`), the
-    /// configuration from `LEADRELAY_CONFIG`, the system clock. With `LEADRELAY_SECRETS_PATH`,
-    /// the function's secrets are read where the template keeps them while the configuration
-    /// is read (`read_ahead`).
+    /// configuration from `LEADRELAY_CONFIG`, the system clock.
     ///
     /// The table's connection is opened meanwhile, so that the first request does not pay for
     /// it: on AWS, SSM and DynamoDB are two hosts and two TLS handshakes, and init takes the
@@ -583,24 +494,9 @@ impl Deps {
             std::time::Duration::ZERO,
             None,
         );
-        let secrets_path = std::env::var("LEADRELAY_SECRETS_PATH")
-            .ok()
-            .filter(|p| !p.trim().is_empty() && secrets != SecretsNeeded::NONE);
         let build = async {
-            let ssm = aws_sdk_ssm::Client::new(&sdk);
-            let ahead = async {
-                match &secrets_path {
-                    Some(root) => read_ahead(&ssm, root, secrets).await,
-                    None => BTreeMap::new(),
-                }
-            };
-            let (config, known) = tokio::join!(load_config(&location, &sdk), ahead);
-            let config = config?;
-            let secrets = match secrets {
-                SecretsNeeded::NONE => Secrets::default(),
-                needed => Secrets::resolve_knowing(&config, needed, &ssm, known).await?,
-            };
-            Self::assemble(
+            let config = load_config(&location, &sdk).await?;
+            Self::build_with(
                 &sdk,
                 config,
                 resources,
@@ -609,6 +505,7 @@ impl Deps {
                 templates,
                 read_phones,
             )
+            .await
         };
         let open = async {
             if let Err(e) = opening.prime().await {
@@ -651,35 +548,14 @@ impl Deps {
         templates: TemplatesNeeded,
         read_phones: Option<PhoneReader>,
     ) -> Result<Self, DepsError> {
-        let secrets = match needed {
-            SecretsNeeded::NONE => Secrets::default(),
-            needed => Secrets::resolve(&config, needed, &aws_sdk_ssm::Client::new(sdk)).await?,
-        };
-        Self::assemble(
-            sdk,
-            config,
-            resources,
-            clock,
-            secrets,
-            templates,
-            read_phones,
-        )
-    }
-
-    /// The dependencies, once the secrets are read.
-    fn assemble(
-        sdk: &SdkConfig,
-        config: Config,
-        resources: Resources,
-        clock: SharedClock,
-        secrets: Secrets,
-        templates: TemplatesNeeded,
-        read_phones: Option<PhoneReader>,
-    ) -> Result<Self, DepsError> {
         for d in config.deprecations() {
             tracing::warn!(deprecation = %d, "configuration uses a deprecated setting");
         }
         let templates = templates.load(&config)?;
+        let secrets = match needed {
+            SecretsNeeded::NONE => Secrets::default(),
+            needed => Secrets::resolve(&config, needed, &aws_sdk_ssm::Client::new(sdk)).await?,
+        };
         let store = Store::new(
             aws_sdk_dynamodb::Client::new(sdk),
             resources.table,
@@ -800,72 +676,5 @@ mod tests {
         assert!(notify.link().is_some());
         assert!(notify.source("meta").is_none() && notify.access_token("meta").is_none());
         assert!(notify.verify_token("meta").is_none() && notify.crm().is_none());
-    }
-    #[test]
-    fn the_secrets_read_ahead_are_where_the_template_puts_each_functions_own() {
-        let (folders, names) = SecretsNeeded::CAPTURE.layout("/leadrelay/secrets/");
-        assert_eq!(folders, ["/leadrelay/secrets/webhooks"]);
-        assert_eq!(
-            names,
-            ["/leadrelay/secrets/links", "/leadrelay/secrets/crm"]
-        );
-        let (folders, names) = SecretsNeeded::ENRICH.layout("/s");
-        assert_eq!(folders, ["/s/platform-tokens"]);
-        assert_eq!(names, ["/s/enrichment"]);
-        let (folders, names) = SecretsNeeded::BACKSTOP.layout("/s");
-        assert_eq!(folders, ["/s/platform-tokens", "/s/backstop"]);
-        assert!(names.is_empty());
-        assert_eq!(
-            SecretsNeeded::NOTIFY.layout("/s"),
-            (vec![], vec!["/s/links".to_owned()])
-        );
-        assert_eq!(SecretsNeeded::NONE.layout("/s"), (vec![], vec![]));
-    }
-
-    /// SSM here answers nothing: what was read ahead is all there is.
-    #[tokio::test]
-    async fn secrets_read_ahead_are_not_read_again() {
-        let mut text = std::fs::read_to_string("../infra/config/local.toml").expect("local config");
-        let mut doc: toml::Table = text.parse().expect("toml");
-        for (name, source) in doc["sources"].as_table_mut().expect("sources").iter_mut() {
-            let source = source.as_table_mut().expect("a source");
-            if source.contains_key("secret") {
-                source.insert("secret".into(), format!("ssm:/s/webhooks/{name}").into());
-            }
-            source.remove("verify_token");
-        }
-        doc["links"]
-            .as_table_mut()
-            .expect("links")
-            .insert("secret".into(), "ssm:/s/links".into());
-        text = doc.to_string();
-        let config = Config::from_toml(&text, "test").expect("config");
-        let needed = SecretsNeeded {
-            crm: false,
-            ..SecretsNeeded::CAPTURE
-        };
-        let wanted = Secrets::wanted(&config, needed).expect("wanted");
-        let known: BTreeMap<String, String> = wanted
-            .iter()
-            .filter_map(|(_, _, r)| match r {
-                SecretRef::Ssm(name) => Some((name.clone(), format!("value of {name}"))),
-                _ => None,
-            })
-            .collect();
-        assert!(known.contains_key("/s/links"), "{known:?}");
-        assert!(known.contains_key("/s/webhooks/json"), "{known:?}");
-
-        let ssm = offline_ssm();
-        assert!(
-            Secrets::resolve(&config, needed, &ssm).await.is_err(),
-            "nothing can be read from SSM here"
-        );
-        let secrets = Secrets::resolve_knowing(&config, needed, &ssm, known)
-            .await
-            .expect("every secret was read ahead");
-        assert_eq!(
-            secrets.link().map(Secret::expose),
-            Some("value of /s/links")
-        );
     }
 }

@@ -12,8 +12,8 @@ use leadrelay_aws::deps::Resources;
 use leadrelay_aws::queue::QueueName;
 use leadrelay_domain::lead::{EventKind, LeadStatus, Stage};
 use leadrelay_e2e::lambda_functions::{
-    api_gateway_event, binary, debug_binaries_dir, deploy, http_answer, only_sources,
-    scheduled_event, sqs_event, take_messages, LambdaProcess, SsmLayout, FUNCTIONS,
+    api_gateway_event, binary, debug_binaries_dir, deploy, http_answer, scheduled_event, sqs_event,
+    take_messages, LambdaProcess, SsmLayout, FUNCTIONS,
 };
 use leadrelay_e2e::lambda_runtime_api::InvocationError;
 use serde_json::{json, Value};
@@ -56,22 +56,9 @@ fn on_the_api(c: &mut String) {
 
 impl Deployed {
     async fn new() -> Self {
-        Self::on(TestApp::with_config(on_the_api).await, |_| {}).await
-    }
-
-    /// Deployed on a stack behind the fault proxy, which counts the binaries' requests too,
-    /// with the deployed configuration edited.
-    async fn behind_fault_proxy(
-        edit: impl FnOnce(&mut String),
-    ) -> (Self, crate::fault_proxy::FaultProxy) {
-        let (app, proxy) = TestApp::behind_fault_proxy_with_config(on_the_api).await;
-        (Self::on(app, edit).await, proxy)
-    }
-
-    async fn on(app: TestApp, edit: impl FnOnce(&mut String)) -> Self {
+        let app = TestApp::with_config(on_the_api).await;
         let mut text = LOCAL_CONFIG.replace("leads@leadrelay.example.com", &app.sender);
         on_the_api(&mut text);
-        edit(&mut text);
         let deps = &app.stack.deps;
         let table = deps.store.table().to_owned();
         let prefix = table.trim_end_matches("-leads").to_owned();
@@ -573,41 +560,4 @@ async fn a_secret_missing_from_ssm_stops_capture_at_init_with_its_name() {
         .expect("capture reports its failed init");
     assert!(e.error_message.contains(&name), "{e:?}");
     assert!(!e.error_message.contains("local-json-secret"));
-}
-
-/// A cold start waits for one round trip to SSM: capture reads its secrets where the template
-/// keeps them while it reads the configuration, and after it, reads none by name. (A folder of
-/// more than ten secrets, a page, leaves the rest to a read by name after the configuration.)
-#[tokio::test]
-async fn capture_reads_its_configuration_and_its_secrets_in_one_round_at_init() {
-    let (d, proxy) =
-        Deployed::behind_fault_proxy(|c| *c = only_sources(c, &["json", "meta", "form"])).await;
-    let ssm = |requests: std::collections::BTreeMap<String, u64>| {
-        requests
-            .into_iter()
-            .filter(|(op, _)| op.starts_with("SSM."))
-            .collect::<std::collections::BTreeMap<_, _>>()
-    };
-    let before = ssm(proxy.requests());
-    let capture = d.start("capture").await;
-    let during_init: Vec<(String, u64)> = ssm(proxy.requests())
-        .into_iter()
-        .map(|(op, n)| {
-            let n = n - before.get(&op).copied().unwrap_or(0);
-            (op, n)
-        })
-        .filter(|(_, n)| *n > 0)
-        .collect();
-    assert_eq!(
-        during_init,
-        [
-            ("SSM.GetParameter".to_owned(), 1),
-            ("SSM.GetParameters".to_owned(), 1),
-            ("SSM.GetParametersByPath".to_owned(), 1),
-        ],
-        "the configuration, links and crm by name, webhooks/ as a folder; nothing after"
-    );
-    // And the secrets read ahead are the ones capture checks with.
-    let (status, body, _) = call(&capture, &d.app.signed_json_at(&ana(), Utc::now(), None)).await;
-    assert_eq!(status, 201, "{body}");
 }

@@ -91,16 +91,9 @@ impl TestApp {
     /// failed messages come back at the next receive (no 2 s wait), so a test drives retries
     /// and the dead-letter redrive by draining.
     pub async fn behind_fault_proxy() -> (Self, crate::fault_proxy::FaultProxy) {
-        Self::behind_fault_proxy_with_config(|_| {}).await
-    }
-
-    /// [`TestApp::behind_fault_proxy`], its configuration edited first.
-    pub async fn behind_fault_proxy_with_config(
-        edit: impl FnOnce(&mut String),
-    ) -> (Self, crate::fault_proxy::FaultProxy) {
         let (moto, turn) = moto_endpoint().await;
         let proxy = crate::fault_proxy::FaultProxy::start(&moto).await;
-        let app = Self::on((proxy.endpoint.clone(), turn), edit, Some(0)).await;
+        let app = Self::on((proxy.endpoint.clone(), turn), |_| {}, Some(0)).await;
         (app, proxy)
     }
 

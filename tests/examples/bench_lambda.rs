@@ -15,10 +15,6 @@
 //! With `--runner "PROGRAM ARGS"`, each binary is run by that program (its path the last
 //! argument): `scripts/build-lambdas --run` runs the arm64 build under `qemu-aarch64`, where
 //! every answer is checked as here but the times and memory are the emulator's.
-//!
-//! With `--sources json,meta`, only those sources are deployed (capture's events go to `json`):
-//! a deployment's few, where the local configuration has every platform's, more secrets than
-//! capture reads ahead at init (a page of ten).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -30,8 +26,8 @@ use leadrelay_aws::queue::QueueName;
 use leadrelay_cli::local::{LocalStack, MotoServer, StackOptions};
 use leadrelay_domain::{Config, SystemClock};
 use leadrelay_e2e::lambda_functions::{
-    api_gateway_event, deploy, http_answer, only_sources, scheduled_event, sqs_event,
-    take_messages, LambdaProcess, SsmLayout, FUNCTIONS,
+    api_gateway_event, deploy, http_answer, scheduled_event, sqs_event, take_messages,
+    LambdaProcess, SsmLayout, FUNCTIONS,
 };
 use serde_json::{json, Value};
 use sha2::Sha256;
@@ -59,8 +55,6 @@ struct Args {
     runs: usize,
     node: Option<PathBuf>,
     runner: Vec<String>,
-    /// The sources deployed (all of the local configuration's when empty).
-    sources: Vec<String>,
 }
 
 fn args() -> Result<Args, Error> {
@@ -70,7 +64,6 @@ fn args() -> Result<Args, Error> {
         runs: 1,
         node: None,
         runner: Vec::new(),
-        sources: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -81,7 +74,6 @@ fn args() -> Result<Args, Error> {
             "--runs" => a.runs = value()?.parse()?,
             "--node" => a.node = Some(PathBuf::from(value()?)),
             "--runner" => a.runner = value()?.split_whitespace().map(str::to_owned).collect(),
-            "--sources" => a.sources = value()?.split(',').map(str::to_owned).collect(),
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
@@ -116,8 +108,6 @@ async fn bench_once(args: &Args, endpoint: &str) -> Result<Vec<(String, Measure)
     let prefix = format!("bench{}", ulid::Ulid::new().to_string().to_lowercase());
     let sender = format!("leads-{prefix}@leadrelay.example.com");
     let text = LOCAL_CONFIG.replace("leads@leadrelay.example.com", &sender);
-    let keep: Vec<&str> = args.sources.iter().map(String::as_str).collect();
-    let text = only_sources(&text, &keep);
     let config = Config::from_toml(&text, "bench config")?;
     let stack = LocalStack::start(StackOptions {
         endpoint: Some(endpoint.to_owned()),
