@@ -40,59 +40,51 @@ pub(crate) async fn admit(
     } else {
         Vec::new()
     };
+    let submission = Submission {
+        lead: &lead,
+        delivery: delivery.as_ref(),
+        captured: &captured,
+        idempotency_key,
+        key_expires_at,
+        keys: &keys,
+    };
     // Most submissions are a person's first, so the first round reads nothing: it writes as
     // if none of the person's keys were taken, each on condition that it is not. After that,
     // another submission of the same person won: read again and decide again.
     let mut first_round = true;
     retry::on_conflict(|| {
         let assumed = std::mem::take(&mut first_round).then(|| vec![None; keys.len()]);
-        admit_once(
-            deps,
-            &lead,
-            delivery.as_ref(),
-            &captured,
-            idempotency_key,
-            key_expires_at,
-            &keys,
-            assumed,
-        )
+        admit_once(deps, &submission, assumed)
     })
     .await
 }
 
-/// One round: the persons behind `keys` (as `assumed`, or read), then decide → conditional
-/// write. A key that turned out to be taken fails the write, whose answer says what it holds
-/// now: decided and written once more on that, still without a read.
-#[allow(clippy::too_many_arguments)]
+/// A submission being admitted, and the identity keys of its person.
+struct Submission<'a> {
+    lead: &'a Lead,
+    delivery: Option<&'a RawDelivery>,
+    captured: &'a LeadEvent,
+    idempotency_key: &'a str,
+    key_expires_at: DateTime<Utc>,
+    keys: &'a [String],
+}
+
+/// One round: the persons behind the submission's keys (as `assumed`, or read), then decide →
+/// conditional write. A key that turned out to be taken fails the write, whose answer says
+/// what it holds now: decided and written once more on that, still without a read.
 async fn admit_once(
     deps: &Deps,
-    lead: &Lead,
-    delivery: Option<&RawDelivery>,
-    captured: &LeadEvent,
-    idempotency_key: &str,
-    key_expires_at: DateTime<Utc>,
-    keys: &[String],
+    submission: &Submission<'_>,
     assumed: Option<Vec<Option<Person>>>,
 ) -> Result<Admitted, StoreError> {
     let mut persons = match assumed {
         Some(persons) => persons,
-        None => deps.store.persons(keys).await?,
+        None => deps.store.persons(submission.keys).await?,
     };
     for _ in 0..2 {
         // On the heap: the deciding and writing is the largest state of capture's future, and
         // a handler's future lives on the stack of the thread that polls it.
-        let round = Box::pin(decide_and_write(
-            deps,
-            lead,
-            delivery,
-            captured,
-            idempotency_key,
-            key_expires_at,
-            keys,
-            &persons,
-        ))
-        .await?;
-        match round {
+        match Box::pin(decide_and_write(deps, submission, &persons)).await? {
             Round::Done(admitted) => return Ok(admitted),
             Round::KeysMoved(moved) => {
                 for (i, now) in moved {
@@ -111,20 +103,22 @@ enum Round {
     KeysMoved(Vec<(usize, Option<Person>)>),
 }
 
-/// Decides on `persons` (what each of `keys` holds) where the submission goes, and writes it
-/// on condition that they still hold that. A fresh copy of the submission each time: its person
-/// id and first touch are decided on what is stored now.
-#[allow(clippy::too_many_arguments)]
+/// Decides on `persons` (what each of the submission's keys holds) where the submission goes,
+/// and writes it on condition that they still hold that. A fresh copy of the submission each
+/// time: its person id and first touch are decided on what is stored now.
 async fn decide_and_write(
     deps: &Deps,
-    lead: &Lead,
-    delivery: Option<&RawDelivery>,
-    captured: &LeadEvent,
-    idempotency_key: &str,
-    key_expires_at: DateTime<Utc>,
-    keys: &[String],
+    submission: &Submission<'_>,
     persons: &[Option<Person>],
 ) -> Result<Round, StoreError> {
+    let Submission {
+        lead,
+        delivery,
+        captured,
+        idempotency_key,
+        key_expires_at,
+        keys,
+    } = *submission;
     let now = captured.at;
     let mut lead = lead.clone();
     let (open, earlier) = open_lead(deps, persons, now).await?;
