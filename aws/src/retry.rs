@@ -64,7 +64,7 @@ where
 }
 
 /// A random pause in `1 ms ..= min(CAP, BASE × 2^losses)`: the policy's backoff, also for a
-/// loop that cannot be written as one closure (capture's admit).
+/// loop that cannot be written as one closure (notify's sends, the arrivals' reads).
 pub fn pause(losses: u32) -> Duration {
     use std::hash::BuildHasher;
     let ceiling = (BASE.as_millis() as u64)

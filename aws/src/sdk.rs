@@ -74,9 +74,11 @@ fn https_client_trusting(roots: AwsRoots) -> SharedHttpClient {
         .tls_provider(tls::Provider::Rustls(CryptoMode::Ring));
     match TlsContext::builder().with_trust_store(trust).build() {
         Ok(context) => builder.tls_context(context).build_https(),
-        // The builder refuses nothing today; should it ever, the SDK's default store still works.
+        // The builder refuses nothing in this version of the SDK. Should it ever, a function
+        // that trusts the image's store, as the SDK does by default, is better than one that
+        // cannot start; it is said loudly.
         Err(e) => {
-            tracing::warn!(error = %e, "TLS roots not applied; the machine's store is used");
+            tracing::error!(error = %e, "TLS roots not applied; the machine's store is trusted");
             builder.build_https()
         }
     }
@@ -95,10 +97,10 @@ pub async fn load() -> SdkConfig {
 /// A Lambda function's configuration: the region and the credentials from the environment
 /// Lambda gives the function, and the endpoint from `AWS_ENDPOINT_URL` when it is set (the
 /// tests point it at the emulator; one that is not an HTTP(S) URL is ignored with a warning, as
-/// the SDK's chain ignores an invalid one). Its HTTPS client trusts Amazon Trust Services' roots,
-/// or the machine's with `LEADRELAY_AWS_ROOTS=system` ([`AwsRoots`]). Retries (standard, three attempts), the connect timeout and the identity
-/// cache pin what the chain and the clients default to; the SDK's other `AWS_*` settings are
-/// not read (docs/operating.md).
+/// the SDK's chain ignores an invalid one). Its HTTPS client trusts Amazon Trust Services'
+/// roots, or the machine's with `LEADRELAY_AWS_ROOTS=system` (`AwsRoots`). Retries (standard,
+/// three attempts), the connect timeout and the identity cache pin what the chain and the
+/// clients default to; the SDK's other `AWS_*` settings are not read (docs/operating.md).
 pub async fn from_lambda_environment() -> SdkConfig {
     let roots = aws_roots(std::env::var("LEADRELAY_AWS_ROOTS").ok().as_deref()).unwrap_or_else(
         |UnknownRoots| {

@@ -142,6 +142,71 @@ async fn sqs_throttling_of_captures_send_is_recovered_by_the_sweep_without_a_sen
     assert_each_lead_owned_acknowledged_and_assigned_once(&app, &[(id, address(1))]).await;
 }
 
+/// Capture's write of a person's submission: the redelivery key, the lead, its event, the
+/// delivery, then the person's key (one: `person` has an email and no phone).
+const CAPTURE_WRITES: usize = 5;
+const PERSON_KEY: usize = 4;
+
+/// Requests of `operation` since `before`.
+fn requests_since(before: &BTreeMap<String, u64>, now: &BTreeMap<String, u64>, op: &str) -> u64 {
+    now.get(op).copied().unwrap_or(0) - before.get(op).copied().unwrap_or(0)
+}
+
+/// Two first submissions of one person racing: on DynamoDB the later one's write is usually
+/// cancelled for the transaction in flight (`TransactionConflict`, no item to learn from), so
+/// capture reads the person's keys after a pause and decides again.
+#[tokio::test]
+async fn a_transaction_conflict_on_captures_write_is_decided_again_on_what_is_read() {
+    let (app, proxy) = TestApp::behind_fault_proxy().await;
+    let conflict = proxy
+        .fail("TransactWriteItems")
+        .times(1)
+        .with(Reply::transaction_conflict(CAPTURE_WRITES, PERSON_KEY));
+    let before = proxy.requests();
+    let leads = vec![capture_person(&app, 1).await];
+    assert_eq!(conflict.served(), 1);
+    assert_eq!(
+        requests_since(&before, &proxy.requests(), "DynamoDB.BatchGetItem"),
+        1,
+        "the keys read once, after the conflict"
+    );
+    app.drain().await;
+    assert_each_lead_owned_acknowledged_and_assigned_once(&app, &leads).await;
+}
+
+/// A taken key whose refusal carries no item (DynamoDB always returns it when asked; this is
+/// the path if it ever did not): capture cannot tell whose the key is, so it reads the keys and
+/// joins the person's open lead.
+#[tokio::test]
+async fn a_taken_key_refused_without_its_item_is_decided_again_on_what_is_read() {
+    let (app, proxy) = TestApp::behind_fault_proxy().await;
+    let (id, address) = capture_person(&app, 1).await;
+    let refused =
+        proxy
+            .fail("TransactWriteItems")
+            .times(1)
+            .with(Reply::transaction_condition_failed(
+                CAPTURE_WRITES,
+                PERSON_KEY,
+            ));
+    let before = proxy.requests();
+    let mut again = person(1);
+    again["message"] = "Following up on my request".into();
+    let (status, body) = app.send(app.signed_json(&again)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["joined"], true, "{body}");
+    assert_eq!(body["lead_id"], id.as_str());
+    assert_eq!(refused.served(), 1);
+    assert_eq!(
+        requests_since(&before, &proxy.requests(), "DynamoDB.BatchGetItem"),
+        1,
+        "the keys read once, after the refusal"
+    );
+    app.drain().await;
+    assert_eq!(app.lead(&id).await.submissions, 2);
+    assert_each_lead_owned_acknowledged_and_assigned_once(&app, &[(id, address)]).await;
+}
+
 #[tokio::test]
 async fn a_transaction_conflict_on_the_routing_transaction_is_decided_again() {
     let (app, proxy) = TestApp::behind_fault_proxy().await;

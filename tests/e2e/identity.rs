@@ -287,8 +287,8 @@ async fn fifty_large_repeat_submissions_leave_one_lead_under_the_documented_item
 }
 
 /// A person's first submissions are written without reading their keys first; when several
-/// arrive at once, one makes the lead and each of the others learns from its refused write
-/// whose the keys are, and joins it.
+/// arrive at once, still one makes the lead, every other joins it, and the person is
+/// acknowledged once.
 #[tokio::test]
 async fn ten_first_submissions_of_one_person_at_once_make_one_lead_the_others_join() {
     let app = TestApp::new().await;

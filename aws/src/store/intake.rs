@@ -128,9 +128,9 @@ pub struct PersonLink {
     pub identity_key: String,
     pub person_id: String,
     pub lead_id: String,
-    /// The lead the key pointed at when it was read (`None`: no such key yet). The write only
-    /// succeeds if that is still so, so two first submissions of one person cannot both start
-    /// a lead.
+    /// The lead the key is believed to point at (`None`: no such key yet), as read, as assumed
+    /// for a person's first submission, or as a refused write answered. The write only succeeds
+    /// if that is so, so two first submissions of one person cannot both start a lead.
     pub expected_lead_id: Option<String>,
 }
 
@@ -147,8 +147,10 @@ impl Store {
     /// the redelivery key exists already, nothing is written and the earlier lead is returned.
     ///
     /// The person's identity keys are pointed at the new lead in the same transaction, each only
-    /// if it still points where it did when read; otherwise [`StoreError::Conflict`], and the
-    /// caller decides again.
+    /// if it points where the caller believes ([`PersonLink::expected_lead_id`]). When one does
+    /// not, nothing is written and [`Captured::KeysMoved`] says what the keys hold instead (or,
+    /// when the answer cannot tell, [`StoreError::Conflict`]: read them again); the caller
+    /// decides again.
     pub async fn capture(
         &self,
         lead: &Lead,
@@ -179,7 +181,8 @@ impl Store {
     /// Joins a repeat submission to the person's open lead: saves the lead (if nobody changed
     /// it since it was read), its new timeline event, the delivery, the delivery's redelivery
     /// key (pointing at this lead) and the person's keys, atomically. A redelivery of the same
-    /// submission finds its key and gets [`Captured::Duplicate`]; a lost race, `Conflict`.
+    /// submission finds its key and gets [`Captured::Duplicate`]; a person's key that moved on,
+    /// [`Captured::KeysMoved`]; the lead saved by someone else meanwhile, `Conflict`.
     #[allow(clippy::too_many_arguments)]
     pub async fn join(
         &self,
@@ -297,8 +300,12 @@ impl Store {
         let mut moved = Vec::new();
         for (position, item) in failed.since(first_person) {
             let link = position - first_person;
-            let key = &persons[link].identity_key;
-            let now = match (item, &persons[link].expected_lead_id) {
+            // An answer naming a write that was not sent says nothing: read again.
+            let Some(person) = persons.get(link) else {
+                return Err(StoreError::Conflict);
+            };
+            let key = &person.identity_key;
+            let now = match (item, &person.expected_lead_id) {
                 (Some(item), _) => Some(items::decode(&keys::person_pk(key), item)?),
                 // Expected to point at a lead, and gone: erased meanwhile.
                 (None, Some(_)) => None,

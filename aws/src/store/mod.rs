@@ -280,15 +280,12 @@ impl Store {
         };
         // One reason per item, in order ("None" for the items that were fine), with the stored
         // item where the write asked for it (`ReturnValuesOnConditionCheckFailure`).
-        let reasons = err
-            .as_service_error()
-            .and_then(|s| match s {
-                TransactWriteItemsError::TransactionCanceledException(c) => {
-                    c.cancellation_reasons.clone()
-                }
-                _ => None,
-            })
-            .unwrap_or_default();
+        let reasons = match err.as_service_error() {
+            Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
+                c.cancellation_reasons.as_deref().unwrap_or_default()
+            }
+            _ => &[],
+        };
         let failed: Vec<(usize, Option<Item>)> = reasons
             .iter()
             .enumerate()

@@ -8,7 +8,8 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     let deps = leadrelay_aws::lambda::deps(leadrelay_aws::lambda::BACKSTOP).await?;
-    // When it calls platforms' APIs: the HTTP client now, not in the first request.
+    // When it calls out (platforms' APIs, the company provider): the HTTP client now, not in
+    // the first request.
     if deps.calls_out() {
         deps.platform_api.client().prime();
     }

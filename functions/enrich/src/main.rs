@@ -6,7 +6,8 @@ leadrelay_aws::release_panics_abort!();
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let deps = leadrelay_aws::lambda::deps(leadrelay_aws::lambda::ENRICH).await?;
-    // When it calls platforms' APIs: the HTTP client now, not in the first request.
+    // When it calls out (platforms' APIs, the company provider): the HTTP client now, not in
+    // the first request.
     if deps.calls_out() {
         deps.platform_api.client().prime();
     }
