@@ -44,6 +44,18 @@ pub fn keys(fields: &LeadFields, default_country: Option<&str>) -> Vec<String> {
     keys_reusing(fields, default_country, None, Some(READ_PHONES)).0
 }
 
+/// [`keys`] of a lead, reusing the reading of its phone kept on it ([`Lead::phone_reading`])
+/// when the phone is read in the same region: capture reads a new lead's phone once.
+pub fn lead_keys(lead: &Lead, default_country: Option<&str>) -> Vec<String> {
+    keys_reusing(
+        &lead.fields,
+        default_country,
+        lead.phone_reading.as_ref(),
+        Some(READ_PHONES),
+    )
+    .0
+}
+
 /// [`keys`], reusing an earlier reading of the same phone in the same region; with the
 /// reading the keys were made from (`None` when there is no phone). Without a reader, the
 /// earlier reading is kept whatever it was read from (see [`erasure_keys_reusing`]).
@@ -384,6 +396,26 @@ mod tests {
         let (keys, reading) = erasure_keys_reusing(&l, Some(READ_PHONES));
         assert_eq!(keys, vec!["phone:+49301234567"]);
         assert_eq!(reading.and_then(|r| r.region).as_deref(), Some("DE"));
+    }
+
+    #[test]
+    fn a_leads_keys_reuse_its_phones_reading_in_the_same_region_only() {
+        let mut l = lead();
+        l.fields.email = None;
+        l.fields.phone = Some("+1 415 555 2671".into());
+        l.phone_reading = erasure_keys_reusing(&l, Some(READ_PHONES)).1;
+        // Marked, to show it is not read again.
+        if let Some(r) = l.phone_reading.as_mut() {
+            r.e164 = Some("+14155550000".into());
+        }
+        let region = l.phone_reading.as_ref().and_then(|r| r.region.clone());
+        assert_eq!(lead_keys(&l, region.as_deref()), vec!["phone:+14155550000"]);
+        assert_ne!(region.as_deref(), Some("GB"));
+        assert_eq!(
+            lead_keys(&l, Some("GB")),
+            vec!["phone:+14155552671"],
+            "another region reads it afresh"
+        );
     }
 
     #[test]

@@ -36,7 +36,7 @@ pub(crate) async fn admit(
 ) -> Result<Admitted, StoreError> {
     let keys = if identity::has_identity(&lead) {
         let default_country = lead.phone_country(&deps.config);
-        identity::keys(&lead.fields, default_country.as_deref())
+        identity::lead_keys(&lead, default_country.as_deref())
     } else {
         Vec::new()
     };

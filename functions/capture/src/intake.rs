@@ -14,7 +14,7 @@ use leadrelay_aws::store::{DeliveryOutcome, RawDelivery};
 use leadrelay_aws::Deps;
 use leadrelay_domain::clock::span;
 use leadrelay_domain::config::SourceConfig;
-use leadrelay_domain::identity;
+use leadrelay_domain::identity::{self, READ_PHONES};
 use leadrelay_domain::intake::IntakeError;
 use leadrelay_domain::lead::{EventKind, Lead, Stage};
 use leadrelay_domain::platforms::{Credentials, Incoming, Intake, Platform, PlatformLead, Receipt};
@@ -495,6 +495,10 @@ async fn capture_one(
     let key = item.dedupe_key.clone();
     let honeypot = item.honeypot_filled;
     let mut lead = Lead::from_delivery_item(&lead_id, source_name, delivery_id, now, item);
+    // Its phone read once, here: the delivery's, the redelivery key's and the lead item's
+    // erasure keys and, in the same region, the person's keys reuse the reading.
+    let (erasure_keys, reading) = identity::erasure_keys_reusing(&lead, Some(READ_PHONES));
+    lead.phone_reading = reading;
     // Leads nobody will work are kept only as long as `retention.spam_and_test` says.
     if lead.is_quarantined() {
         lead.expires_at = Some(now + span(deps.config.retention.spam_and_test));
@@ -542,7 +546,7 @@ async fn capture_one(
             DeliveryOutcome::Accepted
         };
         d.lead_id = Some(lead_id.clone());
-        d.identity_keys = identity::erasure_keys(&lead);
+        d.identity_keys = erasure_keys;
         d
     });
     match admit(deps, lead, delivery.clone(), event, &key, expires).await {
