@@ -30,21 +30,18 @@ use aws_smithy_types::timeout::TimeoutConfig;
 /// The connect timeout aws-config and the SDK's clients default to, pinned for the functions.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
 
-fn https_client() -> SharedHttpClient {
-    https_client_trusting(AwsRoots::System)
-}
-
 /// Amazon Trust Services' root certificates (the file says where they are published).
 const AMAZON_TRUST_SERVICES: &[u8] = include_bytes!("amazon-trust-services.pem");
 
 /// The roots the SDK's HTTPS client trusts in a Lambda function, from `LEADRELAY_AWS_ROOTS`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum AwsRoots {
-    /// Amazon Trust Services' roots only (the default): every AWS endpoint's certificate chains
-    /// to one of them. Nothing is read from the disk at init: the machine's store is about 150
-    /// certificates to read and parse (Debian's, as this project's test machines have, holds
-    /// them twice, as a bundle and one file each), which was about half of a function's init,
-    /// and a certificate authority added to the image cannot vouch for an AWS endpoint.
+    /// Amazon Trust Services' roots only (the default): the commercial partition's endpoints
+    /// chain to one of them. The SDK parses its client's whole trust store again for every
+    /// client made and every new set of runtime components (six clients in capture): five
+    /// roots cost next to nothing, the machine's 150 to 290 certificates were most of a
+    /// function's init besides its round trips (docs/development.md). And a certificate
+    /// authority added to the image cannot vouch for an AWS endpoint.
     Amazon,
     /// The machine's store: for a partition whose endpoints chain elsewhere, or an endpoint
     /// (`AWS_ENDPOINT_URL`) behind a TLS-inspecting proxy.
@@ -86,7 +83,8 @@ fn https_client_trusting(roots: AwsRoots) -> SharedHttpClient {
 
 /// The configuration loader with our HTTPS client; callers may set more before `load`.
 pub fn loader() -> ConfigLoader {
-    aws_config::defaults(BehaviorVersion::latest()).http_client(https_client())
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https_client_trusting(AwsRoots::System))
 }
 
 /// The configuration from the default provider chain.
@@ -186,6 +184,7 @@ mod tests {
             assert_eq!(endpoint_url(value), Err(NotAnEndpoint), "{value}");
         }
     }
+
     #[test]
     fn amazons_roots_are_the_default_and_system_is_asked_for_by_name() {
         assert_eq!(aws_roots(None), Ok(AwsRoots::Amazon));

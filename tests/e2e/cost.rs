@@ -2,8 +2,6 @@
 //! (it passes every request on and counts it by service and operation). The cost model in
 //! docs/architecture.md is built from what this test prints (`-- --nocapture`).
 
-use std::collections::BTreeMap;
-
 use leadrelay_aws::queue::QueueName;
 
 use crate::support::*;
@@ -25,14 +23,6 @@ fn lead(i: usize) -> serde_json::Value {
     l
 }
 
-/// Requests since `before`, by `Service.Operation`.
-fn since(before: &BTreeMap<String, u64>, now: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
-    now.iter()
-        .map(|(op, n)| (op.clone(), n - before.get(op).copied().unwrap_or(0)))
-        .filter(|(_, n)| *n > 0)
-        .collect()
-}
-
 /// The event source mapping's calls (receiving and deleting the batch): in AWS, Lambda's
 /// pollers make them, billed per batch, not per lead. Here the local runner stands in.
 fn is_event_source(op: &str) -> bool {
@@ -50,7 +40,7 @@ async fn a_lead_costs_no_more_requests_than_its_budget_from_webhook_to_acknowled
     for i in 0..LEADS {
         ids.push(app.capture(app.signed_json(&lead(i))).await);
     }
-    let mut stages = vec![("capture", since(&start, &proxy.requests()))];
+    let mut stages = vec![("capture", proxy.requests_since(&start))];
     for (function, queue) in [
         ("enrich", QueueName::Captured),
         ("route", QueueName::Scored),
@@ -58,7 +48,7 @@ async fn a_lead_costs_no_more_requests_than_its_budget_from_webhook_to_acknowled
     ] {
         let before = proxy.requests();
         while app.stack.poll(queue, 0).await.expect("poll") > 0 {}
-        stages.push((function, since(&before, &proxy.requests())));
+        stages.push((function, proxy.requests_since(&before)));
     }
     for id in &ids {
         let lead = app.lead(id).await;
@@ -103,7 +93,7 @@ async fn a_repeat_submission_learns_the_person_from_the_failed_write_and_reads_n
     let mut again = lead(1);
     again["message"] = "Still interested, please call".into();
     let (status, body) = app.send(app.signed_json(&again)).await;
-    let ops = since(&before, &proxy.requests());
+    let ops = proxy.requests_since(&before);
 
     assert_eq!(status, http::StatusCode::OK, "{body}");
     assert_eq!(body["joined"], true, "{body}");

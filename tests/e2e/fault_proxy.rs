@@ -285,6 +285,19 @@ impl FaultProxy {
     pub fn requests(&self) -> BTreeMap<String, u64> {
         self.shared.requests.lock().expect("requests lock").clone()
     }
+
+    /// The requests made since `before` (an earlier [`FaultProxy::requests`]), by operation;
+    /// operations not called since are left out.
+    pub fn requests_since(&self, before: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
+        self.requests()
+            .into_iter()
+            .map(|(op, n)| {
+                let earlier = before.get(&op).copied().unwrap_or(0);
+                (op, n - earlier)
+            })
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
 }
 
 /// The service a request calls, by its protocol: `X-Amz-Target`'s prefix for the JSON

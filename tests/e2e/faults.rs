@@ -147,11 +147,6 @@ async fn sqs_throttling_of_captures_send_is_recovered_by_the_sweep_without_a_sen
 const CAPTURE_WRITES: usize = 5;
 const PERSON_KEY: usize = 4;
 
-/// Requests of `operation` since `before`.
-fn requests_since(before: &BTreeMap<String, u64>, now: &BTreeMap<String, u64>, op: &str) -> u64 {
-    now.get(op).copied().unwrap_or(0) - before.get(op).copied().unwrap_or(0)
-}
-
 /// Two first submissions of one person racing: on DynamoDB the later one's write is usually
 /// cancelled for the transaction in flight (`TransactionConflict`, no item to learn from), so
 /// capture reads the person's keys after a pause and decides again.
@@ -166,8 +161,8 @@ async fn a_transaction_conflict_on_captures_write_is_decided_again_on_what_is_re
     let leads = vec![capture_person(&app, 1).await];
     assert_eq!(conflict.served(), 1);
     assert_eq!(
-        requests_since(&before, &proxy.requests(), "DynamoDB.BatchGetItem"),
-        1,
+        proxy.requests_since(&before).get("DynamoDB.BatchGetItem"),
+        Some(&1),
         "the keys read once, after the conflict"
     );
     app.drain().await;
@@ -198,8 +193,8 @@ async fn a_taken_key_refused_without_its_item_is_decided_again_on_what_is_read()
     assert_eq!(body["lead_id"], id.as_str());
     assert_eq!(refused.served(), 1);
     assert_eq!(
-        requests_since(&before, &proxy.requests(), "DynamoDB.BatchGetItem"),
-        1,
+        proxy.requests_since(&before).get("DynamoDB.BatchGetItem"),
+        Some(&1),
         "the keys read once, after the refusal"
     );
     app.drain().await;

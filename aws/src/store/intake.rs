@@ -267,7 +267,7 @@ impl Store {
             };
             writes.push(put(p.build().expect("table, item set")));
         }
-        let failed = match self.transact(writes, op).await {
+        let mut failed = match self.transact(writes, op).await {
             Ok(()) => return Ok(Captured::Created),
             Err(TransactFailure::ConditionFailed(failed)) => failed,
             // A concurrent transaction on the same items: read again and decide again.
@@ -276,7 +276,6 @@ impl Store {
         };
         // The redelivery key (item 0) exists: this submission was taken before.
         if failed.at(0) {
-            let mut failed = failed;
             let existing = match failed.take(0) {
                 Some(item) => Some(item),
                 None => self.get_raw(idem_key, true).await?,
