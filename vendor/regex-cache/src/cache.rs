@@ -26,7 +26,6 @@ use std::str;
 
 use regex::{Regex, RegexBuilder, Error};
 use regex::{Match, Captures, Replacer};
-use crate::syntax;
 use crate::options::Options;
 use crate::lru::LruCache;
 
@@ -140,9 +139,7 @@ impl CachedRegex {
 	/// Create a new cached `Regex` for the given source, checking the syntax is
 	/// valid.
 	pub fn new(cache: Arc<Mutex<RegexCache>>, source: &str) -> Result<CachedRegex, Error> {
-		if let Err(err) = syntax::Parser::new().parse(source) {
-			return Err(Error::Syntax(err.to_string()));
-		}
+		Options::default().check(source)?;
 
 		Ok(CachedRegex::new_unchecked(cache, source))
 	}
@@ -240,9 +237,7 @@ impl CachedRegexBuilder {
 	/// pattern given to `new` verbatim. Notably, it will not incorporate any
 	/// of the flags set on this builder.
 	pub fn build(&self) -> Result<CachedRegex, Error> {
-		if let Err(err) = syntax::Parser::new().parse(&self.source) {
-			return Err(Error::Syntax(err.to_string()));
-		}
+		self.options.check(&self.source)?;
 
 		Ok(CachedRegex::from(self.clone()))
 	}

@@ -26,7 +26,6 @@ use std::sync::Arc;
 use oncemutex::OnceMutex;
 
 use regex::{Regex, RegexBuilder, Error};
-use crate::syntax;
 use crate::options::Options;
 
 /// A lazily created `Regex`.
@@ -54,9 +53,7 @@ impl LazyRegex {
 	/// Create a new lazy `Regex` for the given source, checking the syntax is
 	/// valid.
 	pub fn new(source: &str) -> Result<LazyRegex, Error> {
-		if let Err(err) = syntax::Parser::new().parse(source) {
-			return Err(Error::Syntax(err.to_string()));
-		}
+		Options::default().check(source)?;
 
 		Ok(LazyRegex::from(LazyRegexBuilder::new(source)))
 	}
@@ -146,9 +143,7 @@ impl LazyRegexBuilder {
 	/// pattern given to `new` verbatim. Notably, it will not incorporate any
 	/// of the flags set on this builder.
 	pub fn build(&self) -> Result<LazyRegex, Error> {
-		if let Err(err) = syntax::Parser::new().parse(&self.source) {
-			return Err(Error::Syntax(err.to_string()));
-		}
+		self.options.check(&self.source)?;
 
 		Ok(LazyRegex::from(self.clone()))
 	}

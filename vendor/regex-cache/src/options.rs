@@ -60,3 +60,24 @@ impl Options {
 			.dfa_size_limit(self.dfa_size_limit)
 	}
 }
+
+impl Options {
+	/// LEADRELAY PATCH: checks `source` the way `RegexBuilder` with these options parses it
+	/// (regex-syntax 0.8, as regex itself), so a pattern that could only fail under its own
+	/// flags (without Unicode, one that could match invalid UTF-8) fails the check, not its
+	/// first use.
+	pub fn check(&self, source: &str) -> Result<(), crate::Error> {
+		regex_syntax::ParserBuilder::new()
+			.case_insensitive(self.case_insensitive)
+			.multi_line(self.multi_line)
+			.dot_matches_new_line(self.dot_matches_new_line)
+			.swap_greed(self.swap_greed)
+			.ignore_whitespace(self.ignore_whitespace)
+			.unicode(self.unicode)
+			.utf8(true)
+			.build()
+			.parse(source)
+			.map(drop)
+			.map_err(|err| crate::Error::Syntax(err.to_string()))
+	}
+}
