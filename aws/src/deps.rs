@@ -388,11 +388,14 @@ async fn ssm_parameter(ssm: &aws_sdk_ssm::Client, name: &str) -> Result<String, 
 
 /// Loads the configuration from a file path or from `ssm:<parameter name>`.
 pub async fn load_config(location: &str, sdk: &SdkConfig) -> Result<Config, ConfigError> {
+    load_config_with(location, &aws_sdk_ssm::Client::new(sdk)).await
+}
+
+async fn load_config_with(location: &str, ssm: &aws_sdk_ssm::Client) -> Result<Config, ConfigError> {
     match location.strip_prefix("ssm:") {
         Some(name) => {
             let origin = location.to_owned();
-            let ssm = aws_sdk_ssm::Client::new(sdk);
-            let text = ssm_parameter(&ssm, name)
+            let text = ssm_parameter(ssm, name)
                 .await
                 .map_err(|message| ConfigError::Ssm {
                     origin: origin.clone(),
@@ -444,6 +447,27 @@ impl Resources {
     }
 }
 
+/// The AWS clients, one of each: clients of one configuration share its HTTP client, and so
+/// its connections.
+#[derive(Debug, Clone)]
+struct Clients {
+    dynamodb: aws_sdk_dynamodb::Client,
+    ssm: aws_sdk_ssm::Client,
+    sqs: aws_sdk_sqs::Client,
+    ses: aws_sdk_ses::Client,
+}
+
+impl Clients {
+    fn new(sdk: &SdkConfig) -> Self {
+        Self {
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            ssm: aws_sdk_ssm::Client::new(sdk),
+            sqs: aws_sdk_sqs::Client::new(sdk),
+            ses: aws_sdk_ses::Client::new(sdk),
+        }
+    }
+}
+
 /// What every handler works with.
 #[derive(Debug, Clone)]
 pub struct Deps {
@@ -486,18 +510,20 @@ impl Deps {
         let sdk = crate::sdk::from_lambda_environment().await;
         let resources = Resources::from_env()?;
         let location = std::env::var("LEADRELAY_CONFIG").unwrap_or_else(|_| DEFAULT_CONFIG.into());
-        // A client of the same configuration shares the HTTP client, and so its connections.
+        // Each client built once: building one parses its service's endpoint rules and checks
+        // the HTTP client, CPU that init otherwise pays twice for the table's and SSM's.
+        let clients = Clients::new(&sdk);
         let opening = Store::new(
-            aws_sdk_dynamodb::Client::new(&sdk),
+            clients.dynamodb.clone(),
             resources.table.clone(),
             resources.sla_shards,
             std::time::Duration::ZERO,
             None,
         );
         let build = async {
-            let config = load_config(&location, &sdk).await?;
-            Self::build_with(
-                &sdk,
+            let config = load_config_with(&location, &clients.ssm).await?;
+            Self::build_from(
+                clients.clone(),
                 config,
                 resources,
                 Arc::new(SystemClock),
@@ -538,9 +564,32 @@ impl Deps {
         .await
     }
 
-    /// From explicit parts: the one builder behind every entry point.
+    /// From explicit parts.
     pub async fn build_with(
         sdk: &SdkConfig,
+        config: Config,
+        resources: Resources,
+        clock: SharedClock,
+        needed: SecretsNeeded,
+        templates: TemplatesNeeded,
+        read_phones: Option<PhoneReader>,
+    ) -> Result<Self, DepsError> {
+        let clients = Clients::new(sdk);
+        Self::build_from(
+            clients,
+            config,
+            resources,
+            clock,
+            needed,
+            templates,
+            read_phones,
+        )
+        .await
+    }
+
+    /// The one builder behind every entry point.
+    async fn build_from(
+        clients: Clients,
         config: Config,
         resources: Resources,
         clock: SharedClock,
@@ -554,23 +603,23 @@ impl Deps {
         let templates = templates.load(&config)?;
         let secrets = match needed {
             SecretsNeeded::NONE => Secrets::default(),
-            needed => Secrets::resolve(&config, needed, &aws_sdk_ssm::Client::new(sdk)).await?,
+            needed => Secrets::resolve(&config, needed, &clients.ssm).await?,
         };
         let store = Store::new(
-            aws_sdk_dynamodb::Client::new(sdk),
+            clients.dynamodb,
             resources.table,
             resources.sla_shards,
             config.sweep.grace,
             read_phones,
         );
         let queues = Queues::new(
-            aws_sdk_sqs::Client::new(sdk),
+            clients.sqs,
             resources.captured_queue_url,
             resources.scored_queue_url,
             resources.notify_queue_url,
         );
         let mailer = Mailer::new(
-            aws_sdk_ses::Client::new(sdk),
+            clients.ses,
             &config.email.sender,
             &config.email.sender_name,
         );
