@@ -391,7 +391,10 @@ pub async fn load_config(location: &str, sdk: &SdkConfig) -> Result<Config, Conf
     load_config_with(location, &aws_sdk_ssm::Client::new(sdk)).await
 }
 
-async fn load_config_with(location: &str, ssm: &aws_sdk_ssm::Client) -> Result<Config, ConfigError> {
+async fn load_config_with(
+    location: &str,
+    ssm: &aws_sdk_ssm::Client,
+) -> Result<Config, ConfigError> {
     match location.strip_prefix("ssm:") {
         Some(name) => {
             let origin = location.to_owned();
@@ -618,11 +621,7 @@ impl Deps {
             resources.scored_queue_url,
             resources.notify_queue_url,
         );
-        let mailer = Mailer::new(
-            clients.ses,
-            &config.email.sender,
-            &config.email.sender_name,
-        );
+        let mailer = Mailer::new(clients.ses, &config.email.sender, &config.email.sender_name);
         // One HTTP client (one connection pool) for every outbound call.
         let http = HttpClient::default();
         let company_provider = match (
