@@ -450,10 +450,11 @@ impl Resources {
     }
 }
 
-/// The AWS clients, one of each: clients of one configuration share its HTTP client, and so
-/// its connections.
+/// The AWS clients, one of each, built once: building one parses its service's endpoint rules
+/// and checks the HTTP client. Clients of one configuration share its HTTP client, and so its
+/// connections.
 #[derive(Debug, Clone)]
-struct Clients {
+pub struct Clients {
     dynamodb: aws_sdk_dynamodb::Client,
     ssm: aws_sdk_ssm::Client,
     sqs: aws_sdk_sqs::Client,
@@ -461,7 +462,7 @@ struct Clients {
 }
 
 impl Clients {
-    fn new(sdk: &SdkConfig) -> Self {
+    pub fn new(sdk: &SdkConfig) -> Self {
         Self {
             dynamodb: aws_sdk_dynamodb::Client::new(sdk),
             ssm: aws_sdk_ssm::Client::new(sdk),
@@ -513,8 +514,6 @@ impl Deps {
         let sdk = crate::sdk::from_lambda_environment().await;
         let resources = Resources::from_env()?;
         let location = std::env::var("LEADRELAY_CONFIG").unwrap_or_else(|_| DEFAULT_CONFIG.into());
-        // Each client built once: building one parses its service's endpoint rules and checks
-        // the HTTP client, CPU that init otherwise pays twice for the table's and SSM's.
         let clients = Clients::new(&sdk);
         let opening = Store::new(
             clients.dynamodb.clone(),
@@ -525,7 +524,7 @@ impl Deps {
         );
         let build = async {
             let config = load_config_with(&location, &clients.ssm).await?;
-            Self::build_from(
+            Self::build_with(
                 clients.clone(),
                 config,
                 resources,
@@ -556,7 +555,7 @@ impl Deps {
         clock: SharedClock,
     ) -> Result<Self, DepsError> {
         Self::build_with(
-            sdk,
+            Clients::new(sdk),
             config,
             resources,
             clock,
@@ -567,31 +566,8 @@ impl Deps {
         .await
     }
 
-    /// From explicit parts.
+    /// From explicit parts: the one builder behind every entry point.
     pub async fn build_with(
-        sdk: &SdkConfig,
-        config: Config,
-        resources: Resources,
-        clock: SharedClock,
-        needed: SecretsNeeded,
-        templates: TemplatesNeeded,
-        read_phones: Option<PhoneReader>,
-    ) -> Result<Self, DepsError> {
-        let clients = Clients::new(sdk);
-        Self::build_from(
-            clients,
-            config,
-            resources,
-            clock,
-            needed,
-            templates,
-            read_phones,
-        )
-        .await
-    }
-
-    /// The one builder behind every entry point.
-    async fn build_from(
         clients: Clients,
         config: Config,
         resources: Resources,

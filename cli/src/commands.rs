@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Utc};
 use leadrelay_aws::dead_letter::{self, DeadLetterQueues, ReplayMethod, Replayed};
-use leadrelay_aws::deps::{load_config, Resources, SecretsNeeded, TemplatesNeeded};
+use leadrelay_aws::deps::{load_config, Clients, Resources, SecretsNeeded, TemplatesNeeded};
 use leadrelay_aws::queue::QueueName;
 use leadrelay_aws::Deps;
 use leadrelay_cli::local::journey::format_event;
@@ -214,7 +214,7 @@ async fn connect_to(
     };
     let config = load_config(config_location, &sdk).await?;
     let deps = Deps::build_with(
-        &sdk,
+        Clients::new(&sdk),
         config,
         resources,
         clock,
