@@ -9,9 +9,9 @@ use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
 use crate::batch::{BatchOutcome, QueueMessage};
-use crate::deps::{SecretsNeeded, TemplatesNeeded};
+use crate::deps::{ContactDetails, SecretsNeeded, TemplatesNeeded};
 use crate::Deps;
-use leadrelay_domain::identity::{PhoneReader, READ_PHONES};
+use leadrelay_domain::identity::READ_PHONES;
 
 /// Refuses to compile a function's release build that unwinds: `functions/build.rs` links a
 /// release build without unwinding tables (`cfg(no_unwind_tables)`), so a panic in it could not
@@ -42,18 +42,6 @@ pub struct Function {
     /// The email lists and libphonenumber's metadata: only in the functions that read what
     /// people typed.
     pub contact_details: Option<ContactDetails>,
-}
-
-/// What reading contact details takes, as function pointers named only by the functions that
-/// do it (capture, enrich, the backstop); the others reuse the phone's reading kept on the lead.
-#[derive(Debug, Clone, Copy)]
-pub struct ContactDetails {
-    /// Reads a phone number during init: libphonenumber compiles its parsing patterns and
-    /// builds the North American region's metadata on first use (about 5 ms of CPU in a release
-    /// build), so the first request does not.
-    pub prime: fn(),
-    /// Reads a lead's phone when it changed since the lead was last saved.
-    pub read_phones: PhoneReader,
 }
 
 const CONTACT_DETAILS: Option<ContactDetails> = Some(ContactDetails {
@@ -106,15 +94,10 @@ pub async fn deps(function: Function) -> Result<&'static Deps, Error> {
     one_malloc_arena();
     crate::telemetry::init_lambda();
     init_metrics(function.name);
-    // Built on a blocking thread while this one waits on the network (parameters from SSM, the
-    // table's connection: `Deps::from_env`), so init takes the longer of the two instead of
-    // their sum.
-    let details = function.contact_details;
-    let primed = details.map(|d| tokio::task::spawn_blocking(d.prime));
     let deps = match Deps::from_env(
         function.secrets,
         function.templates,
-        details.map(|d| d.read_phones),
+        function.contact_details,
     )
     .await
     {
@@ -125,10 +108,6 @@ pub async fn deps(function: Function) -> Result<&'static Deps, Error> {
             return Err(e.into());
         }
     };
-    if let Some(built) = primed {
-        // It cannot fail but by a panic, and a release build aborts on one.
-        let _ = built.await;
-    }
     // One per process, for the process's whole life.
     Ok(Box::leak(Box::new(deps)))
 }
