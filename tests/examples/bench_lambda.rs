@@ -1,7 +1,9 @@
 //! Measures the six function binaries as Lambda starts them (run by `scripts/bench-lambda`):
 //! each a child process under the Runtime API emulator, against moto's server, with its
 //! configuration and secrets in SSM. Per function: init (process start → first poll of
-//! `next`), the first invocation, the median and p99 of the following ones, CPU per
+//! `next`: the median, and the middle half, of `--cold-starts` more starts besides the measured
+//! one, as one start's init varies by a few ms with what else the two cores are doing), the
+//! first invocation, the median and p99 of the following ones, CPU per
 //! invocation (user + system time of the process over the invocations), peak RSS (VmHWM) and
 //! the binary's size.
 //!
@@ -10,7 +12,8 @@
 //! events, run by `node` under the same Runtime API. Its "binary" is the size of its code with
 //! its `node_modules`, the Node runtime aside.
 //!
-//!   bench_lambda --bin-dir target/release [--events 300] [--runs 3] [--node bench/node-form]
+//!   bench_lambda --bin-dir target/release [--events 300] [--runs 3] [--cold-starts 10]
+//!                [--node bench/node-form]
 //!
 //! With `--runner "PROGRAM ARGS"`, each binary is run by that program (its path the last
 //! argument): `scripts/build-lambdas --run` runs the arm64 build under `qemu-aarch64`, where
@@ -40,7 +43,11 @@ type Error = Box<dyn std::error::Error + Send + Sync>;
 #[derive(Debug, Clone, Default)]
 struct Measure {
     size_bytes: u64,
+    /// The median of the cold starts' inits, and the first and third quartiles.
     init: Duration,
+    init_quartiles: (Duration, Duration),
+    /// How many starts the init figures are of.
+    starts: usize,
     first: Duration,
     median: Duration,
     p99: Duration,
@@ -53,6 +60,8 @@ struct Args {
     bin_dir: PathBuf,
     events: usize,
     runs: usize,
+    /// Starts of each function, besides the measured one, that only wait for init.
+    cold_starts: usize,
     node: Option<PathBuf>,
     runner: Vec<String>,
 }
@@ -62,6 +71,7 @@ fn args() -> Result<Args, Error> {
         bin_dir: PathBuf::from("target/release"),
         events: 300,
         runs: 1,
+        cold_starts: 10,
         node: None,
         runner: Vec::new(),
     };
@@ -72,6 +82,7 @@ fn args() -> Result<Args, Error> {
             "--bin-dir" => a.bin_dir = PathBuf::from(value()?),
             "--events" => a.events = value()?.parse()?,
             "--runs" => a.runs = value()?.parse()?,
+            "--cold-starts" => a.cold_starts = value()?.parse()?,
             "--node" => a.node = Some(PathBuf::from(value()?)),
             "--runner" => a.runner = value()?.split_whitespace().map(str::to_owned).collect(),
             other => return Err(format!("unknown argument {other}").into()),
@@ -147,6 +158,7 @@ async fn bench_once(args: &Args, endpoint: &str) -> Result<Vec<(String, Measure)
     let m = measure(
         &Start::binary(args, "capture")?,
         "capture",
+        args.cold_starts,
         &env,
         events,
         created,
@@ -169,6 +181,7 @@ async fn bench_once(args: &Args, endpoint: &str) -> Result<Vec<(String, Measure)
         let m = measure(
             &Start::binary(args, name)?,
             name,
+            args.cold_starts,
             &env,
             events,
             |answer| match answer["batchItemFailures"].as_array() {
@@ -184,11 +197,18 @@ async fn bench_once(args: &Args, endpoint: &str) -> Result<Vec<(String, Measure)
     // a backstop pass polls nothing: its figures are init and the pass's own cost.
     for name in ["escalate", "backstop"] {
         let events: Vec<Value> = (0..=n).map(|_| scheduled_event(Utc::now())).collect();
-        let m = measure(&Start::binary(args, name)?, name, &env, events, |answer| {
-            (answer["failed"] == 0)
-                .then_some(())
-                .ok_or(answer.to_string())
-        })
+        let m = measure(
+            &Start::binary(args, name)?,
+            name,
+            args.cold_starts,
+            &env,
+            events,
+            |answer| {
+                (answer["failed"] == 0)
+                    .then_some(())
+                    .ok_or(answer.to_string())
+            },
+        )
         .await?;
         out.push((name.to_owned(), m));
     }
@@ -199,7 +219,15 @@ async fn bench_once(args: &Args, endpoint: &str) -> Result<Vec<(String, Measure)
         let mut env = env.clone();
         env.push(("BASELINE_SENDER".into(), sender.clone()));
         let name = "node.js baseline";
-        let m = measure(&Start::node(dir)?, name, &env, events, created).await?;
+        let m = measure(
+            &Start::node(dir)?,
+            name,
+            args.cold_starts,
+            &env,
+            events,
+            created,
+        )
+        .await?;
         out.push((name.to_owned(), m));
     }
     Ok(out)
@@ -297,6 +325,7 @@ async fn drain(
 async fn measure(
     start: &Start,
     name: &str,
+    cold_starts: usize,
     env: &[(String, String)],
     events: Vec<Value>,
     check: impl Fn(&Value) -> Result<(), String>,
@@ -321,6 +350,18 @@ async fn measure(
     }
     let cpu = f.cpu_ticks().unwrap_or_default().saturating_sub(cpu_before);
     let peak_rss_kb = f.peak_rss_kb().unwrap_or_default();
+    drop(f);
+    let mut inits = vec![init];
+    for _ in 0..cold_starts {
+        let f = LambdaProcess::start_command(&start.program, &args, name, env).await?;
+        inits.push(
+            f.init()
+                .await
+                .map_err(|e| format!("{name}: {e}\n{}", f.output()))?,
+        );
+    }
+    inits.sort();
+    let quartile = |q: f64| inits[((inits.len() - 1) as f64 * q).round() as usize];
     let invocations = times.len();
     let first = times.first().copied().unwrap_or_default();
     let mut rest: Vec<Duration> = times.iter().skip(1).copied().collect();
@@ -333,7 +374,9 @@ async fn measure(
     let ticks = leadrelay_e2e::lambda_functions::clock_ticks_per_second();
     Ok(Measure {
         size_bytes,
-        init,
+        init: quartile(0.5),
+        init_quartiles: (quartile(0.25), quartile(0.75)),
+        starts: inits.len(),
         first,
         median: pick(0.5),
         p99: pick(0.99),
@@ -380,13 +423,17 @@ fn ms(d: Duration) -> String {
 }
 
 fn print_table(rows: &[(String, Measure)]) {
+    let starts = rows.first().map_or(1, |(_, m)| m.starts);
+    if starts > 1 {
+        println!("init: the median (first to third quartile) of {starts} cold starts of each function\n");
+    }
     println!("| function | binary (MB) | init (ms) | first invocation (ms) | median (ms) | p99 (ms) | CPU / invocation (ms) | peak RSS (MB) | invocations |");
     println!("|---|---|---|---|---|---|---|---|---|");
     for (name, m) in rows {
         println!(
             "| {name} | {:.1} | {} | {} | {} | {} | {:.2} | {:.1} | {} |",
             m.size_bytes as f64 / 1_000_000.0,
-            ms(m.init),
+            init_cell(m),
             ms(m.first),
             ms(m.median),
             ms(m.p99),
@@ -394,6 +441,15 @@ fn print_table(rows: &[(String, Measure)]) {
             m.peak_rss_kb as f64 / 1024.0,
             m.invocations
         );
+    }
+}
+
+fn init_cell(m: &Measure) -> String {
+    if m.starts > 1 {
+        let (low, high) = m.init_quartiles;
+        format!("{} ({}-{})", ms(m.init), ms(low), ms(high))
+    } else {
+        ms(m.init)
     }
 }
 
@@ -411,6 +467,11 @@ fn median_of_runs(runs: &[Vec<(String, Measure)>]) -> Vec<(String, Measure)> {
             let m = Measure {
                 size_bytes: first.size_bytes,
                 init: mid(all.iter().map(|m| m.init).collect()),
+                init_quartiles: (
+                    mid(all.iter().map(|m| m.init_quartiles.0).collect()),
+                    mid(all.iter().map(|m| m.init_quartiles.1).collect()),
+                ),
+                starts: first.starts,
                 first: mid(all.iter().map(|m| m.first).collect()),
                 median: mid(all.iter().map(|m| m.median).collect()),
                 p99: mid(all.iter().map(|m| m.p99).collect()),
