@@ -425,7 +425,9 @@ fn ms(d: Duration) -> String {
 fn print_table(rows: &[(String, Measure)]) {
     let starts = rows.first().map_or(1, |(_, m)| m.starts);
     if starts > 1 {
-        println!("init: the median (first to third quartile) of {starts} cold starts of each function\n");
+        println!(
+            "init: the median (first to third quartile) of {starts} cold starts of each function\n"
+        );
     }
     println!("| function | binary (MB) | init (ms) | first invocation (ms) | median (ms) | p99 (ms) | CPU / invocation (ms) | peak RSS (MB) | invocations |");
     println!("|---|---|---|---|---|---|---|---|---|");
