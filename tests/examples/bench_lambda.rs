@@ -361,7 +361,9 @@ async fn measure(
         );
     }
     inits.sort();
-    let quartile = |q: f64| inits[((inits.len() - 1) as f64 * q).round() as usize];
+    // Ranks symmetric about the median: with 11 starts the 3rd, 6th and 9th.
+    let last = inits.len() - 1;
+    let (low, mid, high) = (inits[last / 4], inits[last / 2], inits[last - last / 4]);
     let invocations = times.len();
     let first = times.first().copied().unwrap_or_default();
     let mut rest: Vec<Duration> = times.iter().skip(1).copied().collect();
@@ -374,8 +376,8 @@ async fn measure(
     let ticks = leadrelay_e2e::lambda_functions::clock_ticks_per_second();
     Ok(Measure {
         size_bytes,
-        init: quartile(0.5),
-        init_quartiles: (quartile(0.25), quartile(0.75)),
+        init: mid,
+        init_quartiles: (low, high),
         starts: inits.len(),
         first,
         median: pick(0.5),

@@ -233,6 +233,9 @@ impl CachedRegexBuilder {
 
 	/// Consume the builder and compile the regular expression.
 	///
+	/// LEADRELAY PATCH: the syntax is checked with the flags set on this
+	/// builder (`Options::check`).
+	///
 	/// Note that calling `as_str` on the resulting `Regex` will produce the
 	/// pattern given to `new` verbatim. Notably, it will not incorporate any
 	/// of the flags set on this builder.
