@@ -158,7 +158,6 @@ async fn bench_once(args: &Args, endpoint: &str) -> Result<Vec<(String, Measure)
     let m = measure(
         &Start::binary(args, "capture")?,
         "capture",
-        args.cold_starts,
         &env,
         events,
         created,
@@ -181,7 +180,6 @@ async fn bench_once(args: &Args, endpoint: &str) -> Result<Vec<(String, Measure)
         let m = measure(
             &Start::binary(args, name)?,
             name,
-            args.cold_starts,
             &env,
             events,
             |answer| match answer["batchItemFailures"].as_array() {
@@ -197,18 +195,11 @@ async fn bench_once(args: &Args, endpoint: &str) -> Result<Vec<(String, Measure)
     // a backstop pass polls nothing: its figures are init and the pass's own cost.
     for name in ["escalate", "backstop"] {
         let events: Vec<Value> = (0..=n).map(|_| scheduled_event(Utc::now())).collect();
-        let m = measure(
-            &Start::binary(args, name)?,
-            name,
-            args.cold_starts,
-            &env,
-            events,
-            |answer| {
-                (answer["failed"] == 0)
-                    .then_some(())
-                    .ok_or(answer.to_string())
-            },
-        )
+        let m = measure(&Start::binary(args, name)?, name, &env, events, |answer| {
+            (answer["failed"] == 0)
+                .then_some(())
+                .ok_or(answer.to_string())
+        })
         .await?;
         out.push((name.to_owned(), m));
     }
@@ -219,24 +210,17 @@ async fn bench_once(args: &Args, endpoint: &str) -> Result<Vec<(String, Measure)
         let mut env = env.clone();
         env.push(("BASELINE_SENDER".into(), sender.clone()));
         let name = "node.js baseline";
-        let m = measure(
-            &Start::node(dir)?,
-            name,
-            args.cold_starts,
-            &env,
-            events,
-            created,
-        )
-        .await?;
+        let m = measure(&Start::node(args, dir)?, name, &env, events, created).await?;
         out.push((name.to_owned(), m));
     }
     Ok(out)
 }
 
-/// How a function is started, and what its code weighs.
+/// How a function is started, how many more times only for init, and what its code weighs.
 struct Start {
     program: PathBuf,
     args: Vec<String>,
+    cold_starts: usize,
     size_bytes: u64,
 }
 
@@ -248,20 +232,22 @@ impl Start {
             return Ok(Start {
                 program: binary,
                 args: Vec::new(),
+                cold_starts: args.cold_starts,
                 size_bytes,
             });
         };
-        let mut args = runner_args.to_vec();
-        args.push(binary.display().to_string());
+        let mut runner_args = runner_args.to_vec();
+        runner_args.push(binary.display().to_string());
         Ok(Start {
             program: PathBuf::from(runner),
-            args,
+            args: runner_args,
+            cold_starts: args.cold_starts,
             size_bytes,
         })
     }
 
     /// `node runtime.mjs` in `dir`; its size is the code with its node_modules.
-    fn node(dir: &std::path::Path) -> Result<Start, Error> {
+    fn node(args: &Args, dir: &std::path::Path) -> Result<Start, Error> {
         let dir = std::fs::canonicalize(dir)?;
         let runtime = dir.join("runtime.mjs");
         if !dir.join("node_modules").is_dir() {
@@ -271,6 +257,7 @@ impl Start {
         Ok(Start {
             program,
             args: vec![runtime.display().to_string()],
+            cold_starts: args.cold_starts,
             size_bytes: tree_size(&dir)?,
         })
     }
@@ -325,7 +312,6 @@ async fn drain(
 async fn measure(
     start: &Start,
     name: &str,
-    cold_starts: usize,
     env: &[(String, String)],
     events: Vec<Value>,
     check: impl Fn(&Value) -> Result<(), String>,
@@ -352,7 +338,7 @@ async fn measure(
     let peak_rss_kb = f.peak_rss_kb().unwrap_or_default();
     drop(f);
     let mut inits = vec![init];
-    for _ in 0..cold_starts {
+    for _ in 0..start.cold_starts {
         let f = LambdaProcess::start_command(&start.program, &args, name, env).await?;
         inits.push(
             f.init()
