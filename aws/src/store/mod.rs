@@ -271,7 +271,7 @@ impl Store {
         let result = self
             .client
             .transact_write_items()
-            .set_transact_items(Some(writes.clone()))
+            .set_transact_items(Some(writes))
             .send()
             .await;
         let err = match result {
