@@ -211,8 +211,8 @@ impl Secrets {
 
     /// Reads the secrets `needed` of those the configuration refers to: environment overrides
     /// first, then SSM Parameter Store or the environment as the reference says, then literal
-    /// values. Every SSM name is read in one round of `GetParameters` calls (ten names each,
-    /// concurrently): a cold start waits for one round trip, not one per secret.
+    /// values. SSM names are read ten to a `GetParameters` call: a cold start waits for one round
+    /// trip per ten secrets, not one per secret.
     pub async fn resolve(
         config: &Config,
         needed: SecretsNeeded,
@@ -350,8 +350,13 @@ enum Slot {
 /// The most names one `GetParameters` call takes.
 const SSM_NAMES_PER_CALL: usize = 10;
 
-/// Reads SSM parameters by name, decrypted: one `GetParameters` call per ten names, all at
-/// once. Names SSM does not know are absent from the answer (the caller names the setting).
+/// Reads SSM parameters by name, decrypted: one `GetParameters` call per ten names, one after
+/// the other on the connection the configuration's request opened. Names SSM does not know are
+/// absent from the answer (the caller names the setting).
+///
+/// Not at once: a second call in flight needs a second connection, and at a cold start a new
+/// connection to SSM costs a TCP and a TLS handshake, two round trips where waiting for the
+/// first call costs one. Against the emulator it measured slower too (docs/development.md).
 async fn ssm_parameters(
     ssm: &aws_sdk_ssm::Client,
     names: &[&str],
@@ -359,24 +364,21 @@ async fn ssm_parameters(
     let mut unique: Vec<&str> = names.to_vec();
     unique.sort_unstable();
     unique.dedup();
-    let calls = unique.chunks(SSM_NAMES_PER_CALL).map(|chunk| {
-        ssm.get_parameters()
+    let mut found = BTreeMap::new();
+    for chunk in unique.chunks(SSM_NAMES_PER_CALL) {
+        let out = ssm
+            .get_parameters()
             .set_names(Some(chunk.iter().map(|n| (*n).to_owned()).collect()))
             .with_decryption(true)
             .send()
-    });
-    let mut found = BTreeMap::new();
-    for (chunk, out) in unique
-        .chunks(SSM_NAMES_PER_CALL)
-        .zip(futures::future::join_all(calls).await)
-    {
-        let out = out.map_err(|e| DepsError::Secret {
-            what: chunk.join(", "),
-            message: format!(
-                "SSM GetParameters: {}",
-                aws_sdk_ssm::error::DisplayErrorContext(&e)
-            ),
-        })?;
+            .await
+            .map_err(|e| DepsError::Secret {
+                what: chunk.join(", "),
+                message: format!(
+                    "SSM GetParameters: {}",
+                    aws_sdk_ssm::error::DisplayErrorContext(&e)
+                ),
+            })?;
         for p in out.parameters.unwrap_or_default() {
             if let (Some(name), Some(value)) = (p.name, p.value) {
                 found.insert(name, value);
