@@ -5,7 +5,8 @@
 //! one, as one start's init varies by a few ms with what else the two cores are doing), the
 //! first invocation, the median and p99 of the following ones, CPU per
 //! invocation (user + system time of the process over the invocations), peak RSS (VmHWM) and
-//! the binary's size.
+//! the binary's size. With `LEADRELAY_MOTO_TIMINGS` set (moto then logs each request's time,
+//! scripts/moto_server.py), also moto's CPU answering the function's requests per invocation.
 //!
 //! With `--node DIR`, a Node.js baseline is measured the same way in the same runs: a typical
 //! form-to-DynamoDB+SES Lambda (bench/node-form: four AWS calls per submission) fed capture's
@@ -52,6 +53,9 @@ struct Measure {
     median: Duration,
     p99: Duration,
     cpu_per_invocation: Duration,
+    /// moto's CPU answering the function's requests, per invocation, when moto logs it
+    /// (`LEADRELAY_MOTO_TIMINGS`).
+    moto_cpu_per_invocation: Option<Duration>,
     peak_rss_kb: u64,
     invocations: usize,
 }
@@ -324,6 +328,8 @@ async fn measure(
         .await
         .map_err(|e| format!("{name}: {e}\n{}", f.output()))?;
     let cpu_before = f.cpu_ticks().unwrap_or_default();
+    let moto_log = std::env::var_os("LEADRELAY_MOTO_TIMINGS").map(PathBuf::from);
+    let moto_before = moto_log.as_deref().map(moto_log_len);
     let mut times = Vec::with_capacity(events.len());
     for event in events {
         let started = Instant::now();
@@ -335,6 +341,10 @@ async fn measure(
         check(&answer).map_err(|e| format!("{name} answered: {e}"))?;
     }
     let cpu = f.cpu_ticks().unwrap_or_default().saturating_sub(cpu_before);
+    let moto_cpu = match (moto_log.as_deref(), moto_before) {
+        (Some(log), Some(from)) => Some(moto_cpu_since(log, from)?),
+        _ => None,
+    };
     let peak_rss_kb = f.peak_rss_kb().unwrap_or_default();
     drop(f);
     let mut inits = vec![init];
@@ -371,9 +381,29 @@ async fn measure(
         cpu_per_invocation: Duration::from_secs_f64(
             cpu as f64 / ticks as f64 / invocations.max(1) as f64,
         ),
+        moto_cpu_per_invocation: moto_cpu.map(|c| c / invocations.max(1) as u32),
         peak_rss_kb,
         invocations,
     })
+}
+
+fn moto_log_len(log: &std::path::Path) -> u64 {
+    std::fs::metadata(log).map_or(0, |m| m.len())
+}
+
+/// The CPU moto logged for the requests it answered since its log was `from` bytes
+/// long: the third column of each line (scripts/moto_server.py, `LEADRELAY_MOTO_TIMINGS`).
+fn moto_cpu_since(log: &std::path::Path, from: u64) -> Result<Duration, Error> {
+    let text = std::fs::read(log)?;
+    let new = String::from_utf8_lossy(text.get(from as usize..).unwrap_or_default());
+    let mut ms = 0.0;
+    for line in new.lines() {
+        let cpu = line.rsplit('\t').next().unwrap_or_default();
+        ms += cpu
+            .parse::<f64>()
+            .map_err(|e| format!("moto's log, line {line:?}: {e}"))?;
+    }
+    Ok(Duration::from_secs_f64(ms / 1000.0))
 }
 
 /// A distinct lead as the json source receives it, signed now, as an API Gateway event.
@@ -417,11 +447,14 @@ fn print_table(rows: &[(String, Measure)]) {
             "init: the median (first to third quartile) of {starts} cold starts of each function\n"
         );
     }
-    println!("| function | binary (MB) | init (ms) | first invocation (ms) | median (ms) | p99 (ms) | CPU / invocation (ms) | peak RSS (MB) | invocations |");
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("| function | binary (MB) | init (ms) | first invocation (ms) | median (ms) | p99 (ms) | CPU / invocation (ms) | moto CPU / invocation (ms) | peak RSS (MB) | invocations |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for (name, m) in rows {
+        let moto = m
+            .moto_cpu_per_invocation
+            .map_or("-".to_owned(), |d| format!("{:.2}", d.as_secs_f64() * 1000.0));
         println!(
-            "| {name} | {:.1} | {} | {} | {} | {} | {:.2} | {:.1} | {} |",
+            "| {name} | {:.1} | {} | {} | {} | {} | {:.2} | {moto} | {:.1} | {} |",
             m.size_bytes as f64 / 1_000_000.0,
             init_cell(m),
             ms(m.first),
@@ -466,6 +499,11 @@ fn median_of_runs(runs: &[Vec<(String, Measure)>]) -> Vec<(String, Measure)> {
                 median: mid(all.iter().map(|m| m.median).collect()),
                 p99: mid(all.iter().map(|m| m.p99).collect()),
                 cpu_per_invocation: mid(all.iter().map(|m| m.cpu_per_invocation).collect()),
+                moto_cpu_per_invocation: all
+                    .iter()
+                    .map(|m| m.moto_cpu_per_invocation)
+                    .collect::<Option<Vec<_>>>()
+                    .map(mid),
                 peak_rss_kb: mid(all.iter().map(|m| m.peak_rss_kb).collect()),
                 invocations: first.invocations,
             };
