@@ -450,9 +450,9 @@ fn print_table(rows: &[(String, Measure)]) {
     println!("| function | binary (MB) | init (ms) | first invocation (ms) | median (ms) | p99 (ms) | CPU / invocation (ms) | moto CPU / invocation (ms) | peak RSS (MB) | invocations |");
     println!("|---|---|---|---|---|---|---|---|---|---|");
     for (name, m) in rows {
-        let moto = m
-            .moto_cpu_per_invocation
-            .map_or("-".to_owned(), |d| format!("{:.2}", d.as_secs_f64() * 1000.0));
+        let moto = m.moto_cpu_per_invocation.map_or("-".to_owned(), |d| {
+            format!("{:.2}", d.as_secs_f64() * 1000.0)
+        });
         println!(
             "| {name} | {:.1} | {} | {} | {} | {} | {:.2} | {moto} | {:.1} | {} |",
             m.size_bytes as f64 / 1_000_000.0,
