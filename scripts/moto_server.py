@@ -363,7 +363,8 @@ def _parse_condition_once(self):
         op = _parse_condition(self)  # an expression it refuses raises, and is not kept
         if len(_PARSED) >= 4096:
             _PARSED.clear()
-        parsed = _PARSED[key] = (op, list(self.expr_attr_names_found), list(self.expr_attr_values_found))
+        names, values = list(self.expr_attr_names_found), list(self.expr_attr_values_found)
+        _PARSED[key] = (op, names, values)
         return op
     op, names, values = parsed
     self.expr_attr_names_found.extend(names)
@@ -386,15 +387,18 @@ def _timed(app, path):
     """The app, writing one line per request to `path`: the operation, the milliseconds the
     app took and the CPU milliseconds of its thread (a long poll's wait is not CPU)."""
     log = open(path, "a", buffering=1)
+    lines = threading.Lock()  # one line at a time from the server's threads
 
     def timed(environ, start_response):
         started, cpu = time.perf_counter(), time.thread_time()
         body = b"".join(app(environ, start_response))
         # JSON protocols name the operation in a header; the query protocol's (SES's) is in the
         # body the app has read, so those show as their method and path.
-        op = environ.get("HTTP_X_AMZ_TARGET") or f'{environ["REQUEST_METHOD"]} {environ["PATH_INFO"]}'
+        op = environ.get("HTTP_X_AMZ_TARGET")
+        op = op or f'{environ["REQUEST_METHOD"]} {environ["PATH_INFO"]}'
         took = (time.perf_counter() - started) * 1000
-        log.write(f"{op}\t{took:.3f}\t{(time.thread_time() - cpu) * 1000:.3f}\n")
+        with lines:
+            log.write(f"{op}\t{took:.3f}\t{(time.thread_time() - cpu) * 1000:.3f}\n")
         return [body]
 
     return timed
