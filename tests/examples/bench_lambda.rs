@@ -396,8 +396,10 @@ fn moto_log_len(log: &std::path::Path) -> u64 {
 fn moto_cpu_since(log: &std::path::Path, from: u64) -> Result<Duration, Error> {
     let text = std::fs::read(log)?;
     let new = String::from_utf8_lossy(text.get(from as usize..).unwrap_or_default());
+    // Complete lines only: a request answered meanwhile may be half written.
+    let complete = new.rfind('\n').map_or("", |end| &new[..end]);
     let mut ms = 0.0;
-    for line in new.lines() {
+    for line in complete.lines() {
         let cpu = line.rsplit('\t').next().unwrap_or_default();
         ms += cpu
             .parse::<f64>()
