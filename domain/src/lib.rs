@@ -46,6 +46,7 @@ pub mod routing;
 pub mod scoring;
 pub mod secret;
 pub mod sla;
+pub mod sla_shards;
 pub mod sweep;
 pub mod template_files;
 pub mod templates;

@@ -500,3 +500,145 @@ async fn the_whole_ladder_reminds_escalates_reassigns_once_then_tells_the_team_m
         2
     );
 }
+
+/// A routed lead on a shard of the eight that a count of two no longer writes (lead ids are
+/// random: three in four land beyond shard 1).
+async fn lead_beyond_shard_1(app: &TestApp) -> (String, leadrelay_domain::lead::Assignment) {
+    for i in 0..20 {
+        let mut person = ana();
+        // Another person each time: the same one would be joined to the first lead.
+        person["email"] = format!("ana.{i}@northwind-logistics.com").into();
+        person["phone"] = format!("(415) 555-{:04}", 3000 + i).into();
+        let id = app.capture(app.signed_json(&person)).await;
+        app.drain().await;
+        if leadrelay_aws::store::sla_shard_of(&id, 8) >= 2 {
+            return (id.clone(), app.lead(&id).await.assignment.unwrap());
+        }
+    }
+    panic!("no lead beyond shard 1 in 20");
+}
+
+/// The app's dependencies as functions deployed with `SlaShards` = `shards` build them.
+fn with_sla_shards(app: &TestApp, shards: u32) -> leadrelay_aws::Deps {
+    let mut deps = app.stack.deps.clone();
+    deps.store = leadrelay_aws::store::Store::new(
+        app.stack.deps.store.client().clone(),
+        app.stack.deps.store.table(),
+        shards,
+        app.stack.deps.store.sweep_grace(),
+        None,
+    );
+    deps
+}
+
+/// The index's item attribute `sla_shard` of a lead, as stored.
+async fn indexed_shard(app: &TestApp, id: &str) -> Option<String> {
+    let key = [("pk", format!("LEAD#{id}")), ("sk", "LEAD".to_owned())]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), aws_sdk_dynamodb::types::AttributeValue::S(v)))
+        .collect();
+    let item = app
+        .stack
+        .deps
+        .store
+        .client()
+        .get_item()
+        .table_name(app.stack.deps.store.table())
+        .set_key(Some(key))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    item.get("sla_shard").map(|v| v.as_s().unwrap().clone())
+}
+
+#[tokio::test]
+async fn leads_indexed_before_sla_shards_was_lowered_still_escalate_and_the_old_shards_retire() {
+    let app = TestApp::new().await;
+    assert_eq!(app.stack.deps.store.sla_shards(), 8);
+    let (id, owner) = lead_beyond_shard_1(&app).await;
+    assert_eq!(app.stack.escalate().await.unwrap().due, 0);
+
+    // The operator lowers SlaShards to 2: the functions now write two shards only.
+    let narrow = with_sla_shards(&app, 2);
+    app.clock.advance(Duration::minutes(8));
+    let r = leadrelay_escalate::run_pass(&narrow, app.clock.now())
+        .await
+        .unwrap();
+    assert!(r.reminded >= 1, "{r:?}");
+    app.drain().await;
+    let reminders = app.emails_to(&owner.owner_email).await;
+    assert!(
+        reminders.iter().any(|e| e.subject.starts_with("Reminder:")),
+        "the lead on a retired shard is reminded: {reminders:?}"
+    );
+    assert_eq!(app.lead(&id).await.sla.unwrap().escalations.len(), 1);
+    let shard = indexed_shard(&app, &id).await.expect("still timed");
+    assert!(
+        ["shard-0", "shard-1"].contains(&shard.as_str()),
+        "saved onto the new shards: {shard}"
+    );
+    let record = narrow.store.sla_shard_record().await.unwrap().unwrap();
+    assert_eq!(record.widest, 8, "the old shards are still read");
+    assert!(record.narrowed_at.is_some());
+
+    // Past the SLA and the hour's grace: the last step is taken, nothing is left on the old
+    // shards, and they are no longer read.
+    app.clock.advance(Duration::hours(2));
+    let r = leadrelay_escalate::run_pass(&narrow, app.clock.now())
+        .await
+        .unwrap();
+    assert!(r.escalated >= 1, "{r:?}");
+    app.drain().await;
+    assert_eq!(app.lead(&id).await.sla.unwrap().escalations.len(), 2);
+    assert_eq!(
+        app.emails_to(&owner.manager_email).await.len(),
+        r.escalated,
+        "one email to the manager per lead escalated"
+    );
+    // Read afresh, as a new environment would.
+    let record = with_sla_shards(&app, 2)
+        .store
+        .sla_shard_record()
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((record.widest, record.narrowed_at), (2, None));
+}
+
+#[tokio::test]
+async fn an_old_shard_is_read_as_long_as_a_lead_waits_on_it() {
+    // An eight-hour SLA: the first step (at half) comes long after the narrowing's grace.
+    let app = TestApp::with_config(|c| *c = c.replace(r#"hot = "15m""#, r#"hot = "8h""#)).await;
+    let (id, owner) = lead_beyond_shard_1(&app).await;
+    assert_eq!(app.stack.escalate().await.unwrap().due, 0);
+    let narrow = with_sla_shards(&app, 2);
+    for _ in 0..3 {
+        let r = leadrelay_escalate::run_pass(&narrow, app.clock.now())
+            .await
+            .unwrap();
+        assert_eq!(r.due, 0);
+        app.clock.advance(Duration::minutes(90));
+    }
+    let record = narrow.store.sla_shard_record().await.unwrap().unwrap();
+    assert_eq!(
+        record.widest, 8,
+        "the lead's shard is still read, hours later"
+    );
+
+    app.clock.advance(Duration::hours(1));
+    let r = leadrelay_escalate::run_pass(&narrow, app.clock.now())
+        .await
+        .unwrap();
+    assert!(r.reminded >= 1, "{r:?}");
+    app.drain().await;
+    let sla = app.lead(&id).await.sla.unwrap();
+    assert_eq!(sla.escalations.len(), 1, "reminded: {sla:?}");
+    let reminders = app.emails_to(&owner.owner_email).await;
+    assert!(
+        reminders.iter().any(|e| e.subject.starts_with("Reminder:")),
+        "{reminders:?}"
+    );
+}

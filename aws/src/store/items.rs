@@ -9,13 +9,14 @@ use serde::{Deserialize, Serialize};
 use super::keys::{
     account_pk, company_pk, delivery_pk, email_sk, event_sk, idempotency_pk, lead_pk, person_pk,
     rate_pk, team_pk, ACCOUNT_SK, COMPANY_SK, DELIVERY_SK, IDEMPOTENCY_SK, LEAD_SK, PERSON_SK,
-    RATE_SK, ROTATION_SK,
+    RATE_SK, ROTATION_SK, SLA_SHARDS_PK, SLA_SHARDS_SK,
 };
 use super::keys::{received_day, received_key, shard_name, sla_shard_of, sla_time_key, time};
 use super::{EmailRecord, PersonLink, RawDelivery, StoreError};
 use leadrelay_domain::company::CachedCompany;
 use leadrelay_domain::lead::{Lead, LeadEvent, LeadStatus};
 use leadrelay_domain::routing::TeamState;
+use leadrelay_domain::sla_shards::ShardRecord;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -217,6 +218,19 @@ pub(super) fn person(link: &PersonLink, now: DateTime<Utc>) -> Item {
     item.insert("lead_id".into(), s(&link.lead_id));
     item.insert("updated_at".into(), s(time(now)));
     item
+}
+
+pub(super) fn sla_shards_key() -> Item {
+    key(SLA_SHARDS_PK.into(), SLA_SHARDS_SK)
+}
+
+pub(super) fn sla_shards(record: &ShardRecord) -> Result<Item, StoreError> {
+    Ok(keyed(
+        SLA_SHARDS_PK.into(),
+        SLA_SHARDS_SK,
+        "sla-shards",
+        encode(SLA_SHARDS_PK, record)?,
+    ))
 }
 
 pub(super) fn rotation_key(team: &str) -> Item {

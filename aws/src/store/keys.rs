@@ -28,6 +28,9 @@ pub(super) const RATE_SK: &str = "RATE";
 pub(super) const PERSON_SK: &str = "PERSON";
 pub(super) const COMPANY_SK: &str = "COMPANY";
 pub(super) const ACKNOWLEDGED_SK: &str = "ACKNOWLEDGED";
+/// The one item recording which shards of the `sla-open` index leads may be written on.
+pub(super) const SLA_SHARDS_PK: &str = "INDEX#sla-open";
+pub(super) const SLA_SHARDS_SK: &str = "SHARDS";
 
 pub(super) fn lead_pk(lead_id: &str) -> String {
     format!("{LEAD_PREFIX}{lead_id}")

@@ -12,12 +12,15 @@
 //! | rate-limit window    | `RATE#<source>#<addr hash>#<minute>` | `RATE`     |
 //! | person (identity)    | `PERSON#<sha256 of email:… / phone:…>` | `PERSON` |
 //! | company cache (TTL)  | `COMPANY#<domain>`              | `COMPANY`       |
+//! | SLA index shards     | `INDEX#sla-open`                | `SHARDS`        |
 //!
 //! Every lead profile carries `received_day` and `received_key`, the keys of the keys-only
 //! `leads-by-day` index the export and the report read by arrival (`arrivals`).
 //!
 //! Lead profiles whose SLA clock runs carry `sla_shard` and `sla_next_at`, the keys of the
-//! sparse, write-sharded `sla-open` index the escalation pass queries.
+//! sparse, write-sharded `sla-open` index the escalation pass queries. The pass records the
+//! widest shard count leads were written with (`sla_index`), so lowering the count strands
+//! none.
 
 mod arrivals;
 mod backstop;
@@ -48,6 +51,8 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 use leadrelay_domain::identity::PhoneReader;
+use leadrelay_domain::sla_shards::ShardRecord;
+use std::sync::{Arc, Mutex};
 
 /// An item as the SDK holds it.
 type Item = HashMap<String, AttributeValue>;
@@ -120,6 +125,9 @@ pub struct Store {
     /// configuration, which every function loads).
     sweep_grace: std::time::Duration,
     read_phones: Option<PhoneReader>,
+    /// The `sla-open` shards record as this environment last read or wrote it: the escalation
+    /// pass reads it once per environment, not once per pass.
+    sla_shard_record: Arc<Mutex<Option<ShardRecord>>>,
 }
 
 impl Store {
@@ -139,6 +147,7 @@ impl Store {
             sla_shards: sla_shards.max(1),
             sweep_grace,
             read_phones,
+            sla_shard_record: Arc::default(),
         }
     }
 

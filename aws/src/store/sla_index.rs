@@ -11,6 +11,7 @@ use super::items::{PARKED_KEY, PARKED_KEY_ATTRIBUTE};
 use super::keys::{shard_name, sla_time_key};
 use super::{aws, items, Store, StoreError};
 use leadrelay_domain::lead::Lead;
+use leadrelay_domain::sla_shards::ShardRecord;
 
 /// Name of the sparse index of leads with something timed ahead.
 pub const SLA_INDEX: &str = "sla-open";
@@ -54,11 +55,107 @@ impl Store {
         Ok(page(out.items.unwrap_or_default(), out.last_evaluated_key))
     }
 
+    /// Whether a shard of the index holds no lead at all, due or not.
+    pub async fn sla_shard_is_empty(&self, shard: u32) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(SLA_INDEX)
+            .key_condition_expression("sla_shard = :s")
+            .expression_attribute_values(":s", AttributeValue::S(shard_name(shard)))
+            .limit(1)
+            .send()
+            .await
+            .map_err(aws("Query (sla-open index)"))?;
+        Ok(out.items.unwrap_or_default().is_empty())
+    }
+
+    /// What the escalation passes recorded of the shard counts leads were indexed with; none
+    /// before the first pass.
+    pub async fn sla_shard_record(&self) -> Result<Option<ShardRecord>, StoreError> {
+        if let Some(r) = self.shard_record_cache().clone() {
+            return Ok(Some(r));
+        }
+        let read: Option<ShardRecord> = self
+            .get_raw(items::sla_shards_key(), true)
+            .await?
+            .map(|i| items::decode(&items::key_str(&i), i))
+            .transpose()?;
+        self.shard_record_cache().clone_from(&read);
+        Ok(read)
+    }
+
+    fn shard_record_cache(&self) -> std::sync::MutexGuard<'_, Option<ShardRecord>> {
+        // Poisoned only if a panic interrupted the assignment of a plain value: still whole.
+        self.sla_shard_record
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Saves `record` in place of `expected` (none: no record yet). `false` when another pass
+    /// changed it first: the caller reads it again.
+    pub async fn put_sla_shard_record(
+        &self,
+        record: &ShardRecord,
+        expected: Option<&ShardRecord>,
+    ) -> Result<bool, StoreError> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(items::sla_shards(record)?));
+        let put = match expected {
+            None => put.condition_expression("attribute_not_exists(pk)"),
+            Some(e) => {
+                let put =
+                    put.expression_attribute_values(":w", AttributeValue::N(e.widest.to_string()));
+                match e.narrowed_at {
+                    // Spelled as the item spells it (serde), not as index keys are spelled.
+                    Some(t) => put
+                        .condition_expression("widest = :w AND narrowed_at = :n")
+                        .expression_attribute_values(
+                            ":n",
+                            serde_dynamo::to_attribute_value(t).map_err(|e| {
+                                StoreError::Encode {
+                                    key: "sla-open shards".into(),
+                                    message: e.to_string(),
+                                }
+                            })?,
+                        ),
+                    None => put
+                        .condition_expression("widest = :w AND attribute_not_exists(narrowed_at)"),
+                }
+            }
+        };
+        match put.send().await {
+            Ok(_) => {
+                *self.shard_record_cache() = Some(record.clone());
+                Ok(true)
+            }
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                *self.shard_record_cache() = None;
+                Ok(false)
+            }
+            Err(e) => Err(aws("PutItem (sla-open shards)")(e)),
+        }
+    }
+
+    /// The shards leads may be indexed on: the configured count, or the widest recorded while
+    /// narrower shards take over.
+    async fn sla_shards_written(&self) -> Result<u32, StoreError> {
+        let recorded = self.sla_shard_record().await?.map_or(0, |r| r.widest);
+        Ok(self.sla_shards.max(recorded))
+    }
+
     /// Every lead in the `sla-open` index (whatever is timed, however far ahead), for the
     /// operator's view of what is waiting.
     pub async fn timed_leads(&self) -> Result<IndexPage, StoreError> {
         let mut all = IndexPage::default();
-        for shard in 0..self.sla_shards {
+        for shard in 0..self.sla_shards_written().await? {
             let p = self
                 .whole_partition(SLA_INDEX, "sla_shard", shard_name(shard))
                 .await?;

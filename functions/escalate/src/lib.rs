@@ -13,7 +13,7 @@ use leadrelay_domain::lead::EscalationAction;
 use leadrelay_domain::lead::Stage;
 use leadrelay_domain::lead::{EventKind, Lead};
 use leadrelay_domain::transitions::Reassigned;
-use leadrelay_domain::{lifecycle, sla, timeline};
+use leadrelay_domain::{lifecycle, sla, sla_shards, timeline};
 use serde::Serialize;
 
 /// Leads worked on at once within a pass.
@@ -73,15 +73,18 @@ impl PassReport {
 
 /// One escalation pass at `now`.
 pub async fn run_pass(deps: &Deps, now: DateTime<Utc>) -> Result<PassReport, EscalateError> {
-    let shards = deps.store.sla_shards();
-    let per_shard = stream::iter(0..shards)
+    let shards = plan_shards(deps, now).await?;
+    let per_shard = stream::iter(0..shards.read)
         .map(|shard| pass_shard(deps, shard, now))
-        .buffer_unordered(shards as usize)
+        .buffer_unordered(shards.read as usize)
         .collect::<Vec<_>>()
         .await;
     let mut report = PassReport::default();
     for r in per_shard {
         report.add(&r?);
+    }
+    if !shards.retired.is_empty() {
+        retire_shards(deps, shards.retired, now).await?;
     }
     metrics::escalation_failures(report.failed + report.unreadable);
     if report.due > 0 || report.unreadable > 0 {
@@ -98,6 +101,60 @@ pub async fn run_pass(deps: &Deps, now: DateTime<Utc>) -> Result<PassReport, Esc
         );
     }
     Ok(report)
+}
+
+/// Which shards this pass reads: the configured ones, and those a lowered `SlaShards` left
+/// leads on, recorded before they are read.
+async fn plan_shards(deps: &Deps, now: DateTime<Utc>) -> Result<sla_shards::ShardPass, StoreError> {
+    let recorded = deps.store.sla_shard_record().await?;
+    let pass = sla_shards::plan(deps.store.sla_shards(), recorded.as_ref(), now);
+    if let Some(record) = &pass.record {
+        // Lost to a concurrent pass: this one still reads what its plan says, the next plans
+        // from the record as that pass left it.
+        deps.store
+            .put_sla_shard_record(record, recorded.as_ref())
+            .await?;
+        // A plan notes a narrowing once, on the pass that first sees it.
+        if record.narrowed_at.is_some() {
+            tracing::warn!(
+                configured = deps.store.sla_shards(),
+                widest = record.widest,
+                "SlaShards lowered: the retired shards are read until they are empty"
+            );
+        }
+    }
+    Ok(pass)
+}
+
+/// Forgets the retired shards once none holds a lead and the narrowing is old enough that
+/// nothing still writes to them.
+async fn retire_shards(
+    deps: &Deps,
+    retired: std::ops::Range<u32>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let Some(recorded) = deps.store.sla_shard_record().await? else {
+        return Ok(());
+    };
+    let Some(record) = sla_shards::retire(deps.store.sla_shards(), &recorded, now) else {
+        return Ok(());
+    };
+    for shard in retired {
+        if !deps.store.sla_shard_is_empty(shard).await? {
+            return Ok(());
+        }
+    }
+    if deps
+        .store
+        .put_sla_shard_record(&record, Some(&recorded))
+        .await?
+    {
+        tracing::info!(
+            shards = record.widest,
+            "the retired SLA index shards are empty and no longer read"
+        );
+    }
+    Ok(())
 }
 
 async fn pass_shard(
