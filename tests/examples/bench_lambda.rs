@@ -14,7 +14,11 @@
 //! its `node_modules`, the Node runtime aside.
 //!
 //!   bench_lambda --bin-dir target/release [--events 300] [--runs 3] [--cold-starts 10]
-//!                [--node bench/node-form]
+//!                [--node bench/node-form] [--sources json,form,meta]
+//!
+//! `--sources` deploys only the sources named (json among them: the events are its), as a
+//! deployment with a few sources runs: capture reads fewer secrets at init. Without it every
+//! source of the local configuration is deployed, and capture reads 15 secrets.
 //!
 //! With `--runner "PROGRAM ARGS"`, each binary is run by that program (its path the last
 //! argument): `scripts/build-lambdas --run` runs the arm64 build under `qemu-aarch64`, where
@@ -68,6 +72,9 @@ struct Args {
     cold_starts: usize,
     node: Option<PathBuf>,
     runner: Vec<String>,
+    /// Sources deployed (all the local configuration's when none): fewer sources, fewer
+    /// secrets for capture to read at init.
+    sources: Option<Vec<String>>,
 }
 
 fn args() -> Result<Args, Error> {
@@ -78,6 +85,7 @@ fn args() -> Result<Args, Error> {
         cold_starts: 10,
         node: None,
         runner: Vec::new(),
+        sources: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -89,6 +97,7 @@ fn args() -> Result<Args, Error> {
             "--cold-starts" => a.cold_starts = value()?.parse()?,
             "--node" => a.node = Some(PathBuf::from(value()?)),
             "--runner" => a.runner = value()?.split_whitespace().map(str::to_owned).collect(),
+            "--sources" => a.sources = Some(value()?.split(',').map(str::to_owned).collect()),
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
@@ -123,6 +132,10 @@ async fn bench_once(args: &Args, endpoint: &str) -> Result<Vec<(String, Measure)
     let prefix = format!("bench{}", ulid::Ulid::new().to_string().to_lowercase());
     let sender = format!("leads-{prefix}@leadrelay.example.com");
     let text = LOCAL_CONFIG.replace("leads@leadrelay.example.com", &sender);
+    let text = match &args.sources {
+        Some(keep) => only_sources(&text, keep)?,
+        None => text,
+    };
     let config = Config::from_toml(&text, "bench config")?;
     let stack = LocalStack::start(StackOptions {
         endpoint: Some(endpoint.to_owned()),
@@ -406,6 +419,18 @@ fn moto_cpu_since(log: &std::path::Path, from: u64) -> Result<Duration, Error> {
             .map_err(|e| format!("moto's log, line {line:?}: {e}"))?;
     }
     Ok(Duration::from_secs_f64(ms / 1000.0))
+}
+
+/// The configuration with only the sources `keep` (the events are the json source's).
+fn only_sources(text: &str, keep: &[String]) -> Result<String, Error> {
+    if !keep.iter().any(|s| s == "json") {
+        return Err("--sources must include json: the bench's deliveries are its".into());
+    }
+    let mut config: toml::Table = toml::from_str(text)?;
+    if let Some(toml::Value::Table(sources)) = config.get_mut("sources") {
+        sources.retain(|name, _| keep.iter().any(|k| k == name));
+    }
+    Ok(toml::to_string(&config)?)
 }
 
 /// A distinct lead as the json source receives it, signed now, as an API Gateway event.
