@@ -1,3 +1,4 @@
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Duration;
 use http::{Request, StatusCode};
 use leadrelay_domain::lead::{EventKind, LeadStatus};
@@ -535,7 +536,7 @@ fn with_sla_shards(app: &TestApp, shards: u32) -> leadrelay_aws::Deps {
 async fn indexed_shard(app: &TestApp, id: &str) -> Option<String> {
     let key = [("pk", format!("LEAD#{id}")), ("sk", "LEAD".to_owned())]
         .into_iter()
-        .map(|(k, v)| (k.to_owned(), aws_sdk_dynamodb::types::AttributeValue::S(v)))
+        .map(|(k, v)| (k.to_owned(), AttributeValue::S(v)))
         .collect();
     let item = app
         .stack
@@ -641,4 +642,37 @@ async fn an_old_shard_is_read_as_long_as_a_lead_waits_on_it() {
         reminders.iter().any(|e| e.subject.starts_with("Reminder:")),
         "{reminders:?}"
     );
+}
+
+#[tokio::test]
+async fn a_count_lowered_before_the_record_was_kept_is_recovered_by_the_documented_item() {
+    let app = TestApp::new().await;
+    let (id, _) = lead_beyond_shard_1(&app).await;
+    // No pass ran with eight shards: the table has no record, as one indexed by an older
+    // release. The operator writes the old count as docs/operating.md shows.
+    let item = [
+        ("pk", AttributeValue::S("INDEX#sla-open".into())),
+        ("sk", AttributeValue::S("SHARDS".into())),
+        ("entity", AttributeValue::S("sla-shards".into())),
+        ("widest", AttributeValue::N("8".into())),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let store = &app.stack.deps.store;
+    store
+        .client()
+        .put_item()
+        .table_name(store.table())
+        .set_item(Some(item))
+        .send()
+        .await
+        .unwrap();
+    let narrow = with_sla_shards(&app, 2);
+    app.clock.advance(Duration::minutes(8));
+    let r = leadrelay_escalate::run_pass(&narrow, app.clock.now())
+        .await
+        .unwrap();
+    assert!(r.reminded >= 1, "{r:?}");
+    assert_eq!(app.lead(&id).await.sla.unwrap().escalations.len(), 1);
 }

@@ -125,9 +125,9 @@ pub struct Store {
     /// configuration, which every function loads).
     sweep_grace: std::time::Duration,
     read_phones: Option<PhoneReader>,
-    /// The `sla-open` shards record as this environment last read or wrote it: the escalation
-    /// pass reads it once per environment, not once per pass.
-    sla_shard_record: Arc<Mutex<Option<ShardRecord>>>,
+    /// The `sla-open` shards record as this environment last read or wrote it, and when: the
+    /// escalation pass reads it again only once it is older than a quarter of an hour.
+    sla_shard_record: Arc<Mutex<Option<(ShardRecord, std::time::Instant)>>>,
 }
 
 impl Store {

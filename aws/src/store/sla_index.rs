@@ -15,6 +15,8 @@ use leadrelay_domain::sla_shards::ShardRecord;
 
 /// Name of the sparse index of leads with something timed ahead.
 pub const SLA_INDEX: &str = "sla-open";
+/// How long an environment trusts its copy of the shards record.
+const SHARD_RECORD_TTL: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 /// Name of the sparse index of parked leads.
 pub const PARKED_INDEX: &str = "parked";
 
@@ -72,21 +74,30 @@ impl Store {
     }
 
     /// What the escalation passes recorded of the shard counts leads were indexed with; none
-    /// before the first pass.
+    /// before the first pass. Read again when this environment's copy is older than
+    /// [`SHARD_RECORD_TTL`], so a record an operator writes (docs/operating.md) is seen within it.
     pub async fn sla_shard_record(&self) -> Result<Option<ShardRecord>, StoreError> {
-        if let Some(r) = self.shard_record_cache().clone() {
-            return Ok(Some(r));
+        if let Some((r, at)) = self.shard_record_cache().clone() {
+            if at.elapsed() < SHARD_RECORD_TTL {
+                return Ok(Some(r));
+            }
         }
         let read: Option<ShardRecord> = self
             .get_raw(items::sla_shards_key(), true)
             .await?
             .map(|i| items::decode(&items::key_str(&i), i))
             .transpose()?;
-        self.shard_record_cache().clone_from(&read);
+        self.remember_shard_record(read.clone());
         Ok(read)
     }
 
-    fn shard_record_cache(&self) -> std::sync::MutexGuard<'_, Option<ShardRecord>> {
+    fn remember_shard_record(&self, record: Option<ShardRecord>) {
+        *self.shard_record_cache() = record.map(|r| (r, std::time::Instant::now()));
+    }
+
+    fn shard_record_cache(
+        &self,
+    ) -> std::sync::MutexGuard<'_, Option<(ShardRecord, std::time::Instant)>> {
         // Poisoned only if a panic interrupted the assignment of a plain value: still whole.
         self.sla_shard_record
             .lock()
@@ -130,14 +141,14 @@ impl Store {
         };
         match put.send().await {
             Ok(_) => {
-                *self.shard_record_cache() = Some(record.clone());
+                self.remember_shard_record(Some(record.clone()));
                 Ok(true)
             }
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
             {
-                *self.shard_record_cache() = None;
+                self.remember_shard_record(None);
                 Ok(false)
             }
             Err(e) => Err(aws("PutItem (sla-open shards)")(e)),
