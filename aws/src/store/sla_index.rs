@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 
 use super::items::{PARKED_KEY, PARKED_KEY_ATTRIBUTE};
 use super::keys::{shard_name, sla_time_key};
-use super::{aws, items, Store, StoreError};
+use super::{aws, items, Store, StoreError, TransactFailure};
+use aws_sdk_dynamodb::types::TransactWriteItem;
 use leadrelay_domain::lead::Lead;
 use leadrelay_domain::sla_shards::ShardRecord;
 
@@ -106,16 +107,16 @@ impl Store {
 
     /// Saves `record` in place of `expected` (none: no record yet). `false` when another pass
     /// changed it first: the caller reads it again.
+    ///
+    /// A one-item transaction rather than a `PutItem`: escalate sends transactions anyway, and
+    /// a second write operation would link its own request and response code (43 KB of
+    /// the binary) for a write made a few times in a deployment's life.
     pub async fn put_sla_shard_record(
         &self,
         record: &ShardRecord,
         expected: Option<&ShardRecord>,
     ) -> Result<bool, StoreError> {
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(items::sla_shards(record)?));
+        let put = self.put(items::sla_shards(record)?);
         let put = match expected {
             None => put.condition_expression("attribute_not_exists(pk)"),
             Some(e) => {
@@ -139,19 +140,25 @@ impl Store {
                 }
             }
         };
-        match put.send().await {
-            Ok(_) => {
+        let write = TransactWriteItem::builder()
+            .put(put.build().map_err(|e| StoreError::Encode {
+                key: "sla-open shards".into(),
+                message: e.to_string(),
+            })?)
+            .build();
+        match self
+            .transact(vec![write], "TransactWriteItems (sla-open shards)")
+            .await
+        {
+            Ok(()) => {
                 self.remember_shard_record(Some(record.clone()));
                 Ok(true)
             }
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
+            Err(TransactFailure::ConditionFailed(_) | TransactFailure::Conflict) => {
                 self.remember_shard_record(None);
                 Ok(false)
             }
-            Err(e) => Err(aws("PutItem (sla-open shards)")(e)),
+            Err(TransactFailure::Store(e)) => Err(e),
         }
     }
 
