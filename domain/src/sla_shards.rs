@@ -54,10 +54,19 @@ pub fn plan(configured: u32, recorded: Option<&ShardRecord>, now: DateTime<Utc>)
         },
         // Widening strands nothing: every old shard is still read.
         _ => ShardPass {
-            read: configured,
-            retired: configured..configured,
             record: (recorded != Some(&current)).then_some(current),
+            ..configured_only(configured)
         },
+    }
+}
+
+/// A pass over the configured shards alone, recording nothing: when the record cannot be read.
+pub fn configured_only(configured: u32) -> ShardPass {
+    let configured = configured.max(1);
+    ShardPass {
+        read: configured,
+        retired: configured..configured,
+        record: None,
     }
 }
 

@@ -407,3 +407,42 @@ async fn an_emulator_outage_mid_flow_loses_no_lead_and_sends_no_email_twice() {
     assert!(outage.served() > 0);
     assert_each_lead_owned_acknowledged_and_assigned_once(&app, &[first, second]).await;
 }
+
+#[tokio::test]
+async fn escalation_goes_on_when_the_sla_shards_record_cannot_be_read_or_written() {
+    let (app, proxy) = TestApp::behind_fault_proxy().await;
+    let id = app.routed_lead().await;
+    let due = app.lead(&id).await.sla.unwrap().next_at.unwrap();
+    app.clock.set(due);
+    // The record's read throttled past the SDK's attempts: the configured shards are read.
+    let unread = proxy
+        .fail("GetItem")
+        .where_body_contains("INDEX#sla-open")
+        .times(3)
+        .with(Reply::throughput_exceeded());
+    let r = app.stack.escalate().await.unwrap();
+    assert_eq!(unread.served(), 3);
+    assert_eq!(r.reminded, 1, "the lead is reminded all the same: {r:?}");
+    unread.lift();
+
+    // Its first save throttled: the pass goes on, the next one saves it.
+    let unsaved = proxy
+        .fail("TransactWriteItems")
+        .where_body_contains("INDEX#sla-open")
+        .times(3)
+        .with(Reply::throughput_exceeded());
+    assert_eq!(app.stack.escalate().await.unwrap().due, 0);
+    assert_eq!(unsaved.served(), 3);
+    unsaved.lift();
+    assert_eq!(app.stack.deps.store.sla_shard_record().await.unwrap(), None);
+    app.stack.escalate().await.unwrap();
+    let record = app
+        .stack
+        .deps
+        .store
+        .sla_shard_record()
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((record.widest, record.narrowed_at), (8, None));
+}

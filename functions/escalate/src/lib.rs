@@ -73,7 +73,7 @@ impl PassReport {
 
 /// One escalation pass at `now`.
 pub async fn run_pass(deps: &Deps, now: DateTime<Utc>) -> Result<PassReport, EscalateError> {
-    let shards = plan_shards(deps, now).await?;
+    let shards = plan_shards(deps, now).await;
     let per_shard = stream::iter(0..shards.read)
         .map(|shard| pass_shard(deps, shard, now))
         .buffer_unordered(shards.read as usize)
@@ -84,7 +84,9 @@ pub async fn run_pass(deps: &Deps, now: DateTime<Utc>) -> Result<PassReport, Esc
         report.add(&r?);
     }
     if !shards.retired.is_empty() {
-        retire_shards(deps, shards.retired, now).await?;
+        if let Err(e) = retire_shards(deps, shards.retired, now).await {
+            tracing::warn!(error = %e, "retired SLA shards not checked; the next pass checks them");
+        }
     }
     metrics::escalation_failures(report.failed + report.unreadable);
     if report.due > 0 || report.unreadable > 0 {
@@ -104,26 +106,38 @@ pub async fn run_pass(deps: &Deps, now: DateTime<Utc>) -> Result<PassReport, Esc
 }
 
 /// Which shards this pass reads: the configured ones, and those a lowered `SlaShards` left
-/// leads on, recorded before they are read.
-async fn plan_shards(deps: &Deps, now: DateTime<Utc>) -> Result<sla_shards::ShardPass, StoreError> {
-    let recorded = deps.store.sla_shard_record().await?;
-    let pass = sla_shards::plan(deps.store.sla_shards(), recorded.as_ref(), now);
+/// leads on, recorded before they are read. The record is bookkeeping: when it cannot be read
+/// or written, the pass goes on over the shards it knows of, and the next pass tries again.
+async fn plan_shards(deps: &Deps, now: DateTime<Utc>) -> sla_shards::ShardPass {
+    let configured = deps.store.sla_shards();
+    let recorded = match deps.store.sla_shard_record().await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(error = %e, "SLA shards record unread; this pass reads the configured shards");
+            return sla_shards::configured_only(configured);
+        }
+    };
+    let pass = sla_shards::plan(configured, recorded.as_ref(), now);
     if let Some(record) = &pass.record {
         // Lost to a concurrent pass: this one still reads what its plan says, the next plans
         // from the record as that pass left it.
-        deps.store
+        if let Err(e) = deps
+            .store
             .put_sla_shard_record(record, recorded.as_ref())
-            .await?;
+            .await
+        {
+            tracing::warn!(error = %e, "SLA shards record not saved; the next pass saves it");
+        }
         // A plan notes a narrowing once, on the pass that first sees it.
         if record.narrowed_at.is_some() {
             tracing::warn!(
-                configured = deps.store.sla_shards(),
+                configured,
                 widest = record.widest,
                 "SlaShards lowered: the retired shards are read until they are empty"
             );
         }
     }
-    Ok(pass)
+    pass
 }
 
 /// Forgets the retired shards once none holds a lead and the narrowing is old enough that
