@@ -14,14 +14,41 @@ use serde::{Deserialize, Serialize};
 /// write one more lead there. Far longer than any Lambda invocation (15 minutes at most).
 pub const RETIRE_AFTER: Duration = Duration::hours(1);
 
+/// The most shards `SlaShards` allows: a table indexed before any record was kept may have leads
+/// on any of them.
+pub const MAX_SHARDS: u32 = 64;
+
 /// What the pass records of the shards the index has been written with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShardRecord {
     /// The widest shard count leads may still be indexed under.
     pub widest: u32,
-    /// When a pass first ran with fewer shards than `widest`: none while they agree.
+    /// When a pass first ran with the count it narrowed to: none while they agree. A second
+    /// narrowing starts the grace again, since writers with the count between may still run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub narrowed_at: Option<DateTime<Utc>>,
+    /// The count the shards were narrowed to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub narrowed_to: Option<u32>,
+}
+
+impl ShardRecord {
+    /// The record of an index written with `shards` alone.
+    pub fn written_with(shards: u32) -> Self {
+        Self {
+            widest: shards.max(1),
+            narrowed_at: None,
+            narrowed_to: None,
+        }
+    }
+
+    fn narrowed(widest: u32, to: u32, at: DateTime<Utc>) -> Self {
+        Self {
+            widest,
+            narrowed_at: Some(at),
+            narrowed_to: Some(to),
+        }
+    }
 }
 
 /// What one pass reads, and what it records before reading.
@@ -35,28 +62,38 @@ pub struct ShardPass {
     pub record: Option<ShardRecord>,
 }
 
-/// Plans a pass with `configured` shards, given what earlier passes recorded (none on a table
-/// no pass has run on: nothing was written with another count that this record would know).
-pub fn plan(configured: u32, recorded: Option<&ShardRecord>, now: DateTime<Utc>) -> ShardPass {
+/// Plans a pass with `configured` shards, given what earlier passes recorded.
+pub fn plan(configured: u32, recorded: &ShardRecord, now: DateTime<Utc>) -> ShardPass {
     let configured = configured.max(1);
-    let current = ShardRecord {
-        widest: configured,
-        narrowed_at: None,
-    };
-    match recorded {
-        Some(r) if r.widest > configured => ShardPass {
-            read: r.widest,
-            retired: configured..r.widest,
-            record: r.narrowed_at.is_none().then_some(ShardRecord {
-                widest: r.widest,
-                narrowed_at: Some(now),
-            }),
-        },
+    if recorded.widest <= configured {
         // Widening strands nothing: every old shard is still read.
-        _ => ShardPass {
-            record: (recorded != Some(&current)).then_some(current),
+        let current = ShardRecord::written_with(configured);
+        return ShardPass {
+            record: (*recorded != current).then_some(current),
             ..configured_only(configured)
-        },
+        };
+    }
+    let noted = recorded.narrowed_at.is_some() && recorded.narrowed_to == Some(configured);
+    ShardPass {
+        read: recorded.widest,
+        retired: configured..recorded.widest,
+        record: (!noted).then(|| ShardRecord::narrowed(recorded.widest, configured, now)),
+    }
+}
+
+/// The first record of a table that has none: a table indexed before records were kept, or one
+/// no pass has run on. `highest_occupied` is the highest shard at or beyond `configured` that
+/// holds a lead, from a look at each up to [`MAX_SHARDS`]: the count may have been lowered
+/// before, or in the very deploy that brought the record in.
+pub fn first_record(
+    configured: u32,
+    highest_occupied: Option<u32>,
+    now: DateTime<Utc>,
+) -> ShardRecord {
+    let configured = configured.max(1);
+    match highest_occupied {
+        Some(h) if h >= configured => ShardRecord::narrowed(h + 1, configured, now),
+        _ => ShardRecord::written_with(configured),
     }
 }
 
@@ -70,15 +107,24 @@ pub fn configured_only(configured: u32) -> ShardPass {
     }
 }
 
-/// The record that forgets the retired shards, once the narrowing is older than
+/// A pass over every shard there can be, recording nothing: when the record is unreadable as
+/// stored, so nothing is known of the counts written.
+pub fn every_shard(configured: u32) -> ShardPass {
+    ShardPass {
+        read: MAX_SHARDS.max(configured),
+        retired: 0..0,
+        record: None,
+    }
+}
+
+/// The record that forgets the retired shards, once the narrowing to `configured` is older than
 /// [`RETIRE_AFTER`]: to be saved only when they are found empty. None while they must still be
 /// read whatever they hold.
 pub fn retire(configured: u32, recorded: &ShardRecord, now: DateTime<Utc>) -> Option<ShardRecord> {
+    let configured = configured.max(1);
     let since = recorded.narrowed_at?;
-    (now - since >= RETIRE_AFTER).then(|| ShardRecord {
-        widest: configured.max(1),
-        narrowed_at: None,
-    })
+    (recorded.narrowed_to == Some(configured) && now - since >= RETIRE_AFTER)
+        .then(|| ShardRecord::written_with(configured))
 }
 
 #[cfg(test)]
@@ -90,65 +136,83 @@ mod tests {
         Utc.with_ymd_and_hms(2026, 12, 5, 9, minute, 0).unwrap()
     }
 
-    fn record(widest: u32, narrowed_at: Option<DateTime<Utc>>) -> ShardRecord {
-        ShardRecord {
-            widest,
-            narrowed_at,
-        }
+    fn written(widest: u32) -> ShardRecord {
+        ShardRecord::written_with(widest)
     }
 
-    #[test]
-    fn a_first_pass_records_the_configured_count_and_reads_it() {
-        let p = plan(8, None, at(0));
-        assert_eq!((p.read, p.retired), (8, 8..8));
-        assert_eq!(p.record, Some(record(8, None)));
+    fn narrowed(widest: u32, to: u32, minute: u32) -> ShardRecord {
+        ShardRecord::narrowed(widest, to, at(minute))
     }
 
     #[test]
     fn an_unchanged_count_records_nothing() {
-        let p = plan(8, Some(&record(8, None)), at(0));
+        let p = plan(8, &written(8), at(0));
         assert_eq!((p.read, p.retired, p.record), (8, 8..8, None));
     }
 
     #[test]
     fn widening_records_the_new_count_and_retires_nothing() {
-        let p = plan(16, Some(&record(8, None)), at(0));
+        let p = plan(16, &written(8), at(0));
         assert_eq!((p.read, p.retired), (16, 16..16));
-        assert_eq!(p.record, Some(record(16, None)));
+        assert_eq!(p.record, Some(written(16)));
     }
 
     #[test]
     fn narrowing_keeps_reading_the_old_shards_and_notes_when_it_began() {
-        let p = plan(2, Some(&record(8, None)), at(0));
+        let p = plan(2, &written(8), at(0));
         assert_eq!((p.read, p.retired), (8, 2..8));
-        assert_eq!(p.record, Some(record(8, Some(at(0)))));
+        assert_eq!(p.record, Some(narrowed(8, 2, 0)));
 
-        let later = plan(2, Some(&record(8, Some(at(0)))), at(5));
+        let later = plan(2, &narrowed(8, 2, 0), at(5));
         assert_eq!((later.read, later.retired, later.record), (8, 2..8, None));
     }
 
     #[test]
     fn retired_shards_may_be_forgotten_only_once_the_grace_is_over() {
-        let r = record(8, Some(at(0)));
+        let r = narrowed(8, 2, 0);
         assert_eq!(retire(2, &r, at(59)), None, "within the grace");
-        assert_eq!(retire(2, &r, at(0) + RETIRE_AFTER), Some(record(2, None)));
+        assert_eq!(retire(2, &r, at(0) + RETIRE_AFTER), Some(written(2)));
     }
 
     #[test]
     fn nothing_is_retired_while_no_narrowing_is_recorded() {
-        assert_eq!(retire(8, &record(8, None), at(30)), None);
+        assert_eq!(retire(8, &written(8), at(30)), None);
+    }
+
+    #[test]
+    fn a_second_narrowing_starts_the_grace_again() {
+        // 8 → 4 at :00, 4 → 2 at :58: writers with 4 may still run at :60.
+        let second = plan(2, &narrowed(8, 4, 0), at(58));
+        assert_eq!((second.read, second.retired), (8, 2..8));
+        assert_eq!(second.record, Some(narrowed(8, 2, 58)));
+        assert_eq!(retire(2, &narrowed(8, 4, 0), at(0) + RETIRE_AFTER), None);
+        assert_eq!(retire(2, &narrowed(8, 2, 58), at(59)), None);
     }
 
     #[test]
     fn widening_back_during_a_narrowing_ends_it() {
-        let p = plan(8, Some(&record(8, Some(at(0)))), at(10));
+        let p = plan(8, &narrowed(8, 2, 0), at(10));
         assert_eq!((p.read, p.retired), (8, 8..8));
-        assert_eq!(p.record, Some(record(8, None)));
+        assert_eq!(p.record, Some(written(8)));
+    }
+
+    #[test]
+    fn a_table_without_a_record_is_recorded_as_its_occupied_shards_show() {
+        assert_eq!(first_record(8, None, at(0)), written(8));
+        assert_eq!(first_record(2, Some(5), at(0)), narrowed(6, 2, 0));
+        let p = plan(2, &first_record(2, Some(5), at(0)), at(0));
+        assert_eq!((p.read, p.retired, p.record), (6, 2..6, None));
+    }
+
+    #[test]
+    fn an_unreadable_record_reads_every_shard_and_retires_none() {
+        let p = every_shard(8);
+        assert_eq!((p.read, p.retired, p.record), (MAX_SHARDS, 0..0, None));
     }
 
     #[test]
     fn a_zero_count_is_read_as_one_shard() {
-        let p = plan(0, Some(&record(4, None)), at(0));
+        let p = plan(0, &written(4), at(0));
         assert_eq!(p.retired, 1..4);
     }
 }

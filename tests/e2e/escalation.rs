@@ -644,17 +644,51 @@ async fn an_old_shard_is_read_as_long_as_a_lead_waits_on_it() {
     );
 }
 
+/// Deletes the SLA shards record, as on a table no pass of this release has run on.
+pub async fn forget_the_shards_record(app: &TestApp) {
+    let key = [("pk", "INDEX#sla-open"), ("sk", "SHARDS")]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), AttributeValue::S(v.to_owned())))
+        .collect();
+    let store = &app.stack.deps.store;
+    store
+        .client()
+        .delete_item()
+        .table_name(store.table())
+        .set_key(Some(key))
+        .send()
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
-async fn a_count_lowered_before_the_record_was_kept_is_recovered_by_the_documented_item() {
+async fn a_table_without_a_record_has_every_shard_looked_at_and_the_occupied_ones_read() {
     let app = TestApp::new().await;
     let (id, _) = lead_beyond_shard_1(&app).await;
-    // No pass ran with eight shards: the table has no record, as one indexed by an older
-    // release. The operator writes the old count as docs/operating.md shows.
+    let shard = leadrelay_aws::store::sla_shard_of(&id, 8);
+    // Indexed by a release that kept no record; this one is deployed with two shards.
+    forget_the_shards_record(&app).await;
+    let narrow = with_sla_shards(&app, 2);
+    app.clock.advance(Duration::minutes(8));
+    let r = leadrelay_escalate::run_pass(&narrow, app.clock.now())
+        .await
+        .unwrap();
+    assert!(r.reminded >= 1, "{r:?}");
+    assert_eq!(app.lead(&id).await.sla.unwrap().escalations.len(), 1);
+    let record = narrow.store.sla_shard_record().await.unwrap().unwrap();
+    assert!(record.widest > shard, "{record:?} covers shard {shard}");
+    assert_eq!(record.narrowed_to, Some(2));
+}
+
+#[tokio::test]
+async fn an_unreadable_shards_record_reads_every_shard_and_is_reported() {
+    let app = TestApp::new().await;
+    let (id, _) = lead_beyond_shard_1(&app).await;
     let item = [
         ("pk", AttributeValue::S("INDEX#sla-open".into())),
         ("sk", AttributeValue::S("SHARDS".into())),
         ("entity", AttributeValue::S("sla-shards".into())),
-        ("widest", AttributeValue::N("8".into())),
+        ("widest", AttributeValue::S("sixteen".into())),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -673,6 +707,7 @@ async fn a_count_lowered_before_the_record_was_kept_is_recovered_by_the_document
     let r = leadrelay_escalate::run_pass(&narrow, app.clock.now())
         .await
         .unwrap();
+    assert_eq!(r.unreadable, 1, "{r:?}");
     assert!(r.reminded >= 1, "{r:?}");
     assert_eq!(app.lead(&id).await.sla.unwrap().escalations.len(), 1);
 }

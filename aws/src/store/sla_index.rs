@@ -16,6 +16,14 @@ use leadrelay_domain::sla_shards::ShardRecord;
 
 /// Name of the sparse index of leads with something timed ahead.
 pub const SLA_INDEX: &str = "sla-open";
+/// A time as serde writes it into an item (RFC 3339, `Z`), which a condition must match.
+fn time_as_stored(t: DateTime<Utc>) -> String {
+    serde_json::to_value(t)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
 /// How long an environment trusts its copy of the shards record.
 const SHARD_RECORD_TTL: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 /// Name of the sparse index of parked leads.
@@ -117,27 +125,33 @@ impl Store {
         expected: Option<&ShardRecord>,
     ) -> Result<bool, StoreError> {
         let put = self.put(items::sla_shards(record)?);
+        // The stored record must still be `expected`, field by field (each spelled as the item
+        // spells it, by serde).
         let put = match expected {
             None => put.condition_expression("attribute_not_exists(pk)"),
             Some(e) => {
-                let put =
-                    put.expression_attribute_values(":w", AttributeValue::N(e.widest.to_string()));
-                match e.narrowed_at {
-                    // Spelled as the item spells it (serde), not as index keys are spelled.
-                    Some(t) => put
-                        .condition_expression("widest = :w AND narrowed_at = :n")
-                        .expression_attribute_values(
-                            ":n",
-                            serde_dynamo::to_attribute_value(t).map_err(|e| {
-                                StoreError::Encode {
-                                    key: "sla-open shards".into(),
-                                    message: e.to_string(),
-                                }
-                            })?,
-                        ),
-                    None => put
-                        .condition_expression("widest = :w AND attribute_not_exists(narrowed_at)"),
+                let mut conditions = Vec::new();
+                let mut put = put;
+                for (name, value) in [
+                    ("widest", Some(AttributeValue::N(e.widest.to_string()))),
+                    (
+                        "narrowed_at",
+                        e.narrowed_at.map(|t| AttributeValue::S(time_as_stored(t))),
+                    ),
+                    (
+                        "narrowed_to",
+                        e.narrowed_to.map(|n| AttributeValue::N(n.to_string())),
+                    ),
+                ] {
+                    match value {
+                        Some(v) => {
+                            conditions.push(format!("{name} = :{name}"));
+                            put = put.expression_attribute_values(format!(":{name}"), v);
+                        }
+                        None => conditions.push(format!("attribute_not_exists({name})")),
+                    }
                 }
+                put.condition_expression(conditions.join(" AND "))
             }
         };
         let write = TransactWriteItem::builder()
@@ -160,6 +174,24 @@ impl Store {
             }
             Err(TransactFailure::Store(e)) => Err(e),
         }
+    }
+
+    /// The highest of `shards` that holds a lead, due or not; none when all are empty. One
+    /// one-item query each, eight at a time.
+    pub async fn highest_occupied_sla_shard(
+        &self,
+        shards: std::ops::Range<u32>,
+    ) -> Result<Option<u32>, StoreError> {
+        use futures::stream::{self, StreamExt, TryStreamExt};
+        let occupied: Vec<u32> = stream::iter(shards)
+            .map(|shard| async move {
+                Ok::<_, StoreError>((shard, self.sla_shard_is_empty(shard).await?))
+            })
+            .buffer_unordered(8)
+            .try_filter_map(|(shard, empty)| async move { Ok((!empty).then_some(shard)) })
+            .try_collect()
+            .await?;
+        Ok(occupied.into_iter().max())
     }
 
     /// The shards leads may be indexed on: the configured count, or the widest recorded while

@@ -194,7 +194,28 @@ pub async fn provision(
 ) -> Result<Resources, ProvisionError> {
     let template = Template::parse(TEMPLATE)?;
     let table = format!("{prefix}-leads");
-    create_table(sdk, &table, &template.table()?).await?;
+    if create_table(sdk, &table, &template.table()?).await? {
+        // A new table's leads are all written with the stack's count: escalate's first pass
+        // need not look at every shard for leads an older count left (as it does on a table
+        // that has no record, `sla_shards::first_record`).
+        let store = leadrelay_aws::store::Store::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            &table,
+            leadrelay_aws::deps::DEFAULT_SLA_SHARDS,
+            std::time::Duration::ZERO,
+            None,
+        );
+        let record = leadrelay_domain::sla_shards::ShardRecord::written_with(
+            leadrelay_aws::deps::DEFAULT_SLA_SHARDS,
+        );
+        store
+            .put_sla_shard_record(&record, None)
+            .await
+            .map_err(|e| ProvisionError::Aws {
+                op: "the SLA shards record",
+                message: e.to_string(),
+            })?;
+    }
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let mut urls = Vec::new();
     for q in QueueName::ALL {
@@ -289,11 +310,12 @@ fn projection(index: &IndexDefinition) -> Projection {
         .build()
 }
 
+/// `true` when it made the table, `false` when it was there.
 async fn create_table(
     sdk: &SdkConfig,
     name: &str,
     def: &TableDefinition,
-) -> Result<(), ProvisionError> {
+) -> Result<bool, ProvisionError> {
     let ddb = aws_sdk_dynamodb::Client::new(sdk);
     if let Ok(found) = ddb.describe_table().table_name(name).send().await {
         // A table made by an earlier version (an emulator kept running): add the indexes the
@@ -330,7 +352,7 @@ async fn create_table(
             .await
             .map_err(aws("UpdateTable"))?;
         }
-        return Ok(());
+        return Ok(false);
     }
     let mut req = ddb
         .create_table()
@@ -365,7 +387,7 @@ async fn create_table(
             .await
             .map_err(aws("UpdateTimeToLive"))?;
     }
-    Ok(())
+    Ok(true)
 }
 
 #[cfg(test)]

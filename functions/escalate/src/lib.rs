@@ -54,7 +54,8 @@ pub struct PassReport {
     pub resent: usize,
     /// Leads that could not be handled this pass (they stay in the index for the next).
     pub failed: usize,
-    /// Index items that would not decode: skipped, so they never hold the others back.
+    /// Index items (or the SLA shards record) that would not decode: skipped, so they never
+    /// hold the others back.
     pub unreadable: usize,
 }
 
@@ -73,18 +74,21 @@ impl PassReport {
 
 /// One escalation pass at `now`.
 pub async fn run_pass(deps: &Deps, now: DateTime<Utc>) -> Result<PassReport, EscalateError> {
-    let shards = plan_shards(deps, now).await;
+    let (shards, record_unreadable) = plan_shards(deps, now).await;
     let per_shard = stream::iter(0..shards.read)
         .map(|shard| pass_shard(deps, shard, now))
         .buffer_unordered(shards.read as usize)
         .collect::<Vec<_>>()
         .await;
-    let mut report = PassReport::default();
+    let mut report = PassReport {
+        unreadable: usize::from(record_unreadable),
+        ..PassReport::default()
+    };
     for r in per_shard {
         report.add(&r?);
     }
     if !shards.retired.is_empty() {
-        if let Err(e) = retire_shards(deps, shards.retired, now).await {
+        if let Err(e) = retire_shards(deps, now).await {
             tracing::warn!(error = %e, "retired SLA shards not checked; the next pass checks them");
         }
     }
@@ -107,29 +111,53 @@ pub async fn run_pass(deps: &Deps, now: DateTime<Utc>) -> Result<PassReport, Esc
 
 /// Which shards this pass reads: the configured ones, and those a lowered `SlaShards` left
 /// leads on, recorded before they are read. The record is bookkeeping: when it cannot be read
-/// or written, the pass goes on over the shards it knows of, and the next pass tries again.
-async fn plan_shards(deps: &Deps, now: DateTime<Utc>) -> sla_shards::ShardPass {
+/// or written, the pass goes on over the shards it can know of, and the next pass tries again.
+/// `true` with it when the record is unreadable as stored (an operator's to mend).
+async fn plan_shards(deps: &Deps, now: DateTime<Utc>) -> (sla_shards::ShardPass, bool) {
     let configured = deps.store.sla_shards();
-    let recorded = match deps.store.sla_shard_record().await {
+    let stored = match deps.store.sla_shard_record().await {
         Ok(r) => r,
+        Err(e @ StoreError::Decode { .. }) => {
+            tracing::error!(error = %e, "SLA shards record unreadable; every shard is read until it is mended");
+            return (sla_shards::every_shard(configured), true);
+        }
         Err(e) => {
             tracing::warn!(error = %e, "SLA shards record unread; this pass reads the configured shards");
-            return sla_shards::configured_only(configured);
+            return (sla_shards::configured_only(configured), false);
         }
     };
-    let pass = sla_shards::plan(configured, recorded.as_ref(), now);
-    if let Some(record) = &pass.record {
+    let recorded = match &stored {
+        Some(r) => r.clone(),
+        // No pass has recorded anything: look at every shard beyond the count for leads.
+        None => match deps
+            .store
+            .highest_occupied_sla_shard(configured..sla_shards::MAX_SHARDS)
+            .await
+        {
+            Ok(highest) => sla_shards::first_record(configured, highest, now),
+            Err(e) => {
+                tracing::warn!(error = %e, "SLA shards not looked at; this pass reads the configured shards");
+                return (sla_shards::configured_only(configured), false);
+            }
+        },
+    };
+    let pass = sla_shards::plan(configured, &recorded, now);
+    let to_save = match (&stored, &pass.record) {
+        (_, Some(changed)) => Some(changed),
+        (None, None) => Some(&recorded),
+        (Some(_), None) => None,
+    };
+    if let Some(record) = to_save {
         // Lost to a concurrent pass: this one still reads what its plan says, the next plans
         // from the record as that pass left it.
         if let Err(e) = deps
             .store
-            .put_sla_shard_record(record, recorded.as_ref())
+            .put_sla_shard_record(record, stored.as_ref())
             .await
         {
             tracing::warn!(error = %e, "SLA shards record not saved; the next pass saves it");
         }
-        // A plan notes a narrowing once, on the pass that first sees it.
-        if record.narrowed_at.is_some() {
+        if record.narrowed_at == Some(now) {
             tracing::warn!(
                 configured,
                 widest = record.widest,
@@ -137,23 +165,20 @@ async fn plan_shards(deps: &Deps, now: DateTime<Utc>) -> sla_shards::ShardPass {
             );
         }
     }
-    pass
+    (pass, false)
 }
 
 /// Forgets the retired shards once none holds a lead and the narrowing is old enough that
-/// nothing still writes to them.
-async fn retire_shards(
-    deps: &Deps,
-    retired: std::ops::Range<u32>,
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
+/// nothing still writes to them. The shards looked at are those of the record as read now.
+async fn retire_shards(deps: &Deps, now: DateTime<Utc>) -> Result<(), StoreError> {
     let Some(recorded) = deps.store.sla_shard_record().await? else {
         return Ok(());
     };
-    let Some(record) = sla_shards::retire(deps.store.sla_shards(), &recorded, now) else {
+    let configured = deps.store.sla_shards();
+    let Some(record) = sla_shards::retire(configured, &recorded, now) else {
         return Ok(());
     };
-    for shard in retired {
+    for shard in configured..recorded.widest {
         if !deps.store.sla_shard_is_empty(shard).await? {
             return Ok(());
         }
