@@ -428,6 +428,11 @@ fn only_sources(text: &str, keep: &[String]) -> Result<String, Error> {
     }
     let mut config: toml::Table = toml::from_str(text)?;
     if let Some(toml::Value::Table(sources)) = config.get_mut("sources") {
+        if let Some(unknown) = keep.iter().find(|k| !sources.contains_key(k.as_str())) {
+            return Err(
+                format!("--sources: the local configuration has no source {unknown}").into(),
+            );
+        }
         sources.retain(|name, _| keep.iter().any(|k| k == name));
     }
     Ok(toml::to_string(&config)?)
