@@ -18,6 +18,9 @@ use serde::Serialize;
 
 /// Leads worked on at once within a pass.
 const CONCURRENCY: usize = 16;
+/// Shards queried at once: all of the default eight; a pass over many more (a narrowing from
+/// 64, an unreadable record) does not open a connection for each.
+const SHARDS_AT_ONCE: u32 = 16;
 /// Index items read per query page.
 const PAGE_SIZE: i32 = 200;
 
@@ -77,7 +80,7 @@ pub async fn run_pass(deps: &Deps, now: DateTime<Utc>) -> Result<PassReport, Esc
     let (shards, record_unreadable) = plan_shards(deps, now).await;
     let per_shard = stream::iter(0..shards.read)
         .map(|shard| pass_shard(deps, shard, now))
-        .buffer_unordered(shards.read as usize)
+        .buffer_unordered(shards.read.min(SHARDS_AT_ONCE) as usize)
         .collect::<Vec<_>>()
         .await;
     let mut report = PassReport {
