@@ -532,6 +532,13 @@ fn with_sla_shards(app: &TestApp, shards: u32) -> leadrelay_aws::Deps {
     deps
 }
 
+/// One escalation pass of functions built as `deps`, at the app's time.
+async fn pass(deps: &leadrelay_aws::Deps, app: &TestApp) -> leadrelay_escalate::PassReport {
+    leadrelay_escalate::run_pass(deps, app.clock.now())
+        .await
+        .unwrap()
+}
+
 /// The index's item attribute `sla_shard` of a lead, as stored.
 async fn indexed_shard(app: &TestApp, id: &str) -> Option<String> {
     let key = [("pk", format!("LEAD#{id}")), ("sk", "LEAD".to_owned())]
@@ -565,9 +572,7 @@ async fn leads_indexed_before_sla_shards_was_lowered_still_escalate_and_the_old_
     // The operator lowers SlaShards to 2: the functions now write two shards only.
     let narrow = with_sla_shards(&app, 2);
     app.clock.advance(Duration::minutes(8));
-    let r = leadrelay_escalate::run_pass(&narrow, app.clock.now())
-        .await
-        .unwrap();
+    let r = pass(&narrow, &app).await;
     assert!(r.reminded >= 1, "{r:?}");
     app.drain().await;
     let reminders = app.emails_to(&owner.owner_email).await;
@@ -588,9 +593,7 @@ async fn leads_indexed_before_sla_shards_was_lowered_still_escalate_and_the_old_
     // Past the SLA and the hour's grace: the last step is taken, nothing is left on the old
     // shards, and they are no longer read.
     app.clock.advance(Duration::hours(2));
-    let r = leadrelay_escalate::run_pass(&narrow, app.clock.now())
-        .await
-        .unwrap();
+    let r = pass(&narrow, &app).await;
     assert!(r.escalated >= 1, "{r:?}");
     app.drain().await;
     assert_eq!(app.lead(&id).await.sla.unwrap().escalations.len(), 2);
@@ -630,9 +633,7 @@ async fn an_old_shard_is_read_as_long_as_a_lead_waits_on_it() {
     );
 
     app.clock.advance(Duration::hours(1));
-    let r = leadrelay_escalate::run_pass(&narrow, app.clock.now())
-        .await
-        .unwrap();
+    let r = pass(&narrow, &app).await;
     assert!(r.reminded >= 1, "{r:?}");
     app.drain().await;
     let sla = app.lead(&id).await.sla.unwrap();
@@ -670,9 +671,7 @@ async fn a_table_without_a_record_has_every_shard_looked_at_and_the_occupied_one
     forget_the_shards_record(&app).await;
     let narrow = with_sla_shards(&app, 2);
     app.clock.advance(Duration::minutes(8));
-    let r = leadrelay_escalate::run_pass(&narrow, app.clock.now())
-        .await
-        .unwrap();
+    let r = pass(&narrow, &app).await;
     assert!(r.reminded >= 1, "{r:?}");
     assert_eq!(app.lead(&id).await.sla.unwrap().escalations.len(), 1);
     let record = narrow.store.sla_shard_record().await.unwrap().unwrap();
@@ -704,9 +703,7 @@ async fn an_unreadable_shards_record_reads_every_shard_and_is_reported() {
         .unwrap();
     let narrow = with_sla_shards(&app, 2);
     app.clock.advance(Duration::minutes(8));
-    let r = leadrelay_escalate::run_pass(&narrow, app.clock.now())
-        .await
-        .unwrap();
+    let r = pass(&narrow, &app).await;
     assert_eq!(r.unreadable, 1, "{r:?}");
     assert!(r.reminded >= 1, "{r:?}");
     assert_eq!(app.lead(&id).await.sla.unwrap().escalations.len(), 1);
