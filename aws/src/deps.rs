@@ -465,6 +465,28 @@ impl Resources {
     }
 }
 
+impl Resources {
+    /// For the operator's CLI run without `LEADRELAY_SLA_SHARDS`: the count escalate last ran
+    /// with, from its record in the table (the default when there is none). Leads the CLI saves
+    /// then land on shards escalate reads, not on the default's.
+    pub async fn with_recorded_sla_shards(
+        mut self,
+        dynamodb: &aws_sdk_dynamodb::Client,
+    ) -> Result<Self, crate::store::StoreError> {
+        let store = Store::new(
+            dynamodb.clone(),
+            self.table.clone(),
+            self.sla_shards,
+            std::time::Duration::ZERO,
+            None,
+        );
+        if let Some(record) = store.sla_shard_record().await? {
+            self.sla_shards = record.current();
+        }
+        Ok(self)
+    }
+}
+
 /// The AWS clients, one of each, built once: building one parses its service's endpoint rules
 /// and checks the HTTP client. Clients of one configuration share its HTTP client, and so its
 /// connections.

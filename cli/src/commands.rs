@@ -188,7 +188,14 @@ async fn connect_to(
 ) -> Result<(Deps, Deployment)> {
     let (sdk, resources, deployment) = if std::env::var("LEADRELAY_TABLE").is_ok() {
         let sdk = leadrelay_aws::sdk::load().await;
-        (sdk, Resources::from_env()?, Deployment::Aws)
+        let mut resources = Resources::from_env()?;
+        if std::env::var_os("LEADRELAY_SLA_SHARDS").is_none() {
+            resources = resources
+                .with_recorded_sla_shards(&aws_sdk_dynamodb::Client::new(&sdk))
+                .await
+                .context("reading the SLA shards record (or set LEADRELAY_SLA_SHARDS)")?;
+        }
+        (sdk, resources, Deployment::Aws)
     } else {
         let path = PathBuf::from(STATE_FILE);
         let state: LocalState = match std::fs::read_to_string(&path) {

@@ -42,6 +42,11 @@ impl ShardRecord {
         }
     }
 
+    /// The count escalate last ran with: the one the deployment's functions write with.
+    pub fn current(&self) -> u32 {
+        self.narrowed_to.unwrap_or(self.widest)
+    }
+
     fn narrowed(widest: u32, to: u32, at: DateTime<Utc>) -> Self {
         Self {
             widest,
@@ -208,6 +213,12 @@ mod tests {
     fn an_unreadable_record_reads_every_shard_and_retires_none() {
         let p = every_shard(8);
         assert_eq!((p.read, p.retired, p.record), (MAX_SHARDS, 0..0, None));
+    }
+
+    #[test]
+    fn the_current_count_is_the_one_narrowed_to_while_narrowing() {
+        assert_eq!(written(8).current(), 8);
+        assert_eq!(narrowed(8, 2, 0).current(), 2);
     }
 
     #[test]

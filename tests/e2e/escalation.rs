@@ -705,3 +705,28 @@ async fn an_unreadable_shards_record_reads_every_shard_and_is_reported() {
     assert!(r.reminded >= 1, "{r:?}");
     assert_eq!(app.lead(&id).await.sla.unwrap().escalations.len(), 1);
 }
+
+#[tokio::test]
+async fn the_cli_without_a_count_writes_with_the_one_escalate_last_ran_with() {
+    let app = TestApp::new().await;
+    let deps = &app.stack.deps;
+    let unset = leadrelay_aws::deps::Resources {
+        table: deps.store.table().to_owned(),
+        captured_queue_url: String::new(),
+        scored_queue_url: String::new(),
+        notify_queue_url: String::new(),
+        sla_shards: leadrelay_aws::deps::DEFAULT_SLA_SHARDS,
+    };
+    let client = deps.store.client();
+    let as_made = unset
+        .clone()
+        .with_recorded_sla_shards(client)
+        .await
+        .unwrap();
+    assert_eq!(as_made.sla_shards, 8);
+
+    // The deployment runs with two shards now; escalate has noted the narrowing.
+    pass(&with_sla_shards(&app, 2), &app).await;
+    let cli = unset.with_recorded_sla_shards(client).await.unwrap();
+    assert_eq!(cli.sla_shards, 2);
+}
