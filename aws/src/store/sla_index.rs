@@ -84,7 +84,8 @@ impl Store {
 
     /// What the escalation passes recorded of the shard counts leads were indexed with; none
     /// before the first pass. Read again when this environment's copy is older than
-    /// [`SHARD_RECORD_TTL`], so a record an operator writes (docs/operating.md) is seen within it.
+    /// [`SHARD_RECORD_TTL`], so a record another environment changed (a pass during a deploy)
+    /// is seen within it.
     pub async fn sla_shard_record(&self) -> Result<Option<ShardRecord>, StoreError> {
         if let Some((r, at)) = self.shard_record_cache().clone() {
             if at.elapsed() < SHARD_RECORD_TTL {
