@@ -495,16 +495,27 @@ pub struct Clients {
     dynamodb: aws_sdk_dynamodb::Client,
     ssm: aws_sdk_ssm::Client,
     sqs: aws_sdk_sqs::Client,
-    ses: aws_sdk_ses::Client,
+    /// Only where email is sent: notify, the local stack, the CLI.
+    ses: Option<aws_sdk_ses::Client>,
 }
 
+/// Builds SES's client. A function pointer named only by the functions that send email (notify's
+/// [`crate::lambda::NOTIFY`]), so the others neither build it at init nor link it.
+pub type NewSesClient = fn(&SdkConfig) -> aws_sdk_ses::Client;
+
 impl Clients {
+    /// Every client: the local stack, the tests and the CLI.
     pub fn new(sdk: &SdkConfig) -> Self {
+        Self::with_ses(sdk, Some(aws_sdk_ses::Client::new))
+    }
+
+    /// A function's: SES's only when it sends email.
+    pub fn with_ses(sdk: &SdkConfig, ses: Option<NewSesClient>) -> Self {
         Self {
             dynamodb: aws_sdk_dynamodb::Client::new(sdk),
             ssm: aws_sdk_ssm::Client::new(sdk),
             sqs: aws_sdk_sqs::Client::new(sdk),
-            ses: aws_sdk_ses::Client::new(sdk),
+            ses: ses.map(|new| new(sdk)),
         }
     }
 }
@@ -516,7 +527,8 @@ pub struct Deps {
     pub secrets: Arc<Secrets>,
     pub store: Store,
     pub queues: Queues,
-    pub mailer: Mailer,
+    /// Sends email (absent in functions that send none).
+    pub mailer: Option<Mailer>,
     /// Reads lead details from platforms that deliver only ids.
     pub platform_api: PlatformApi,
     /// Looks companies up by domain; none when no provider is configured (or its key was not
@@ -547,11 +559,12 @@ impl Deps {
         secrets: SecretsNeeded,
         templates: TemplatesNeeded,
         contact_details: Option<ContactDetails>,
+        ses: Option<NewSesClient>,
     ) -> Result<Self, DepsError> {
         let sdk = crate::sdk::from_lambda_environment().await;
         let resources = Resources::from_env()?;
         let location = std::env::var("LEADRELAY_CONFIG").unwrap_or_else(|_| DEFAULT_CONFIG.into());
-        let clients = Clients::new(&sdk);
+        let clients = Clients::with_ses(&sdk, ses);
         let opening = Store::new(
             clients.dynamodb.clone(),
             resources.table.clone(),
@@ -645,7 +658,9 @@ impl Deps {
             resources.scored_queue_url,
             resources.notify_queue_url,
         );
-        let mailer = Mailer::new(clients.ses, &config.email.sender, &config.email.sender_name);
+        let mailer = clients
+            .ses
+            .map(|ses| Mailer::new(ses, &config.email.sender, &config.email.sender_name));
         // One HTTP client (one connection pool) for every outbound call.
         let http = HttpClient::default();
         let company_provider = match (

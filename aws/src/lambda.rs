@@ -9,7 +9,7 @@ use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
 use crate::batch::{BatchOutcome, QueueMessage};
-use crate::deps::{ContactDetails, SecretsNeeded, TemplatesNeeded};
+use crate::deps::{ContactDetails, NewSesClient, SecretsNeeded, TemplatesNeeded};
 use crate::Deps;
 use leadrelay_domain::identity::READ_PHONES;
 
@@ -42,6 +42,8 @@ pub struct Function {
     /// The email lists and libphonenumber's metadata: only in the functions that read what
     /// people typed.
     pub contact_details: Option<ContactDetails>,
+    /// SES's client: only in the function that sends email.
+    pub ses: Option<NewSesClient>,
 }
 
 const CONTACT_DETAILS: Option<ContactDetails> = Some(ContactDetails {
@@ -54,6 +56,7 @@ pub const CAPTURE: Function = Function {
     secrets: SecretsNeeded::CAPTURE,
     templates: TemplatesNeeded::NONE,
     contact_details: CONTACT_DETAILS,
+    ses: None,
 };
 /// Enrich reads contact details from platforms' APIs.
 pub const ENRICH: Function = Function {
@@ -61,24 +64,28 @@ pub const ENRICH: Function = Function {
     secrets: SecretsNeeded::ENRICH,
     templates: TemplatesNeeded::NONE,
     contact_details: CONTACT_DETAILS,
+    ses: None,
 };
 pub const ROUTE: Function = Function {
     name: "route",
     secrets: SecretsNeeded::NONE,
     templates: TemplatesNeeded::NONE,
     contact_details: None,
+    ses: None,
 };
 pub const NOTIFY: Function = Function {
     name: "notify",
     secrets: SecretsNeeded::NOTIFY,
     templates: TemplatesNeeded::LOAD,
     contact_details: None,
+    ses: Some(aws_sdk_ses::Client::new),
 };
 pub const ESCALATE: Function = Function {
     name: "escalate",
     secrets: SecretsNeeded::NONE,
     templates: TemplatesNeeded::NONE,
     contact_details: None,
+    ses: None,
 };
 /// The backstop reads leads found on platforms.
 pub const BACKSTOP: Function = Function {
@@ -86,6 +93,7 @@ pub const BACKSTOP: Function = Function {
     secrets: SecretsNeeded::BACKSTOP,
     templates: TemplatesNeeded::NONE,
     contact_details: CONTACT_DETAILS,
+    ses: None,
 };
 
 /// Builds the dependencies of `function` from the environment, or explains why it cannot;
@@ -98,6 +106,7 @@ pub async fn deps(function: Function) -> Result<&'static Deps, Error> {
         function.secrets,
         function.templates,
         function.contact_details,
+        function.ses,
     )
     .await
     {

@@ -31,6 +31,8 @@ pub enum NotifyError {
     NoLinkKey,
     #[error("no email templates: notify must start with its templates")]
     NoTemplates,
+    #[error("no mailer: notify must start with SES's client")]
+    NoMailer,
     #[error(transparent)]
     Template(#[from] TemplateError),
     #[error(transparent)]
@@ -51,6 +53,7 @@ impl batch::MessageError for NotifyError {
             | NotifyError::NoSuchStep { .. }
             | NotifyError::NoLinkKey
             | NotifyError::NoTemplates
+            | NotifyError::NoMailer
             | NotifyError::Template(_) => false,
         }
     }
@@ -74,6 +77,10 @@ pub async fn handle_batch(deps: &Deps, messages: Vec<QueueMessage>) -> BatchOutc
 }
 
 pub async fn notify(deps: &Deps, message: NotifyMessage) -> Result<(), NotifyError> {
+    // Said before anything is claimed: without it, nothing can be sent.
+    if deps.mailer.is_none() {
+        return Err(NotifyError::NoMailer);
+    }
     let lead_id = message.lead_id().to_owned();
     // Only an erasure removes a lead: its messages have nothing left to do.
     let Some(lead) = deps.store.get_lead(&lead_id).await? else {
@@ -422,6 +429,7 @@ async fn send_once(
     ahead: Ahead,
     completes: bool,
 ) -> Result<(), NotifyError> {
+    let mailer = deps.mailer.as_ref().ok_or(NotifyError::NoMailer)?;
     let key = email_key(lead, &kind);
     let now = deps.clock.now();
     if !ahead.claimed {
@@ -465,7 +473,7 @@ async fn send_once(
             return Ok(());
         }
     }
-    let message_id = match deps.mailer.send(&email).await {
+    let message_id = match mailer.send(&email).await {
         Ok(id) => {
             metrics::email_sent(kind.name());
             if matches!(kind, EmailKind::Acknowledgement) {
