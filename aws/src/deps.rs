@@ -449,7 +449,7 @@ impl Resources {
             Ok(v) => v
                 .parse()
                 .ok()
-                .filter(|n| (1..=64).contains(n))
+                .filter(|n| (1..=leadrelay_domain::sla_shards::MAX_SHARDS).contains(n))
                 .ok_or(DepsError::Env {
                     name: "LEADRELAY_SLA_SHARDS",
                     message: format!("{v:?} is not a number from 1 to 64"),

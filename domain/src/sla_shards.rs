@@ -67,9 +67,27 @@ pub struct ShardPass {
     pub record: Option<ShardRecord>,
 }
 
-/// Plans a pass with `configured` shards, given what earlier passes recorded.
-pub fn plan(configured: u32, recorded: &ShardRecord, now: DateTime<Utc>) -> ShardPass {
+/// Plans a pass with `configured` shards, given what earlier passes recorded and
+/// `occupied_beyond`: the highest shard at or beyond both `configured` and the recorded widest
+/// that holds a lead, when a look found one. Such a lead was indexed by a writer with a count
+/// no pass has run with (a count raised and rolled back before escalate ran with it, a CLI told
+/// a wider one): its shards are read again from now on, as after a narrowing.
+pub fn plan(
+    configured: u32,
+    recorded: &ShardRecord,
+    occupied_beyond: Option<u32>,
+    now: DateTime<Utc>,
+) -> ShardPass {
     let configured = configured.max(1);
+    if let Some(h) = occupied_beyond.filter(|&h| h >= configured.max(recorded.widest)) {
+        // Writers with that count may still run: the grace starts now.
+        let record = ShardRecord::narrowed(h + 1, configured, now);
+        return ShardPass {
+            read: h + 1,
+            retired: configured..h + 1,
+            record: Some(record),
+        };
+    }
     if recorded.widest <= configured {
         // Widening strands nothing: every old shard is still read.
         let current = ShardRecord::written_with(configured);
@@ -86,19 +104,17 @@ pub fn plan(configured: u32, recorded: &ShardRecord, now: DateTime<Utc>) -> Shar
     }
 }
 
-/// The first record of a table that has none: a table indexed before records were kept, or one
-/// no pass has run on. `highest_occupied` is the highest shard at or beyond `configured` that
-/// holds a lead, from a look at each up to [`MAX_SHARDS`]: the count may have been lowered
-/// before, or in the very deploy that brought the record in.
-pub fn first_record(
-    configured: u32,
-    highest_occupied: Option<u32>,
-    now: DateTime<Utc>,
-) -> ShardRecord {
+/// The first record of a table that has none: a table indexed before records were kept, or a
+/// new deployment's. The counts leads were indexed with are unknown, and writers with the old
+/// count may still run in the very deploy that brought the record in, so every shard up to
+/// [`MAX_SHARDS`] is read through the grace, as after a narrowing, and then forgotten as it
+/// is found empty ([`retire`]).
+pub fn first_record(configured: u32, now: DateTime<Utc>) -> ShardRecord {
     let configured = configured.max(1);
-    match highest_occupied {
-        Some(h) if h >= configured => ShardRecord::narrowed(h + 1, configured, now),
-        _ => ShardRecord::written_with(configured),
+    if configured >= MAX_SHARDS {
+        ShardRecord::written_with(configured)
+    } else {
+        ShardRecord::narrowed(MAX_SHARDS, configured, now)
     }
 }
 
@@ -122,14 +138,39 @@ pub fn every_shard(configured: u32) -> ShardPass {
     }
 }
 
-/// The record that forgets the retired shards, once the narrowing to `configured` is older than
-/// [`RETIRE_AFTER`]: to be saved only when they are found empty. None while they must still be
-/// read whatever they hold.
-pub fn retire(configured: u32, recorded: &ShardRecord, now: DateTime<Utc>) -> Option<ShardRecord> {
+/// The record once the narrowing to `configured` is older than [`RETIRE_AFTER`], given
+/// `highest_occupied`, the highest retired shard found holding a lead: the shards above it are
+/// forgotten (all of them when none holds one). None while they must still be read whatever
+/// they hold, or when nothing changes.
+pub fn retire(
+    configured: u32,
+    recorded: &ShardRecord,
+    highest_occupied: Option<u32>,
+    now: DateTime<Utc>,
+) -> Option<ShardRecord> {
     let configured = configured.max(1);
     let since = recorded.narrowed_at?;
-    (recorded.narrowed_to == Some(configured) && now - since >= RETIRE_AFTER)
-        .then(|| ShardRecord::written_with(configured))
+    if recorded.narrowed_to != Some(configured) || now - since < RETIRE_AFTER {
+        return None;
+    }
+    match highest_occupied.filter(|&h| h >= configured) {
+        None => Some(ShardRecord::written_with(configured)),
+        // The grace is over: nothing writes beyond the count any more, so the empty shards
+        // above stay empty.
+        Some(h) if h + 1 < recorded.widest => Some(ShardRecord::narrowed(h + 1, configured, since)),
+        Some(_) => None,
+    }
+}
+
+/// Whether a record read from the table makes sense: a count within [`MAX_SHARDS`], narrowed
+/// to fewer. One that does not is treated as unreadable (every shard read), never trusted for
+/// the number of queries a pass makes.
+pub fn is_sound(record: &ShardRecord) -> bool {
+    (1..=MAX_SHARDS).contains(&record.widest)
+        && record
+            .narrowed_to
+            .is_none_or(|to| to >= 1 && to < record.widest)
+        && record.narrowed_at.is_some() == record.narrowed_to.is_some()
 }
 
 #[cfg(test)]
@@ -151,62 +192,110 @@ mod tests {
 
     #[test]
     fn an_unchanged_count_records_nothing() {
-        let p = plan(8, &written(8), at(0));
+        let p = plan(8, &written(8), None, at(0));
         assert_eq!((p.read, p.retired, p.record), (8, 8..8, None));
     }
 
     #[test]
     fn widening_records_the_new_count_and_retires_nothing() {
-        let p = plan(16, &written(8), at(0));
+        let p = plan(16, &written(8), None, at(0));
         assert_eq!((p.read, p.retired), (16, 16..16));
         assert_eq!(p.record, Some(written(16)));
     }
 
     #[test]
     fn narrowing_keeps_reading_the_old_shards_and_notes_when_it_began() {
-        let p = plan(2, &written(8), at(0));
+        let p = plan(2, &written(8), None, at(0));
         assert_eq!((p.read, p.retired), (8, 2..8));
         assert_eq!(p.record, Some(narrowed(8, 2, 0)));
 
-        let later = plan(2, &narrowed(8, 2, 0), at(5));
+        let later = plan(2, &narrowed(8, 2, 0), None, at(5));
         assert_eq!((later.read, later.retired, later.record), (8, 2..8, None));
     }
 
     #[test]
     fn retired_shards_may_be_forgotten_only_once_the_grace_is_over() {
         let r = narrowed(8, 2, 0);
-        assert_eq!(retire(2, &r, at(59)), None, "within the grace");
-        assert_eq!(retire(2, &r, at(0) + RETIRE_AFTER), Some(written(2)));
+        assert_eq!(retire(2, &r, None, at(59)), None, "within the grace");
+        assert_eq!(retire(2, &r, None, at(0) + RETIRE_AFTER), Some(written(2)));
     }
 
     #[test]
     fn nothing_is_retired_while_no_narrowing_is_recorded() {
-        assert_eq!(retire(8, &written(8), at(30)), None);
+        assert_eq!(retire(8, &written(8), None, at(30)), None);
     }
 
     #[test]
     fn a_second_narrowing_starts_the_grace_again() {
         // 8 → 4 at :00, 4 → 2 at :58: writers with 4 may still run at :60.
-        let second = plan(2, &narrowed(8, 4, 0), at(58));
+        let second = plan(2, &narrowed(8, 4, 0), None, at(58));
         assert_eq!((second.read, second.retired), (8, 2..8));
         assert_eq!(second.record, Some(narrowed(8, 2, 58)));
-        assert_eq!(retire(2, &narrowed(8, 4, 0), at(0) + RETIRE_AFTER), None);
-        assert_eq!(retire(2, &narrowed(8, 2, 58), at(59)), None);
+        assert_eq!(
+            retire(2, &narrowed(8, 4, 0), None, at(0) + RETIRE_AFTER),
+            None
+        );
+        assert_eq!(retire(2, &narrowed(8, 2, 58), None, at(59)), None);
     }
 
     #[test]
     fn widening_back_during_a_narrowing_ends_it() {
-        let p = plan(8, &narrowed(8, 2, 0), at(10));
+        let p = plan(8, &narrowed(8, 2, 0), None, at(10));
         assert_eq!((p.read, p.retired), (8, 8..8));
         assert_eq!(p.record, Some(written(8)));
     }
 
     #[test]
-    fn a_table_without_a_record_is_recorded_as_its_occupied_shards_show() {
-        assert_eq!(first_record(8, None, at(0)), written(8));
-        assert_eq!(first_record(2, Some(5), at(0)), narrowed(6, 2, 0));
-        let p = plan(2, &first_record(2, Some(5), at(0)), at(0));
-        assert_eq!((p.read, p.retired, p.record), (6, 2..6, None));
+    fn a_table_without_a_record_reads_every_shard_through_the_grace() {
+        // The count it was indexed with is unknown, and its writers may still be running.
+        let first = first_record(8, at(0));
+        assert_eq!(first, narrowed(MAX_SHARDS, 8, 0));
+        let p = plan(8, &first, None, at(1));
+        assert_eq!(
+            (p.read, p.retired, p.record),
+            (MAX_SHARDS, 8..MAX_SHARDS, None)
+        );
+        assert_eq!(first_record(MAX_SHARDS, at(0)), written(MAX_SHARDS));
+    }
+
+    #[test]
+    fn after_the_grace_only_the_shards_above_the_highest_occupied_are_forgotten() {
+        let r = narrowed(MAX_SHARDS, 8, 0);
+        let over = at(0) + RETIRE_AFTER;
+        assert_eq!(retire(8, &r, Some(12), over), Some(narrowed(13, 8, 0)));
+        assert_eq!(
+            retire(8, &narrowed(13, 8, 0), Some(12), over),
+            None,
+            "no change"
+        );
+        assert_eq!(retire(8, &narrowed(13, 8, 0), None, over), Some(written(8)));
+        assert_eq!(retire(8, &r, Some(12), at(59)), None, "within the grace");
+    }
+
+    #[test]
+    fn a_lead_found_beyond_every_recorded_shard_has_its_shards_read_again() {
+        // Indexed with 16 by a writer whose count was rolled back to 8 before any pass ran
+        // with 16.
+        let p = plan(8, &written(8), Some(12), at(0));
+        assert_eq!((p.read, p.retired), (13, 8..13));
+        assert_eq!(p.record, Some(narrowed(13, 8, 0)));
+        // One within what is read already changes nothing.
+        let q = plan(8, &narrowed(16, 8, 0), Some(12), at(5));
+        assert_eq!((q.read, q.retired, q.record), (16, 8..16, None));
+    }
+
+    #[test]
+    fn a_record_beyond_the_limits_is_not_sound() {
+        assert!(is_sound(&written(8)));
+        assert!(is_sound(&narrowed(MAX_SHARDS, 2, 0)));
+        assert!(!is_sound(&written(MAX_SHARDS + 1)));
+        assert!(!is_sound(&ShardRecord::written_with(100_000)));
+        assert!(!is_sound(&narrowed(8, 8, 0)), "narrowed to as many");
+        assert!(!is_sound(&ShardRecord {
+            widest: 8,
+            narrowed_at: None,
+            narrowed_to: Some(2),
+        }));
     }
 
     #[test]
@@ -223,7 +312,7 @@ mod tests {
 
     #[test]
     fn a_zero_count_is_read_as_one_shard() {
-        let p = plan(0, &written(4), at(0));
+        let p = plan(0, &written(4), None, at(0));
         assert_eq!(p.retired, 1..4);
     }
 }

@@ -623,9 +623,12 @@ async fn an_old_shard_is_read_as_long_as_a_lead_waits_on_it() {
         assert_eq!(pass(&narrow, &app).await.due, 0);
         app.clock.advance(Duration::minutes(90));
     }
+    // Past the grace, the empty shards above the lead's are forgotten; its own is still read.
+    let shard = leadrelay_aws::store::sla_shard_of(&id, 8);
     let record = narrow.store.sla_shard_record().await.unwrap().unwrap();
     assert_eq!(
-        record.widest, 8,
+        (record.widest, record.narrowed_to),
+        (shard + 1, Some(2)),
         "the lead's shard is still read, hours later"
     );
 
@@ -660,31 +663,113 @@ pub async fn forget_the_shards_record(app: &TestApp) {
 }
 
 #[tokio::test]
-async fn a_table_without_a_record_has_every_shard_looked_at_and_the_occupied_ones_read() {
+async fn a_table_without_a_record_reads_every_shard_through_the_first_hour_then_forgets_the_empty_ones(
+) {
     let app = TestApp::new().await;
-    let (id, _) = lead_beyond_shard_1(&app).await;
-    let shard = leadrelay_aws::store::sla_shard_of(&id, 8);
-    // Indexed by a release that kept no record; this one is deployed with two shards.
+    // Deployed with two shards onto a table indexed by a release that kept no record.
     forget_the_shards_record(&app).await;
     let narrow = with_sla_shards(&app, 2);
+    assert_eq!(pass(&narrow, &app).await.due, 0);
+    let record = narrow.store.sla_shard_record().await.unwrap().unwrap();
+    assert_eq!(
+        (record.widest, record.narrowed_to),
+        (leadrelay_domain::sla_shards::MAX_SHARDS, Some(2))
+    );
+
+    // A function of the deploy still running with the old count of eight indexes a lead after
+    // that first pass.
+    let (id, owner) = lead_beyond_shard_1(&app).await;
     app.clock.advance(Duration::minutes(8));
     let r = pass(&narrow, &app).await;
     assert!(r.reminded >= 1, "{r:?}");
     assert_eq!(app.lead(&id).await.sla.unwrap().escalations.len(), 1);
-    let record = narrow.store.sla_shard_record().await.unwrap().unwrap();
-    assert!(record.widest > shard, "{record:?} covers shard {shard}");
-    assert_eq!(record.narrowed_to, Some(2));
+
+    // Past the hour: the last step is taken on the new shards, and the empty old ones are no
+    // longer read.
+    app.clock.advance(Duration::hours(2));
+    let r = pass(&narrow, &app).await;
+    assert!(r.escalated >= 1, "{r:?}");
+    app.drain().await;
+    assert_eq!(app.emails_to(&owner.manager_email).await.len(), r.escalated);
+    let record = with_sla_shards(&app, 2)
+        .store
+        .sla_shard_record()
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((record.widest, record.narrowed_at), (2, None));
+}
+
+/// Indexes a lead on `shard`, as a function with a wider count than any pass ran with would.
+async fn index_on_shard(app: &TestApp, id: &str, shard: u32) {
+    let key = [("pk", format!("LEAD#{id}")), ("sk", "LEAD".to_owned())]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), AttributeValue::S(v)))
+        .collect();
+    let store = &app.stack.deps.store;
+    store
+        .client()
+        .update_item()
+        .table_name(store.table())
+        .set_key(Some(key))
+        .update_expression("SET sla_shard = :s")
+        .expression_attribute_values(":s", AttributeValue::S(format!("shard-{shard}")))
+        .send()
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
-async fn an_unreadable_shards_record_reads_every_shard_and_is_reported() {
+async fn a_lead_indexed_beyond_every_recorded_count_is_found_and_escalated() {
+    let app = TestApp::new().await;
+    let (id, owner) = routed_lead(&app).await;
+    // SlaShards raised to 16 and rolled back to 8 before any pass ran with 16: a function with
+    // 16 had indexed the lead on shard 12.
+    index_on_shard(&app, &id, 12).await;
+    assert_eq!(indexed_shard(&app, &id).await.as_deref(), Some("shard-12"));
+    app.clock.advance(Duration::minutes(8));
+    // An environment reading the record looks beyond it.
+    let deployed = with_sla_shards(&app, 8);
+    let r = pass(&deployed, &app).await;
+    assert!(r.reminded >= 1, "{r:?}");
+    assert_eq!(app.lead(&id).await.sla.unwrap().escalations.len(), 1);
+    let record = deployed.store.sla_shard_record().await.unwrap().unwrap();
+    assert_eq!((record.widest, record.narrowed_to), (13, Some(8)));
+
+    app.clock.advance(Duration::hours(2));
+    let r = pass(&deployed, &app).await;
+    assert!(r.escalated >= 1, "{r:?}");
+    app.drain().await;
+    assert_eq!(app.emails_to(&owner.manager_email).await.len(), r.escalated);
+    let record = with_sla_shards(&app, 8)
+        .store
+        .sla_shard_record()
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((record.widest, record.narrowed_at), (8, None));
+}
+
+#[tokio::test]
+async fn a_shards_record_out_of_bounds_reads_every_shard_and_is_reported() {
     let app = TestApp::new().await;
     let (id, _) = lead_beyond_shard_1(&app).await;
+    put_shards_record(&app, AttributeValue::N("100000".into())).await;
+    let narrow = with_sla_shards(&app, 2);
+    app.clock.advance(Duration::minutes(8));
+    let r = pass(&narrow, &app).await;
+    assert_eq!(r.unreadable, 1, "{r:?}");
+    assert!(r.reminded >= 1, "{r:?}");
+    assert_eq!(app.lead(&id).await.sla.unwrap().escalations.len(), 1);
+}
+
+/// Stores a shards record whose `widest` is `widest`, as an operator's edit might.
+async fn put_shards_record(app: &TestApp, widest: AttributeValue) {
     let item = [
         ("pk", AttributeValue::S("INDEX#sla-open".into())),
         ("sk", AttributeValue::S("SHARDS".into())),
         ("entity", AttributeValue::S("sla-shards".into())),
-        ("widest", AttributeValue::S("sixteen".into())),
+        ("widest", widest),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -698,6 +783,13 @@ async fn an_unreadable_shards_record_reads_every_shard_and_is_reported() {
         .send()
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn an_unreadable_shards_record_reads_every_shard_and_is_reported() {
+    let app = TestApp::new().await;
+    let (id, _) = lead_beyond_shard_1(&app).await;
+    put_shards_record(&app, AttributeValue::S("sixteen".into())).await;
     let narrow = with_sla_shards(&app, 2);
     app.clock.advance(Duration::minutes(8));
     let r = pass(&narrow, &app).await;

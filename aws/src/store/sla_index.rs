@@ -31,6 +31,14 @@ pub const PARKED_INDEX: &str = "parked";
 
 type Key = HashMap<String, AttributeValue>;
 
+/// The shards record as an environment has it.
+#[derive(Debug)]
+pub struct ShardRecordRead {
+    pub record: Option<ShardRecord>,
+    /// Read from the table just now, not this environment's copy.
+    pub from_table: bool,
+}
+
 /// One page of an index query.
 #[derive(Debug, Default)]
 pub struct IndexPage {
@@ -87,18 +95,30 @@ impl Store {
     /// [`SHARD_RECORD_TTL`], so a record another environment changed (a pass during a deploy)
     /// is seen within it.
     pub async fn sla_shard_record(&self) -> Result<Option<ShardRecord>, StoreError> {
-        if let Some((r, at)) = self.shard_record_cache().clone() {
+        Ok(self.read_sla_shard_record().await?.record)
+    }
+
+    /// As [`Store::sla_shard_record`], saying whether the table was read for it: the pass
+    /// looks beyond the recorded shards each time it is.
+    pub async fn read_sla_shard_record(&self) -> Result<ShardRecordRead, StoreError> {
+        if let Some((record, at)) = self.shard_record_cache().clone() {
             if at.elapsed() < SHARD_RECORD_TTL {
-                return Ok(Some(r));
+                return Ok(ShardRecordRead {
+                    record: Some(record),
+                    from_table: false,
+                });
             }
         }
-        let read: Option<ShardRecord> = self
+        let record: Option<ShardRecord> = self
             .get_raw(items::sla_shards_key(), true)
             .await?
             .map(|i| items::decode(&items::key_str(&i), i))
             .transpose()?;
-        self.remember_shard_record(read.clone());
-        Ok(read)
+        self.remember_shard_record(record.clone());
+        Ok(ShardRecordRead {
+            record,
+            from_table: true,
+        })
     }
 
     fn remember_shard_record(&self, record: Option<ShardRecord>) {

@@ -195,9 +195,9 @@ pub async fn provision(
     let template = Template::parse(TEMPLATE)?;
     let table = format!("{prefix}-leads");
     if create_table(sdk, &table, &template.table()?).await? {
-        // A new table's leads are all written with the stack's count: escalate's first pass
-        // need not look at every shard for leads an older count left (as it does on a table
-        // that has no record, `sla_shards::first_record`).
+        // A new table's leads are all written with the stack's count: escalate's passes need
+        // not read every shard through the first hour for leads an older count may have left
+        // (as on a table that has no record, `sla_shards::first_record`).
         let store = leadrelay_aws::store::Store::new(
             aws_sdk_dynamodb::Client::new(sdk),
             &table,

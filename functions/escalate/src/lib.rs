@@ -113,13 +113,22 @@ pub async fn run_pass(deps: &Deps, now: DateTime<Utc>) -> Result<PassReport, Esc
 }
 
 /// Which shards this pass reads: the configured ones, and those a lowered `SlaShards` left
-/// leads on, recorded before they are read. The record is bookkeeping: when it cannot be read
-/// or written, the pass goes on over the shards it can know of, and the next pass tries again.
-/// `true` with it when the record is unreadable as stored (an operator's to mend).
+/// leads on, recorded before they are read. Each time the record is read from the table (every
+/// [15 minutes](leadrelay_aws::store) in an environment), the shards beyond it are looked at
+/// too, so a lead indexed with a count no pass ran with is found. The record is bookkeeping:
+/// when it cannot be read or written, the pass goes on over the shards it can know of, and the
+/// next pass tries again. `true` with it when the record is unreadable as stored (an
+/// operator's to mend).
 async fn plan_shards(deps: &Deps, now: DateTime<Utc>) -> (sla_shards::ShardPass, bool) {
     let configured = deps.store.sla_shards();
-    let stored = match deps.store.sla_shard_record().await {
-        Ok(r) => r,
+    let read = match deps.store.read_sla_shard_record().await {
+        Ok(r) if r.record.as_ref().is_none_or(sla_shards::is_sound) => r,
+        Ok(_) => {
+            tracing::error!(
+                "SLA shards record out of bounds; every shard is read until it is mended"
+            );
+            return (sla_shards::every_shard(configured), true);
+        }
         Err(e @ StoreError::Decode { .. }) => {
             tracing::error!(error = %e, "SLA shards record unreadable; every shard is read until it is mended");
             return (sla_shards::every_shard(configured), true);
@@ -129,22 +138,23 @@ async fn plan_shards(deps: &Deps, now: DateTime<Utc>) -> (sla_shards::ShardPass,
             return (sla_shards::configured_only(configured), false);
         }
     };
-    let recorded = match &stored {
-        Some(r) => r.clone(),
-        // No pass has recorded anything: look at every shard beyond the count for leads.
-        None => match deps
-            .store
-            .highest_occupied_sla_shard(configured..sla_shards::MAX_SHARDS)
-            .await
-        {
-            Ok(highest) => sla_shards::first_record(configured, highest, now),
+    let stored = read.record;
+    let recorded = stored
+        .clone()
+        .unwrap_or_else(|| sla_shards::first_record(configured, now));
+    let beyond = configured.max(recorded.widest)..sla_shards::MAX_SHARDS;
+    let occupied_beyond = if read.from_table && !beyond.is_empty() {
+        match deps.store.highest_occupied_sla_shard(beyond).await {
+            Ok(h) => h,
             Err(e) => {
-                tracing::warn!(error = %e, "SLA shards not looked at; this pass reads the configured shards");
-                return (sla_shards::configured_only(configured), false);
+                tracing::warn!(error = %e, "SLA shards beyond the record not looked at; a later pass looks");
+                None
             }
-        },
+        }
+    } else {
+        None
     };
-    let pass = sla_shards::plan(configured, &recorded, now);
+    let pass = sla_shards::plan(configured, &recorded, occupied_beyond, now);
     let to_save = match (&stored, &pass.record) {
         (_, Some(changed)) => Some(changed),
         (None, None) => Some(&recorded),
@@ -161,31 +171,42 @@ async fn plan_shards(deps: &Deps, now: DateTime<Utc>) -> (sla_shards::ShardPass,
             tracing::warn!(error = %e, "SLA shards record not saved; the next pass saves it");
         }
         if record.narrowed_at == Some(now) {
-            tracing::warn!(
-                configured,
-                widest = record.widest,
-                "SlaShards lowered: the retired shards are read until they are empty"
-            );
+            let widest = record.widest;
+            if occupied_beyond.is_some() {
+                tracing::warn!(configured, widest, "leads found on SLA shards beyond every recorded count: they are read until they are empty");
+            } else if stored.is_none() {
+                tracing::info!(configured, widest, "SLA shards record started: every shard is read for an hour, then the empty ones are forgotten");
+            } else {
+                tracing::warn!(
+                    configured,
+                    widest,
+                    "SlaShards lowered: the retired shards are read until they are empty"
+                );
+            }
         }
     }
     (pass, false)
 }
 
-/// Forgets the retired shards once none holds a lead and the narrowing is old enough that
-/// nothing still writes to them. The shards looked at are those of the record as read now.
+/// Forgets the retired shards above the highest that holds a lead (all of them once none
+/// does), when the narrowing is old enough that nothing still writes to them. The shards looked
+/// at are those of the record as read now.
 async fn retire_shards(deps: &Deps, now: DateTime<Utc>) -> Result<(), StoreError> {
     let Some(recorded) = deps.store.sla_shard_record().await? else {
         return Ok(());
     };
     let configured = deps.store.sla_shards();
-    let Some(record) = sla_shards::retire(configured, &recorded, now) else {
+    // Before any look: within the grace nothing is forgotten, whatever the shards hold.
+    if sla_shards::retire(configured, &recorded, None, now).is_none() {
+        return Ok(());
+    }
+    let occupied = deps
+        .store
+        .highest_occupied_sla_shard(configured..recorded.widest)
+        .await?;
+    let Some(record) = sla_shards::retire(configured, &recorded, occupied, now) else {
         return Ok(());
     };
-    for shard in configured..recorded.widest {
-        if !deps.store.sla_shard_is_empty(shard).await? {
-            return Ok(());
-        }
-    }
     if deps
         .store
         .put_sla_shard_record(&record, Some(&recorded))
@@ -193,7 +214,7 @@ async fn retire_shards(deps: &Deps, now: DateTime<Utc>) -> Result<(), StoreError
     {
         tracing::info!(
             shards = record.widest,
-            "the retired SLA index shards are empty and no longer read"
+            "retired SLA index shards found empty are no longer read"
         );
     }
     Ok(())
