@@ -30,6 +30,10 @@ pub struct ShardRecord {
     /// The count the shards were narrowed to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub narrowed_to: Option<u32>,
+    /// When a pass last looked at the shards beyond `widest` for leads ([`look_due`]): none
+    /// before the first look.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub looked_beyond_at: Option<DateTime<Utc>>,
 }
 
 impl ShardRecord {
@@ -39,6 +43,16 @@ impl ShardRecord {
             widest: shards.max(1),
             narrowed_at: None,
             narrowed_to: None,
+            looked_beyond_at: None,
+        }
+    }
+
+    /// The record of a table made at `now` for `shards`: no lead is anywhere yet, so there is
+    /// nothing beyond to look at before [`LOOK_EVERY`] has passed.
+    pub fn new_table(shards: u32, now: DateTime<Utc>) -> Self {
+        Self {
+            looked_beyond_at: Some(now),
+            ..Self::written_with(shards)
         }
     }
 
@@ -52,8 +66,28 @@ impl ShardRecord {
             widest,
             narrowed_at: Some(at),
             narrowed_to: Some(to),
+            looked_beyond_at: None,
         }
     }
+
+    /// This record, with the time of the last look taken from `earlier`.
+    fn looked_as(self, earlier: &ShardRecord) -> Self {
+        Self {
+            looked_beyond_at: earlier.looked_beyond_at,
+            ..self
+        }
+    }
+}
+
+/// How often the shards beyond the record are looked at, by whichever pass finds the last look
+/// that old: a lead indexed there (with a count no pass ran with) waits at most this long more.
+pub const LOOK_EVERY: Duration = Duration::minutes(15);
+
+/// Whether a pass at `now` looks at the shards beyond `recorded`.
+pub fn look_due(recorded: &ShardRecord, now: DateTime<Utc>) -> bool {
+    recorded
+        .looked_beyond_at
+        .is_none_or(|at| now - at >= LOOK_EVERY)
 }
 
 /// What one pass reads, and what it records before reading.
@@ -67,12 +101,30 @@ pub struct ShardPass {
     pub record: Option<ShardRecord>,
 }
 
-/// Plans a pass with `configured` shards, given what earlier passes recorded and
-/// `occupied_beyond`: the highest shard at or beyond both `configured` and the recorded widest
-/// that holds a lead, when a look found one. Such a lead was indexed by a writer with a count
-/// no pass has run with (a count raised and rolled back before escalate ran with it, a CLI told
-/// a wider one): its shards are read again from now on, as after a narrowing.
+/// Plans a pass with `configured` shards, given what earlier passes recorded and, when this
+/// pass looked at the shards beyond both `configured` and the recorded widest ([`look_due`]),
+/// what it found: `Some(highest)`, the highest of them holding a lead, if any. Such a lead was
+/// indexed by a writer with a count no pass has run with (a count raised and rolled back
+/// before escalate ran with it, a CLI told a wider one): its shards are read from now on, as
+/// after a narrowing.
 pub fn plan(
+    configured: u32,
+    recorded: &ShardRecord,
+    looked: Option<Option<u32>>,
+    now: DateTime<Utc>,
+) -> ShardPass {
+    let mut pass = plan_counts(configured, recorded, looked.flatten(), now);
+    if looked.is_some() {
+        let base = pass.record.take().unwrap_or_else(|| recorded.clone());
+        pass.record = Some(ShardRecord {
+            looked_beyond_at: Some(now),
+            ..base
+        });
+    }
+    pass
+}
+
+fn plan_counts(
     configured: u32,
     recorded: &ShardRecord,
     occupied_beyond: Option<u32>,
@@ -81,16 +133,15 @@ pub fn plan(
     let configured = configured.max(1);
     if let Some(h) = occupied_beyond.filter(|&h| h >= configured.max(recorded.widest)) {
         // Writers with that count may still run: the grace starts now.
-        let record = ShardRecord::narrowed(h + 1, configured, now);
         return ShardPass {
             read: h + 1,
             retired: configured..h + 1,
-            record: Some(record),
+            record: Some(ShardRecord::narrowed(h + 1, configured, now).looked_as(recorded)),
         };
     }
     if recorded.widest <= configured {
         // Widening strands nothing: every old shard is still read.
-        let current = ShardRecord::written_with(configured);
+        let current = ShardRecord::written_with(configured).looked_as(recorded);
         return ShardPass {
             record: (*recorded != current).then_some(current),
             ..configured_only(configured)
@@ -100,7 +151,8 @@ pub fn plan(
     ShardPass {
         read: recorded.widest,
         retired: configured..recorded.widest,
-        record: (!noted).then(|| ShardRecord::narrowed(recorded.widest, configured, now)),
+        record: (!noted)
+            .then(|| ShardRecord::narrowed(recorded.widest, configured, now).looked_as(recorded)),
     }
 }
 
@@ -153,13 +205,14 @@ pub fn retire(
     if recorded.narrowed_to != Some(configured) || now - since < RETIRE_AFTER {
         return None;
     }
-    match highest_occupied.filter(|&h| h >= configured) {
-        None => Some(ShardRecord::written_with(configured)),
+    let record = match highest_occupied.filter(|&h| h >= configured) {
+        None => ShardRecord::written_with(configured),
         // The grace is over: nothing writes beyond the count any more, so the empty shards
         // above stay empty.
-        Some(h) if h + 1 < recorded.widest => Some(ShardRecord::narrowed(h + 1, configured, since)),
-        Some(_) => None,
-    }
+        Some(h) if h + 1 < recorded.widest => ShardRecord::narrowed(h + 1, configured, since),
+        Some(_) => return None,
+    };
+    Some(record.looked_as(recorded))
 }
 
 /// Whether a record read from the table makes sense: a count within [`MAX_SHARDS`], narrowed
@@ -272,16 +325,45 @@ mod tests {
         assert_eq!(retire(8, &r, Some(12), at(59)), None, "within the grace");
     }
 
+    fn looked(record: ShardRecord, minute: u32) -> ShardRecord {
+        ShardRecord {
+            looked_beyond_at: Some(at(minute)),
+            ..record
+        }
+    }
+
     #[test]
     fn a_lead_found_beyond_every_recorded_shard_has_its_shards_read_again() {
         // Indexed with 16 by a writer whose count was rolled back to 8 before any pass ran
         // with 16.
-        let p = plan(8, &written(8), Some(12), at(0));
+        let p = plan(8, &written(8), Some(Some(12)), at(0));
         assert_eq!((p.read, p.retired), (13, 8..13));
-        assert_eq!(p.record, Some(narrowed(13, 8, 0)));
-        // One within what is read already changes nothing.
-        let q = plan(8, &narrowed(16, 8, 0), Some(12), at(5));
-        assert_eq!((q.read, q.retired, q.record), (16, 8..16, None));
+        assert_eq!(p.record, Some(looked(narrowed(13, 8, 0), 0)));
+        // One within what is read already changes nothing but the time of the look.
+        let q = plan(8, &narrowed(16, 8, 0), Some(Some(12)), at(5));
+        assert_eq!((q.read, q.retired), (16, 8..16));
+        assert_eq!(q.record, Some(looked(narrowed(16, 8, 0), 5)));
+        // Nothing found: only the time is recorded.
+        let r = plan(8, &written(8), Some(None), at(7));
+        assert_eq!((r.read, r.record), (8, Some(looked(written(8), 7))));
+    }
+
+    #[test]
+    fn the_shards_beyond_are_looked_at_every_quarter_hour_and_a_new_table_waits_for_the_first() {
+        assert!(look_due(&written(8), at(0)), "never looked");
+        assert!(!look_due(&looked(written(8), 0), at(14)));
+        assert!(look_due(&looked(written(8), 0), at(15)));
+        let new = ShardRecord::new_table(8, at(0));
+        assert_eq!(new, looked(written(8), 0));
+        assert!(!look_due(&new, at(14)));
+    }
+
+    #[test]
+    fn a_change_without_a_look_keeps_the_last_looks_time() {
+        let p = plan(2, &looked(written(8), 3), None, at(10));
+        assert_eq!(p.record, Some(looked(narrowed(8, 2, 10), 3)));
+        let r = retire(2, &looked(narrowed(8, 2, 0), 3), None, at(0) + RETIRE_AFTER);
+        assert_eq!(r, Some(looked(written(2), 3)));
     }
 
     #[test]
@@ -292,9 +374,8 @@ mod tests {
         assert!(!is_sound(&ShardRecord::written_with(100_000)));
         assert!(!is_sound(&narrowed(8, 8, 0)), "narrowed to as many");
         assert!(!is_sound(&ShardRecord {
-            widest: 8,
             narrowed_at: None,
-            narrowed_to: Some(2),
+            ..narrowed(8, 2, 0)
         }));
     }
 

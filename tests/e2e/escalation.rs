@@ -727,14 +727,24 @@ async fn a_lead_indexed_beyond_every_recorded_count_is_found_and_escalated() {
     // 16 had indexed the lead on shard 12.
     index_on_shard(&app, &id, 12).await;
     assert_eq!(indexed_shard(&app, &id).await.as_deref(), Some("shard-12"));
+    // No pass has looked beyond the record yet (the local stack's new table starts with a look
+    // at its making, in real time, ahead of this test's clock).
+    let store = &app.stack.deps.store;
+    let made = store.sla_shard_record().await.unwrap().unwrap();
+    assert!(made.looked_beyond_at.is_some());
+    let never_looked = leadrelay_domain::sla_shards::ShardRecord::written_with(8);
+    assert!(store
+        .put_sla_shard_record(&never_looked, Some(&made))
+        .await
+        .unwrap());
     app.clock.advance(Duration::minutes(8));
-    // An environment reading the record looks beyond it.
     let deployed = with_sla_shards(&app, 8);
     let r = pass(&deployed, &app).await;
     assert!(r.reminded >= 1, "{r:?}");
     assert_eq!(app.lead(&id).await.sla.unwrap().escalations.len(), 1);
     let record = deployed.store.sla_shard_record().await.unwrap().unwrap();
     assert_eq!((record.widest, record.narrowed_to), (13, Some(8)));
+    assert_eq!(record.looked_beyond_at, Some(app.clock.now()));
 
     app.clock.advance(Duration::hours(2));
     let r = pass(&deployed, &app).await;

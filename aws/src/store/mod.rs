@@ -41,7 +41,7 @@ pub use erase::{Erasure, ErasureReport, PERSON_BY_EMAIL_INDEX, PERSON_BY_PHONE_I
 pub use intake::{Captured, DeliveryOutcome, Person, PersonLink, RawDelivery};
 pub use keys::{sla_shard_of, sla_time_key};
 pub use leads::Change;
-pub use sla_index::{IndexPage, ShardRecordRead, PARKED_INDEX, SLA_INDEX};
+pub use sla_index::{IndexPage, PARKED_INDEX, SLA_INDEX};
 
 use std::collections::HashMap;
 

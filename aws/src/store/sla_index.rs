@@ -31,14 +31,6 @@ pub const PARKED_INDEX: &str = "parked";
 
 type Key = HashMap<String, AttributeValue>;
 
-/// The shards record as an environment has it.
-#[derive(Debug)]
-pub struct ShardRecordRead {
-    pub record: Option<ShardRecord>,
-    /// Read from the table just now, not this environment's copy.
-    pub from_table: bool,
-}
-
 /// One page of an index query.
 #[derive(Debug, Default)]
 pub struct IndexPage {
@@ -95,30 +87,18 @@ impl Store {
     /// [`SHARD_RECORD_TTL`], so a record another environment changed (a pass during a deploy)
     /// is seen within it.
     pub async fn sla_shard_record(&self) -> Result<Option<ShardRecord>, StoreError> {
-        Ok(self.read_sla_shard_record().await?.record)
-    }
-
-    /// As [`Store::sla_shard_record`], saying whether the table was read for it: the pass
-    /// looks beyond the recorded shards each time it is.
-    pub async fn read_sla_shard_record(&self) -> Result<ShardRecordRead, StoreError> {
-        if let Some((record, at)) = self.shard_record_cache().clone() {
+        if let Some((r, at)) = self.shard_record_cache().clone() {
             if at.elapsed() < SHARD_RECORD_TTL {
-                return Ok(ShardRecordRead {
-                    record: Some(record),
-                    from_table: false,
-                });
+                return Ok(Some(r));
             }
         }
-        let record: Option<ShardRecord> = self
+        let read: Option<ShardRecord> = self
             .get_raw(items::sla_shards_key(), true)
             .await?
             .map(|i| items::decode(&items::key_str(&i), i))
             .transpose()?;
-        self.remember_shard_record(record.clone());
-        Ok(ShardRecordRead {
-            record,
-            from_table: true,
-        })
+        self.remember_shard_record(read.clone());
+        Ok(read)
     }
 
     fn remember_shard_record(&self, record: Option<ShardRecord>) {
@@ -162,6 +142,11 @@ impl Store {
                     (
                         "narrowed_to",
                         e.narrowed_to.map(|n| AttributeValue::N(n.to_string())),
+                    ),
+                    (
+                        "looked_beyond_at",
+                        e.looked_beyond_at
+                            .map(|t| AttributeValue::S(time_as_stored(t))),
                     ),
                 ] {
                     match value {

@@ -197,7 +197,8 @@ pub async fn provision(
     if create_table(sdk, &table, &template.table()?).await? {
         // A new table's leads are all written with the stack's count: escalate's passes need
         // not read every shard through the first hour for leads an older count may have left
-        // (as on a table that has no record, `sla_shards::first_record`).
+        // (as on a table that has no record, `sla_shards::first_record`), nor look beyond it
+        // before a quarter of an hour has passed.
         let store = leadrelay_aws::store::Store::new(
             aws_sdk_dynamodb::Client::new(sdk),
             &table,
@@ -205,8 +206,9 @@ pub async fn provision(
             std::time::Duration::ZERO,
             None,
         );
-        let record = leadrelay_domain::sla_shards::ShardRecord::written_with(
+        let record = leadrelay_domain::sla_shards::ShardRecord::new_table(
             leadrelay_aws::deps::DEFAULT_SLA_SHARDS,
+            chrono::Utc::now(),
         );
         store
             .put_sla_shard_record(&record, None)

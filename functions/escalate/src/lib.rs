@@ -113,16 +113,15 @@ pub async fn run_pass(deps: &Deps, now: DateTime<Utc>) -> Result<PassReport, Esc
 }
 
 /// Which shards this pass reads: the configured ones, and those a lowered `SlaShards` left
-/// leads on, recorded before they are read. Each time the record is read from the table (every
-/// [15 minutes](leadrelay_aws::store) in an environment), the shards beyond it are looked at
-/// too, so a lead indexed with a count no pass ran with is found. The record is bookkeeping:
-/// when it cannot be read or written, the pass goes on over the shards it can know of, and the
-/// next pass tries again. `true` with it when the record is unreadable as stored (an
-/// operator's to mend).
+/// leads on, recorded before they are read. Every quarter of an hour a pass also looks at the
+/// shards beyond the record ([`sla_shards::look_due`]), so a lead indexed with a count no pass
+/// ran with is found. The record is bookkeeping: when it cannot be read or written, the pass
+/// goes on over the shards it can know of, and the next pass tries again. `true` with it when
+/// the record is unreadable as stored (an operator's to mend).
 async fn plan_shards(deps: &Deps, now: DateTime<Utc>) -> (sla_shards::ShardPass, bool) {
     let configured = deps.store.sla_shards();
-    let read = match deps.store.read_sla_shard_record().await {
-        Ok(r) if r.record.as_ref().is_none_or(sla_shards::is_sound) => r,
+    let stored = match deps.store.sla_shard_record().await {
+        Ok(r) if r.as_ref().is_none_or(sla_shards::is_sound) => r,
         Ok(_) => {
             tracing::error!(
                 "SLA shards record out of bounds; every shard is read until it is mended"
@@ -138,14 +137,13 @@ async fn plan_shards(deps: &Deps, now: DateTime<Utc>) -> (sla_shards::ShardPass,
             return (sla_shards::configured_only(configured), false);
         }
     };
-    let stored = read.record;
     let recorded = stored
         .clone()
         .unwrap_or_else(|| sla_shards::first_record(configured, now));
     let beyond = configured.max(recorded.widest)..sla_shards::MAX_SHARDS;
-    let occupied_beyond = if read.from_table && !beyond.is_empty() {
+    let looked = if !beyond.is_empty() && sla_shards::look_due(&recorded, now) {
         match deps.store.highest_occupied_sla_shard(beyond).await {
-            Ok(h) => h,
+            Ok(h) => Some(h),
             Err(e) => {
                 tracing::warn!(error = %e, "SLA shards beyond the record not looked at; a later pass looks");
                 None
@@ -154,7 +152,8 @@ async fn plan_shards(deps: &Deps, now: DateTime<Utc>) -> (sla_shards::ShardPass,
     } else {
         None
     };
-    let pass = sla_shards::plan(configured, &recorded, occupied_beyond, now);
+    let occupied_beyond = looked.flatten();
+    let pass = sla_shards::plan(configured, &recorded, looked, now);
     let to_save = match (&stored, &pass.record) {
         (_, Some(changed)) => Some(changed),
         (None, None) => Some(&recorded),
