@@ -23,6 +23,15 @@ use leadrelay_domain::templates::{TemplateError, Templates};
 pub const DEFAULT_CONFIG: &str = "infra/config/local.toml";
 pub const DEFAULT_SLA_SHARDS: u32 = 8;
 
+/// The SLA shards record cannot give the CLI its count.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordedShardsError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("the SLA shards record names more than 64 shards or an impossible narrowing (escalate reads every shard meanwhile); mend it, or set LEADRELAY_SLA_SHARDS")]
+    OutOfBounds,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DepsError {
     #[error(transparent)]
@@ -472,7 +481,7 @@ impl Resources {
     pub async fn with_recorded_sla_shards(
         mut self,
         dynamodb: &aws_sdk_dynamodb::Client,
-    ) -> Result<Self, crate::store::StoreError> {
+    ) -> Result<Self, RecordedShardsError> {
         let store = Store::new(
             dynamodb.clone(),
             self.table.clone(),
@@ -481,6 +490,9 @@ impl Resources {
             None,
         );
         if let Some(record) = store.sla_shard_record().await? {
+            if !leadrelay_domain::sla_shards::is_sound(&record) {
+                return Err(RecordedShardsError::OutOfBounds);
+            }
             self.sla_shards = record.current();
         }
         Ok(self)

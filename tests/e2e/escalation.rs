@@ -771,6 +771,17 @@ async fn a_shards_record_out_of_bounds_reads_every_shard_and_is_reported() {
     assert_eq!(r.unreadable, 1, "{r:?}");
     assert!(r.reminded >= 1, "{r:?}");
     assert_eq!(app.lead(&id).await.sla.unwrap().escalations.len(), 1);
+    // Nor does the CLI save leads on shards no pass reads.
+    let cli = cli_resources(&app)
+        .with_recorded_sla_shards(app.stack.deps.store.client())
+        .await;
+    assert!(
+        matches!(
+            cli,
+            Err(leadrelay_aws::deps::RecordedShardsError::OutOfBounds)
+        ),
+        "{cli:?}"
+    );
 }
 
 /// Stores a shards record whose `widest` is `widest`, as an operator's edit might.
@@ -808,18 +819,22 @@ async fn an_unreadable_shards_record_reads_every_shard_and_is_reported() {
     assert_eq!(app.lead(&id).await.sla.unwrap().escalations.len(), 1);
 }
 
-#[tokio::test]
-async fn the_cli_without_a_count_writes_with_the_one_escalate_last_ran_with() {
-    let app = TestApp::new().await;
-    let deps = &app.stack.deps;
-    let unset = leadrelay_aws::deps::Resources {
-        table: deps.store.table().to_owned(),
+/// The CLI's resources without `LEADRELAY_SLA_SHARDS`, before the record is read.
+fn cli_resources(app: &TestApp) -> leadrelay_aws::deps::Resources {
+    leadrelay_aws::deps::Resources {
+        table: app.stack.deps.store.table().to_owned(),
         captured_queue_url: String::new(),
         scored_queue_url: String::new(),
         notify_queue_url: String::new(),
         sla_shards: leadrelay_aws::deps::DEFAULT_SLA_SHARDS,
-    };
-    let client = deps.store.client();
+    }
+}
+
+#[tokio::test]
+async fn the_cli_without_a_count_writes_with_the_one_escalate_last_ran_with() {
+    let app = TestApp::new().await;
+    let unset = cli_resources(&app);
+    let client = app.stack.deps.store.client();
     let as_made = unset
         .clone()
         .with_recorded_sla_shards(client)

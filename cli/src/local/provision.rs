@@ -187,10 +187,12 @@ pub fn logical_id(q: QueueName) -> &'static str {
 }
 
 /// Creates (or finds) everything under names starting with `prefix`, and verifies the sender.
+/// `now` is the stack's time, which a new table's SLA shards record is made at.
 pub async fn provision(
     sdk: &SdkConfig,
     prefix: &str,
     sender: &str,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Resources, ProvisionError> {
     let template = Template::parse(TEMPLATE)?;
     let table = format!("{prefix}-leads");
@@ -208,7 +210,7 @@ pub async fn provision(
         );
         let record = leadrelay_domain::sla_shards::ShardRecord::new_table(
             leadrelay_aws::deps::DEFAULT_SLA_SHARDS,
-            chrono::Utc::now(),
+            now,
         );
         store
             .put_sla_shard_record(&record, None)

@@ -83,7 +83,13 @@ impl LocalStack {
             }
         };
         let sdk = local_sdk_config(&endpoint).await;
-        let resources = provision::provision(&sdk, &opts.prefix, &opts.config.email.sender).await?;
+        let resources = provision::provision(
+            &sdk,
+            &opts.prefix,
+            &opts.config.email.sender,
+            opts.clock.now(),
+        )
+        .await?;
         let deps = Deps::build(&sdk, opts.config, resources, opts.clock).await?;
         let journey = opts.print_journey.then(Journey::default);
         let mut dlqs = Vec::with_capacity(3);

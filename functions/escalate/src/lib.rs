@@ -199,10 +199,16 @@ async fn retire_shards(deps: &Deps, now: DateTime<Utc>) -> Result<(), StoreError
     if sla_shards::retire(configured, &recorded, None, now).is_none() {
         return Ok(());
     }
-    let occupied = deps
-        .store
-        .highest_occupied_sla_shard(configured..recorded.widest)
-        .await?;
+    // The top retired shard alone first: once retiring has begun it is the one a waiting lead
+    // holds (the shards above were forgotten), and then nothing changes, for one query a pass.
+    let top = recorded.widest - 1;
+    let occupied = if !deps.store.sla_shard_is_empty(top).await? {
+        Some(top)
+    } else {
+        deps.store
+            .highest_occupied_sla_shard(configured..top)
+            .await?
+    };
     let Some(record) = sla_shards::retire(configured, &recorded, occupied, now) else {
         return Ok(());
     };
