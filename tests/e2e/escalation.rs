@@ -539,12 +539,17 @@ async fn pass(deps: &leadrelay_aws::Deps, app: &TestApp) -> leadrelay_escalate::
         .unwrap()
 }
 
-/// The index's item attribute `sla_shard` of a lead, as stored.
-async fn indexed_shard(app: &TestApp, id: &str) -> Option<String> {
-    let key = [("pk", format!("LEAD#{id}")), ("sk", "LEAD".to_owned())]
+/// The key of a lead's item.
+fn lead_key(id: &str) -> std::collections::HashMap<String, AttributeValue> {
+    [("pk", format!("LEAD#{id}")), ("sk", "LEAD".to_owned())]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), AttributeValue::S(v)))
-        .collect();
+        .collect()
+}
+
+/// The index's item attribute `sla_shard` of a lead, as stored.
+async fn indexed_shard(app: &TestApp, id: &str) -> Option<String> {
+    let key = lead_key(id);
     let item = app
         .stack
         .deps
@@ -702,10 +707,7 @@ async fn a_table_without_a_record_reads_every_shard_through_the_first_hour_then_
 
 /// Indexes a lead on `shard`, as a function with a wider count than any pass ran with would.
 async fn index_on_shard(app: &TestApp, id: &str, shard: u32) {
-    let key = [("pk", format!("LEAD#{id}")), ("sk", "LEAD".to_owned())]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), AttributeValue::S(v)))
-        .collect();
+    let key = lead_key(id);
     let store = &app.stack.deps.store;
     store
         .client()
