@@ -191,7 +191,12 @@ async fn plan_shards(deps: &Deps, now: DateTime<Utc>) -> (sla_shards::ShardPass,
 /// does), when the narrowing is old enough that nothing still writes to them. The shards looked
 /// at are those of the record as read now.
 async fn retire_shards(deps: &Deps, now: DateTime<Utc>) -> Result<(), StoreError> {
-    let Some(recorded) = deps.store.sla_shard_record().await? else {
+    let Some(recorded) = deps
+        .store
+        .sla_shard_record()
+        .await?
+        .filter(sla_shards::is_sound)
+    else {
         return Ok(());
     };
     let configured = deps.store.sla_shards();
