@@ -650,12 +650,17 @@ async fn an_old_shard_is_read_as_long_as_a_lead_waits_on_it() {
     );
 }
 
-/// Deletes the SLA shards record, as on a table no pass of this release has run on.
-pub async fn forget_the_shards_record(app: &TestApp) {
-    let key = [("pk", "INDEX#sla-open"), ("sk", "SHARDS")]
+/// The key of the SLA shards record's item.
+fn shards_record_key() -> std::collections::HashMap<String, AttributeValue> {
+    [("pk", "INDEX#sla-open"), ("sk", "SHARDS")]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), AttributeValue::S(v.to_owned())))
-        .collect();
+        .collect()
+}
+
+/// Deletes the SLA shards record, as on a table no pass of this release has run on.
+pub async fn forget_the_shards_record(app: &TestApp) {
+    let key = shards_record_key();
     let store = &app.stack.deps.store;
     store
         .client()
@@ -788,15 +793,9 @@ async fn a_shards_record_out_of_bounds_reads_every_shard_and_is_reported() {
 
 /// Stores a shards record whose `widest` is `widest`, as an operator's edit might.
 async fn put_shards_record(app: &TestApp, widest: AttributeValue) {
-    let item = [
-        ("pk", AttributeValue::S("INDEX#sla-open".into())),
-        ("sk", AttributeValue::S("SHARDS".into())),
-        ("entity", AttributeValue::S("sla-shards".into())),
-        ("widest", widest),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
+    let mut item = shards_record_key();
+    item.insert("entity".into(), AttributeValue::S("sla-shards".into()));
+    item.insert("widest".into(), widest);
     let store = &app.stack.deps.store;
     store
         .client()
