@@ -778,6 +778,9 @@ async fn a_shards_record_out_of_bounds_reads_every_shard_and_is_reported() {
     assert_eq!(r.unreadable, 1, "{r:?}");
     assert!(r.reminded >= 1, "{r:?}");
     assert_eq!(app.lead(&id).await.sla.unwrap().escalations.len(), 1);
+    // The operator's view of what waits reads every shard there can be, as the pass does.
+    let waiting = with_sla_shards(&app, 2).store.timed_leads().await.unwrap();
+    assert!(waiting.leads.iter().any(|l| l.lead_id == id));
     // Nor does the CLI save leads on shards no pass reads.
     let cli = cli_resources(&app)
         .with_recorded_sla_shards(app.stack.deps.store.client())

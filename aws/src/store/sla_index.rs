@@ -12,7 +12,7 @@ use super::keys::{shard_name, sla_time_key};
 use super::{aws, items, Store, StoreError, TransactFailure};
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use leadrelay_domain::lead::Lead;
-use leadrelay_domain::sla_shards::ShardRecord;
+use leadrelay_domain::sla_shards::{self, ShardRecord};
 
 /// Name of the sparse index of leads with something timed ahead.
 pub const SLA_INDEX: &str = "sla-open";
@@ -202,8 +202,13 @@ impl Store {
 
     /// The shards leads may be indexed on: the configured count, or the widest recorded while
     /// narrower shards take over.
+    /// A record out of bounds is taken as every shard there can be, as escalate takes it.
     async fn sla_shards_written(&self) -> Result<u32, StoreError> {
-        let recorded = self.sla_shard_record().await?.map_or(0, |r| r.widest);
+        let recorded = match self.sla_shard_record().await? {
+            None => 0,
+            Some(r) if sla_shards::is_sound(&r) => r.widest,
+            Some(_) => sla_shards::MAX_SHARDS,
+        };
         Ok(self.sla_shards.max(recorded))
     }
 
